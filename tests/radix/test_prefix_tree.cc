@@ -1,0 +1,2 @@
+#include <doctest/doctest.h>
+// placeholder: filled in a following commit
