@@ -1,0 +1,52 @@
+// Chained block hashes: how a prompt prefix gets a name.
+//
+// A canonical prompt (radix/canonical_prompt.h) is cut into fixed-size blocks
+// (64 bytes by default). Block i is named by
+//
+//     h[i] = XXH3_64bits_withSeed(block[i], seed = h[i-1])
+//     h[-1] = chain_seed(cluster_salt, model, namespace)
+//
+// so h[i] identifies the whole prefix block[0..i], not just block i: two
+// prompts share h[i] only if they share every byte up to the end of block i
+// (up to 64-bit collisions). Routers and peers can therefore exchange and
+// compare prefixes as hash sequences, never as text. The trailing partial
+// block is not hashed: a worker's KV cache only reuses whole blocks, and a
+// partial block would change name as soon as the prompt grows.
+//
+// XXH3-64 output is frozen since xxhash 0.8.0, so every router of a cluster
+// (and every version of this code) computes the same chain for the same
+// input: the mesh depends on it.
+//
+// Thread safety: pure functions; call from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "radix/block_hash_types.h"
+
+namespace radixmesh::radix {
+
+// Which kind of bytes a canonical prompt holds. Text and token-id prompts are
+// hashed in different chains (their seeds differ), so a token-id prompt whose
+// binary encoding happens to equal some text never shares a hash with it.
+enum class PromptNamespace : uint8_t { kText = 0, kTokenIds = 1 };
+
+inline constexpr size_t kDefaultBlockBytes = 64;
+
+// h[-1]: derived from the cluster salt, the model name and the namespace, so
+// the same text under two models, two clusters or as token ids never shares
+// hashes. Stable across processes, machines and versions.
+uint64_t chain_seed(uint64_t cluster_salt, std::string_view model, PromptNamespace ns);
+
+// Appends one hash per whole block of `bytes` to `out` (bytes.size() /
+// block_bytes of them); the trailing partial block is not hashed. `out` is
+// not cleared: callers reuse one buffer per thread and clear it themselves;
+// nothing is allocated when out.capacity() suffices. block_bytes must be > 0
+// (0 appends nothing).
+void hash_blocks(std::string_view bytes, uint64_t seed, size_t block_bytes,
+                 std::vector<BlockHash>& out);
+
+}  // namespace radixmesh::radix

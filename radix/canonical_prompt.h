@@ -1,0 +1,58 @@
+// RequestParser: request body -> (model, namespace, canonical prompt bytes).
+//
+// One pass over a JSON body of one of the proxied endpoints (Endpoint) with
+// simdjson's DOM parser, producing the canonical prompt of
+// docs/canonical-prompts.md:
+//   chat        F8 [tools] message*         message = role FE content [extras] FF
+//   completions prompt text verbatim (lists joined by FC) or token ids
+//   /generate   `text` or `input_ids`
+//   responses   `instructions` and `input`, encoded as the equivalent chat
+//   embeddings  `input` like completions
+// The structural bytes F8..FF never occur in valid UTF-8, so text is copied
+// verbatim (no escaping) and still cannot be mistaken for structure.
+// Token-id prompts are 4-byte little-endian ids in PromptNamespace::kTokenIds.
+//
+// Errors are values: ErrorCode::kInvalidArgument for a bad shape (not JSON,
+// not an object, a field of the wrong type, invalid UTF-8) with a message
+// naming the field ("messages[2].content: ..."), ErrorCode::kTooLarge when a
+// ParseLimits bound is exceeded (body, nesting depth, array length, canonical
+// size). Never throws, never recurses deeper than max_depth, never allocates
+// more than a small multiple of max_body_bytes.
+//
+// Ownership and threads: a RequestParser owns a reusable simdjson parser and
+// scratch buffers (they grow to the largest body seen, then stay). It is not
+// thread-safe: keep one per thread. parse() results own their data.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "radix/request_view.h"
+#include "radix/result.h"
+
+namespace radixmesh::radix {
+
+class RequestParser {
+ public:
+  explicit RequestParser(ParseLimits limits = {});
+  ~RequestParser();
+  RequestParser(RequestParser&&) noexcept;
+  RequestParser& operator=(RequestParser&&) noexcept;
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+
+  Result<ParsedRequest> parse(std::string_view body, Endpoint endpoint);
+
+  // Same, filling `out` in place so its strings' capacity is reused across
+  // requests (the router's per-thread hot path). On error `out` is
+  // unspecified.
+  Status parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out);
+
+  const ParseLimits& limits() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace radixmesh::radix
