@@ -1,0 +1,124 @@
+// RouterConfig: the daemon's whole configuration, and how it is read.
+//
+// Sources, lowest precedence first:
+//   1. built-in defaults (the values below; `--help` prints them),
+//   2. a config file named by --config F (or RADIXMESH_CONFIG): a JSON object
+//      whose keys are the flag names ("admin-port" or "admin_port"),
+//      or a flat YAML mapping of the same keys (lists as `- item` lines or [a, b]),
+//   3. environment variables RADIXMESH_<FLAG_UPPER_SNAKE> (lists comma-separated),
+//   4. command-line flags (`--flag value` or `--flag=value`; a repeatable
+//      flag given on the command line replaces the list from lower sources).
+// One table of option descriptors (config_options.cc) drives all four sources,
+// `--help` and `--print-config`, so every flag is listed exactly once.
+//
+// Threads: parse_config and the helpers are pure functions of their
+// arguments (plus reading the named files); call them at start-up. The
+// resulting RouterConfig is a plain value, read-only after start-up.
+//
+// Invariant: a RouterConfig returned by parse_config has passed validate():
+// ports in range, known policy and log level, a token file whenever the admin
+// API binds a non-loopback address, a routable mesh advertise address.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "radix/result.h"
+
+namespace radixmesh::router {
+
+struct RouterConfig {
+  // Data plane.
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  // Admin API.
+  std::string admin_host = "127.0.0.1";
+  int admin_port = 9000;
+  std::string admin_token_file;  // empty: no token (only allowed on loopback)
+  int threads = 0;               // 0 in a source means "hardware concurrency"; resolved >= 1
+  // Workers.
+  std::vector<std::string> workers;  // http://host:port
+  std::string workers_file;          // one URL per line, '#' comments
+  std::string workers_dns;           // NAME:PORT, re-resolved every dns_interval_ms
+  int64_t dns_interval_ms = 5000;
+  // Routing.
+  std::string policy = "cache_aware";
+  std::string default_model;
+  int64_t block_bytes = 64;
+  int64_t max_body_bytes = 8388608;
+  int64_t max_blocks_per_worker = 262144;
+  int64_t memory_budget_bytes = 536870912;
+  std::string session_header = "X-Session-Id";
+  double cache_threshold = 0.5;        // cache_aware: matched/len needed to follow the cache
+  int64_t balance_abs_threshold = 32;  // cache_aware: max-min in-flight to call it imbalanced
+  double balance_rel_threshold = 1.5;  // ... and max > rel * min
+  double cost_overlap_weight = 1.0;    // cost policy weights
+  double cost_load_weight = 1.0;
+  // Upstream.
+  int64_t connect_timeout_ms = 2000;
+  int64_t first_byte_timeout_ms = 60000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t max_retries = 2;
+  int64_t pool_size = 64;
+  int64_t health_interval_ms = 2000;
+  int64_t breaker_failures = 5;
+  int64_t breaker_cooldown_ms = 5000;
+  int64_t shutdown_grace_ms = 10000;
+  // Mesh.
+  std::string node_id;             // empty in a source means "the host name"; resolved non-empty
+  int mesh_port = 0;               // 0: mesh disabled
+  std::string mesh_advertise;      // HOST:PORT peers dial; empty: derived by the mesh
+  std::vector<std::string> peers;  // HOST:PORT seeds
+  std::string peers_dns;           // NAME:PORT
+  std::string mesh_secret_file;
+  int64_t gossip_interval_ms = 1000;
+  // Process.
+  std::string log_level = "info";  // trace|debug|info|warn|error
+  std::string config_file;         // the file that was read, if any
+
+  // Informational requests from the command line (never from file or env).
+  bool show_help = false;
+  bool show_version = false;
+  bool print_config = false;
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// Parses argv (argv[0] is skipped) over env and the optional config file,
+// then resolves threads/node_id and validates. Errors carry a one-line
+// message naming the flag and the source ("flag --port: ...").
+Result<RouterConfig> parse_config(int argc, const char* const* argv, const Environment& env);
+Result<RouterConfig> parse_config(const std::vector<std::string>& args, const Environment& env);
+
+// Checks every cross-field rule; parse_config already calls it.
+Status validate(const RouterConfig& config);
+
+// The RADIXMESH_* variables of this process (for parse_config).
+Environment process_environment();
+
+// Every flag, its default and a one-line description.
+std::string help_text();
+
+// The effective configuration; keys are flag names, so the output is itself a
+// valid config file (round trip: parse(to_json(c)) == c).
+nlohmann::json to_json(const RouterConfig& config);
+
+// Handles --help / --version / --print-config: writes to out and returns the
+// exit code when the process should stop, nullopt when it should run.
+std::optional<int> handle_informational_flags(const RouterConfig& config, std::ostream& out,
+                                              const std::string& version);
+
+// Reads a secret file (admin token, mesh secret): trimmed of surrounding
+// whitespace; an empty or unreadable file is an error.
+Result<std::string> read_secret_file(const std::string& path);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(const std::string& host);
+
+}  // namespace radixmesh::router
