@@ -1,0 +1,57 @@
+#include "policies/cache_aware.h"
+
+#include <algorithm>
+
+#include "policies/candidates.h"
+
+namespace radixmesh::policies {
+
+namespace {
+
+Decision decide(std::span<const WorkerView> workers, std::optional<size_t> index, Reason reason,
+                const MatchLookup& lookup) {
+  Decision d;
+  if (!index) return d;  // kNoCandidates
+  d.index = index;
+  d.reason = reason;
+  d.load = load(workers[*index]);
+  d.matched_blocks = lookup.blocks_for(workers[*index].id);
+  return d;
+}
+
+}  // namespace
+
+Decision CacheAwarePolicy::choose(const RequestView& request, std::span<const WorkerView> workers,
+                                  const radix::MatchResult* match, Random& rng) const {
+  if (count_healthy(workers) == 0) return Decision{};
+
+  const MatchLookup lookup(request.blocks.empty() ? nullptr : match);
+
+  const LoadRange range = load_range(workers);
+  const bool imbalanced =
+      range.max - range.min > p_.balance_abs_threshold &&
+      static_cast<double>(range.max) > p_.balance_rel_threshold * static_cast<double>(range.min);
+  if (imbalanced) {
+    return decide(workers, least_loaded(workers, rng), Reason::kImbalanceLeastLoaded, lookup);
+  }
+
+  uint32_t best = 0;
+  if (!lookup.empty()) {
+    for (const WorkerView& w : workers) {
+      if (w.healthy) best = std::max(best, lookup.blocks_for(w.id));
+    }
+  }
+  // A match longer than the prompt (a stale or foreign match) counts as full.
+  const double fraction =
+      request.blocks.empty()
+          ? 0.0
+          : std::min(1.0, static_cast<double>(best) / static_cast<double>(request.blocks.size()));
+  if (best > 0 && fraction >= p_.cache_threshold) {
+    auto pick = least_loaded_if(workers, rng,
+                                [&](size_t i) { return lookup.blocks_for(workers[i].id) == best; });
+    return decide(workers, pick, Reason::kCacheHit, lookup);
+  }
+  return decide(workers, least_loaded(workers, rng), Reason::kCacheMissLeastLoaded, lookup);
+}
+
+}  // namespace radixmesh::policies

@@ -1,0 +1,42 @@
+// cache_aware: the default policy, SGLang's cache-aware algorithm made exact.
+//
+//   candidates = healthy workers                      (none -> kNoCandidates)
+//   if max(load) - min(load) > abs  AND  max(load) > rel * min(load):
+//       least loaded                                  (kImbalanceLeastLoaded)
+//   best = max blocks held by a candidate (tenants outside the candidates are
+//          ignored; no match or a 0-block prompt means best = 0)
+//   if best > 0 AND best / len(blocks) >= threshold:
+//       least loaded among the candidates holding best blocks   (kCacheHit)
+//   else:
+//       least loaded                                  (kCacheMissLeastLoaded)
+//
+// "Least loaded" breaks ties by most free tenant budget, then uniformly at
+// random. A miss never goes to "the smallest tree": that rule keeps feeding
+// the one worker whose tree is smallest, however busy it is.
+//
+// Thread-safe: immutable after construction.
+#pragma once
+
+#include "policies/policy.h"
+
+namespace radixmesh::policies {
+
+struct CacheAwareParams {
+  double cache_threshold = 0.3;
+  uint64_t balance_abs_threshold = 8;
+  double balance_rel_threshold = 1.5;
+};
+
+class CacheAwarePolicy final : public Policy {
+ public:
+  explicit CacheAwarePolicy(CacheAwareParams params) : p_(params) {}
+  std::string_view name() const override { return "cache_aware"; }
+  bool needs_match() const override { return true; }
+  Decision choose(const RequestView& request, std::span<const WorkerView> workers,
+                  const radix::MatchResult* match, Random& rng) const override;
+
+ private:
+  CacheAwareParams p_;
+};
+
+}  // namespace radixmesh::policies

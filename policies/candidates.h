@@ -1,0 +1,88 @@
+// Shared building blocks of every policy: the combined load of a worker, the
+// healthy-candidate filter, least-loaded selection with fair tie-breaking,
+// and a per-worker view of a tree match restricted to the candidates.
+//
+// All functions are pure and thread-safe; they allocate only in MatchLookup
+// (one vector of the match's tenants, when they are not already sorted).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "policies/policy.h"
+
+namespace radixmesh::policies {
+
+// local + mesh in-flight, plus the worker-reported queue when known
+// (the policy.h header comment says why the queue is added on top).
+inline uint64_t load(const WorkerView& w) {
+  return uint64_t{w.local_in_flight} + w.mesh_in_flight + w.queue_depth.value_or(0);
+}
+
+// Blocks of tenant budget not yet used by the tree (0 when over or unknown).
+inline uint64_t free_budget(const WorkerView& w) {
+  return w.budget_blocks > w.tree_blocks ? w.budget_blocks - w.tree_blocks : 0;
+}
+
+size_t count_healthy(std::span<const WorkerView> workers);
+
+// Min and max load over the healthy workers; {0, 0} when there are none.
+struct LoadRange {
+  uint64_t min = 0;
+  uint64_t max = 0;
+};
+LoadRange load_range(std::span<const WorkerView> workers);
+
+// The healthy worker with the lowest load among those for which keep(i) is
+// true; ties -> most free budget; remaining ties -> uniformly at random
+// (reservoir sampling: one draw per tied worker, no allocation).
+template <typename Keep>
+std::optional<size_t> least_loaded_if(std::span<const WorkerView> workers, Random& rng,
+                                      Keep&& keep) {
+  std::optional<size_t> best;
+  uint64_t best_load = 0;
+  uint64_t best_free = 0;
+  uint64_t ties = 0;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    const WorkerView& w = workers[i];
+    if (!w.healthy || !keep(i)) continue;
+    const uint64_t l = load(w);
+    const uint64_t f = free_budget(w);
+    if (!best || l < best_load || (l == best_load && f > best_free)) {
+      best = i;
+      best_load = l;
+      best_free = f;
+      ties = 1;
+    } else if (l == best_load && f == best_free) {
+      ++ties;
+      if (rng.uniform(ties) == 0) best = i;
+    }
+  }
+  return best;
+}
+
+inline std::optional<size_t> least_loaded(std::span<const WorkerView> workers, Random& rng) {
+  return least_loaded_if(workers, rng, [](size_t) { return true; });
+}
+
+// blocks_for(worker): how many blocks of the prompt that worker holds,
+// according to the match (0 for a worker the match does not name).
+// Lookup is O(log tenants); building is O(tenants log tenants) at worst.
+class MatchLookup {
+ public:
+  explicit MatchLookup(const radix::MatchResult* match);
+  uint32_t blocks_for(radix::WorkerId worker) const;
+  bool empty() const { return tenants_.empty(); }
+
+ private:
+  struct Entry {
+    radix::WorkerId worker;
+    uint32_t blocks;
+  };
+  std::vector<Entry> tenants_;  // sorted by worker, one entry per worker
+};
+
+}  // namespace radixmesh::policies

@@ -1,0 +1,129 @@
+// Routing policies: pick one worker for one request, and say why.
+//
+// A Policy is a pure function of (request view, worker views, tree match,
+// random source): no I/O, no clock, no hidden global state. The router builds
+// the views from its registry and load board, computes the tree match only
+// when needs_match() is true, and calls choose(). The Decision names the
+// chosen worker by its index in the span the router passed in, plus a
+// machine-readable Reason, the matched depth and a score for "route explain"
+// and the per-reason metrics.
+//
+// Threads: choose() is const and safe to call from many threads at once on
+// one Policy object. The only mutable state a policy may hold is an atomic
+// (round_robin's ticket counter). The Random& is owned by the calling thread.
+//
+// Missing data is explicit, never guessed:
+//   - no candidates, or none healthy      -> index nullopt, kNoCandidates
+//   - match == nullptr or a prompt with 0 blocks -> treated as "nothing is
+//     cached": cache_aware and cost fall back to the least loaded worker
+//   - queue_depth / kv_usage unknown      -> load uses the in-flight counts only
+//   - tenants in the match that are not among the candidates (unhealthy,
+//     removed, serving another model) are ignored
+//
+// Load (see load() in policies/candidates.h): local_in_flight +
+// mesh_in_flight + queue_depth (when reported). The queue is counted on top of
+// the in-flight numbers on purpose: a request waiting in a worker's queue is
+// already in someone's in-flight count, so a queued request weighs twice,
+// which reflects that the worker is past its batch limit and every further
+// request waits for a whole slot.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policies/match_result.h"
+#include "policies/random.h"
+#include "radix/block_hash_types.h"
+#include "radix/result.h"
+
+namespace radixmesh::policies {
+
+// What the router extracted from one request. Views borrow the request's
+// memory for the duration of choose() only.
+struct RequestView {
+  std::string_view model;
+  std::span<const radix::BlockHash> blocks;  // the prompt's chained block hashes
+  size_t prompt_bytes = 0;
+  std::string_view session_key;  // header or "user" field; empty if none
+};
+
+// One candidate worker: a snapshot taken by the router for this decision.
+struct WorkerView {
+  radix::WorkerId id = 0;
+  std::string_view url;                 // stable identity for hashing (consistent_hash)
+  bool healthy = true;                  // router passes only routable workers; checked anyway
+  uint32_t local_in_flight = 0;         // requests this router has in flight to it
+  uint32_t mesh_in_flight = 0;          // others' in-flight to it, from the mesh
+  std::optional<uint32_t> queue_depth;  // worker-reported, if known
+  std::optional<double> kv_usage;       // worker-reported 0..1, if known (unused
+                                        // by the decision today; shown by explain)
+  uint64_t tree_blocks = 0;             // blocks the tree attributes to it
+  uint64_t budget_blocks = 0;           // its tenant budget (max-blocks-per-worker)
+};
+
+enum class Reason {
+  kCacheHit,              // cache_aware: best match >= threshold
+  kCacheMissLeastLoaded,  // cache_aware: below threshold, no match or 0 blocks
+  kImbalanceLeastLoaded,  // cache_aware: load imbalanced, match ignored
+  kRoundRobin,
+  kRandom,
+  kPowerOfTwo,
+  kLeastLoad,
+  kConsistentHash,           // the session key's first choice on the ring
+  kConsistentHashOverflow,   // first choice over its load bound: a later one
+  kNoSessionKeyLeastLoaded,  // consistent_hash without a session key
+  kCostScore,
+  kNoCandidates,  // nothing healthy to route to: the router answers 503
+};
+
+// Stable snake_case name, used as a metrics label and in explain output.
+std::string_view to_string(Reason reason);
+
+struct Decision {
+  std::optional<size_t> index;  // into the workers span; nullopt -> 503
+  Reason reason = Reason::kNoCandidates;
+  uint32_t matched_blocks = 0;  // blocks of this prompt the chosen worker holds
+  double score = 0;             // policy-specific (cost: the winning score)
+  uint64_t load = 0;            // combined load of the chosen worker
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string_view name() const = 0;
+  // The router computes the tree match only if this is true.
+  virtual bool needs_match() const = 0;
+  // Thread-safe. match is null when !needs_match() (or the tree has no entry).
+  virtual Decision choose(const RequestView& request, std::span<const WorkerView> workers,
+                          const radix::MatchResult* match, Random& rng) const = 0;
+};
+
+// Configuration for make_policy. Defaults and their reasons: docs/policies.md.
+struct PolicyConfig {
+  std::string name = "cache_aware";
+  // cache_aware: route by the match when matched/len(blocks) >= this.
+  double cache_threshold = 0.3;
+  // cache_aware: load is imbalanced when max - min > abs AND max > rel * min.
+  size_t balance_abs_threshold = 8;
+  double balance_rel_threshold = 1.5;
+  // cost: score = overlap_weight * reusable fraction - load_weight * load/max.
+  double cost_overlap_weight = 1.0;
+  double cost_load_weight = 0.5;
+  // consistent_hash: a worker may take at most ceil(factor * mean load).
+  double consistent_hash_load_factor = 1.25;
+};
+
+// Unknown name or out-of-range parameter -> ErrorCode::kInvalidArgument.
+// Start-up only (allocates); the returned policy is immutable but for atomics.
+Result<std::unique_ptr<Policy>> make_policy(const PolicyConfig& config);
+
+// Every name make_policy accepts, default first.
+std::vector<std::string_view> policy_names();
+
+}  // namespace radixmesh::policies
