@@ -213,6 +213,19 @@ TEST_CASE("cache_aware: a run of misses spreads evenly instead of feeding one wo
     CHECK(*hi - *lo <= 1000 / n / 5);  // within 20% of the fair share
   }
 
+  SUBCASE("one worker's tree stays the smallest: load still wins (no smallest-tree rule)") {
+    Cluster c(n);
+    for (size_t w = 1; w < n; ++w) c[w].tree_blocks = 500;  // worker 0: empty tree forever
+    std::vector<int> count(n, 0);
+    for (int i = 0; i < 1000; ++i) {
+      Decision d = p->choose(Prompt(10).view(), c.span(), nullptr, rng);
+      ++count[*d.index];
+      ++c[*d.index].local_in_flight;  // nothing finishes: load only rises
+    }
+    const auto [lo, hi] = std::minmax_element(count.begin(), count.end());
+    CHECK(*hi - *lo <= 1);  // exact least-loaded: never more than one apart
+  }
+
   SUBCASE("requests finish at once: tree growth and random ties still spread") {
     Cluster c(n);
     std::vector<int> count(n, 0);
