@@ -1,1 +1,212 @@
-// placeholder: implemented in a following commit
+// RequestParser: bounds, simdjson parsing, top-level fields, dispatch by
+// endpoint (contract in radix/canonical_prompt.h; byte grammar in
+// docs/canonical-prompts.md).
+#include "radix/canonical_prompt.h"
+
+#include <algorithm>
+
+#include "radix/canonical_internal.h"
+
+namespace radixmesh::radix {
+
+namespace dom = simdjson::dom;
+using canon::invalid;
+using simdjson::SUCCESS;
+
+namespace {
+
+// Recursion in the JSON re-serialiser is bounded by the parser's depth limit;
+// clamp it so a misconfiguration cannot overflow the stack.
+constexpr size_t kMaxDepthCeiling = 1024;
+// Parser capacity to start with; it grows (geometrically, up to
+// max_body_bytes) to the largest body seen and then stays.
+constexpr size_t kInitialCapacity = 64 << 10;
+
+canon::TopFields scan_top(dom::object root) {
+  canon::TopFields f;
+  for (dom::key_value_pair kv : root) {
+    const std::string_view k = kv.key;
+    if (k == "model")
+      f.model = kv.value, f.has_model = true;
+    else if (k == "messages")
+      f.messages = kv.value, f.has_messages = true;
+    else if (k == "tools")
+      f.tools = kv.value, f.has_tools = true;
+    else if (k == "functions")
+      f.functions = kv.value, f.has_functions = true;
+    else if (k == "stream")
+      f.stream = kv.value, f.has_stream = true;
+    else if (k == "user")
+      f.user = kv.value, f.has_user = true;
+    else if (k == "prompt")
+      f.prompt = kv.value, f.has_prompt = true;
+    else if (k == "input")
+      f.input = kv.value, f.has_input = true;
+    else if (k == "text")
+      f.text = kv.value, f.has_text = true;
+    else if (k == "input_ids")
+      f.input_ids = kv.value, f.has_input_ids = true;
+    else if (k == "instructions")
+      f.instructions = kv.value, f.has_instructions = true;
+  }
+  return f;
+}
+
+Error parse_error(simdjson::error_code err, const ParseLimits& limits) {
+  switch (err) {
+    case simdjson::DEPTH_ERROR:
+      return make_error(ErrorCode::kTooLarge, "body: JSON nesting deeper than " +
+                                                  std::to_string(limits.max_depth) + " levels");
+    case simdjson::UTF8_ERROR:
+      return make_error(ErrorCode::kInvalidArgument, "body: not valid UTF-8");
+    case simdjson::CAPACITY:
+    case simdjson::MEMALLOC:
+      return make_error(ErrorCode::kTooLarge, "body: too large to parse");
+    default:
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string("body: not valid JSON (") + simdjson::error_message(err) + ")");
+  }
+}
+
+Status encode_body(const canon::TopFields& f, Endpoint endpoint, canon::Encoder& e,
+                   PromptNamespace& ns) {
+  ns = PromptNamespace::kText;
+  switch (endpoint) {
+    case Endpoint::kChatCompletions:
+      return canon::encode_chat(f, e);
+    case Endpoint::kResponses:
+      return canon::encode_responses(f, e);
+    case Endpoint::kCompletions:
+      if (!f.has_prompt) return invalid("prompt", "missing");
+      return canon::encode_prompt(f.prompt, "prompt", e, ns);
+    case Endpoint::kEmbeddings:
+      if (!f.has_input) return invalid("input", "missing");
+      return canon::encode_prompt(f.input, "input", e, ns);
+    case Endpoint::kGenerate:
+      // SGLang: `text` wins when both are present, as in SGLang itself.
+      if (f.has_text && !f.text.is_null()) return canon::encode_prompt(f.text, "text", e, ns);
+      if (f.has_input_ids && !f.input_ids.is_null()) {
+        // Only ids here: strings in input_ids would silently become text.
+        dom::array ids;
+        if (f.input_ids.get(ids) != SUCCESS || (ids.size() > 0 && (*ids.begin()).is_string())) {
+          return invalid("input_ids", "must be an array of token ids or of token-id arrays");
+        }
+        return canon::encode_prompt(f.input_ids, "input_ids", e, ns);
+      }
+      return invalid("text", "missing (one of text or input_ids is required)");
+  }
+  return invalid("endpoint", "unknown");
+}
+
+}  // namespace
+
+struct RequestParser::Impl {
+  explicit Impl(ParseLimits l) : limits(l), parser(l.max_body_bytes) {
+    limits.max_depth = std::clamp<size_t>(limits.max_depth, 1, kMaxDepthCeiling);
+    // Sets the depth limit; capacity grows on demand from here.
+    init_error = parser.allocate(
+        std::min(kInitialCapacity, std::max<size_t>(limits.max_body_bytes, 1)), limits.max_depth);
+  }
+
+  Status ensure_capacity(size_t len) {
+    if (len <= parser.capacity()) return Ok{};
+    const size_t want = std::min(std::max(len, 2 * parser.capacity()), limits.max_body_bytes);
+    if (parser.allocate(want, limits.max_depth) != SUCCESS) {
+      return make_error(ErrorCode::kTooLarge, "body: cannot allocate parser capacity");
+    }
+    return Ok{};
+  }
+
+  ParseLimits limits;
+  dom::parser parser;
+  simdjson::error_code init_error;
+  std::string scratch;  // non-text part serialisation, reused
+};
+
+RequestParser::RequestParser(ParseLimits limits) : impl_(std::make_unique<Impl>(limits)) {}
+RequestParser::~RequestParser() = default;
+RequestParser::RequestParser(RequestParser&&) noexcept = default;
+RequestParser& RequestParser::operator=(RequestParser&&) noexcept = default;
+
+const ParseLimits& RequestParser::limits() const {
+  return impl_->limits;
+}
+
+Result<ParsedRequest> RequestParser::parse(std::string_view body, Endpoint endpoint) {
+  ParsedRequest out;
+  Status st = parse_into(body, endpoint, out);
+  if (!st.ok()) return st.error();
+  return out;
+}
+
+Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out) {
+  Impl& im = *impl_;
+  out.model.clear();
+  out.ns = PromptNamespace::kText;
+  out.canonical.clear();
+  out.stream = false;
+  out.user.clear();
+  out.prompt_chars = 0;
+  if (im.init_error != SUCCESS) {
+    return make_error(ErrorCode::kInternal, "request parser could not allocate");
+  }
+  if (body.size() > im.limits.max_body_bytes) {
+    return make_error(ErrorCode::kTooLarge, "body: " + std::to_string(body.size()) +
+                                                " bytes, over the limit of " +
+                                                std::to_string(im.limits.max_body_bytes));
+  }
+  CANON_TRY(im.ensure_capacity(body.size()));
+  // The body is copied into the parser's own padded buffer (reused).
+  dom::element root;
+  if (auto err = im.parser.parse(body.data(), body.size(), true).get(root); err != SUCCESS) {
+    return parse_error(err, im.limits);
+  }
+  dom::object obj;
+  if (root.get(obj) != SUCCESS) return invalid("body", "must be a JSON object");
+  const canon::TopFields f = scan_top(obj);
+
+  if (f.has_model && !f.model.is_null()) {
+    std::string_view m;
+    if (f.model.get(m) != SUCCESS) return invalid("model", "must be a string");
+    out.model.assign(m);
+  }
+  if (f.has_stream && !f.stream.is_null()) {
+    if (f.stream.get(out.stream) != SUCCESS) return invalid("stream", "must be a boolean");
+  }
+  if (f.has_user) {
+    std::string_view u;
+    if (f.user.get(u) == SUCCESS) out.user.assign(u);
+  }
+  canon::Encoder enc(im.limits, out.canonical, im.scratch);
+  CANON_TRY(encode_body(f, endpoint, enc, out.ns));
+  out.prompt_chars = enc.chars();
+  return Ok{};
+}
+
+std::optional<Endpoint> endpoint_for_path(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  if (path == "/v1/chat/completions") return Endpoint::kChatCompletions;
+  if (path == "/v1/completions") return Endpoint::kCompletions;
+  if (path == "/generate") return Endpoint::kGenerate;
+  if (path == "/v1/responses") return Endpoint::kResponses;
+  if (path == "/v1/embeddings") return Endpoint::kEmbeddings;
+  return std::nullopt;
+}
+
+const char* to_string(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kChatCompletions:
+      return "chat_completions";
+    case Endpoint::kCompletions:
+      return "completions";
+    case Endpoint::kGenerate:
+      return "generate";
+    case Endpoint::kResponses:
+      return "responses";
+    case Endpoint::kEmbeddings:
+      return "embeddings";
+  }
+  return "unknown";
+}
+
+}  // namespace radixmesh::radix
