@@ -121,4 +121,18 @@ Result<std::string> read_secret_file(const std::string& path);
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(const std::string& host);
 
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+// "host:port" or "[v6]:port" with a port in 1..65535.
+Result<HostPort> parse_host_port(const std::string& text);
+
+// Checks a worker URL: http://host[:port][/], no other scheme, no path.
+Status validate_worker_url(const std::string& url);
+
+// The URLs of a workers file: one per line, blank lines and '#' comments
+// skipped, each validated. Bounded to 100,000 lines.
+Result<std::vector<std::string>> read_workers_file(const std::string& path);
+
 }  // namespace radixmesh::router

@@ -1,0 +1,424 @@
+// Configuration: sources merged in precedence order, validation, help and
+// print-config (see config.h). The option rows live in config_options.cc.
+#include "router/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "router/config_file.h"
+#include "router/config_options.h"
+
+extern char** environ;
+
+namespace radixmesh::router {
+namespace {
+
+using config_detail::find_option;
+using config_detail::is_list;
+using config_detail::is_switch;
+using config_detail::option_table;
+using config_detail::OptionSpec;
+
+Error invalid(std::string message) {
+  return make_error(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+Error with_source(const Error& e, const std::string& source) {
+  return make_error(e.code, source + ": " + e.message);
+}
+
+// Finds --config F / --config=F on the command line (the file is read before
+// the other flags so that flags override it).
+Result<std::string> config_path_from_args(const std::vector<std::string>& args) {
+  std::string path;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) return invalid("flag --config needs a value");
+      path = args[i + 1];
+      ++i;
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      path = args[i].substr(9);
+    }
+  }
+  return path;
+}
+
+Status apply_file(RouterConfig& c, const std::string& path) {
+  auto j = config_detail::load_config_file(path);
+  if (!j) return j.error();
+  for (const auto& [key, value] : j->items()) {
+    const OptionSpec* spec = find_option(key);
+    if (spec == nullptr || spec->command_line_only) {
+      return invalid("config file '" + path + "': unknown key '" + key + "'");
+    }
+    if (auto s = config_detail::set_from_json(c, *spec, value); !s) {
+      return with_source(s.error(), "config file '" + path + "'");
+    }
+  }
+  c.config_file = path;
+  return Ok{};
+}
+
+Status apply_env(RouterConfig& c, const Environment& env) {
+  for (const auto& spec : option_table()) {
+    if (spec.command_line_only) continue;
+    auto it = env.find(config_detail::env_name(spec));
+    if (it == env.end()) continue;
+    if (auto s = config_detail::set_from_text(c, spec, it->second, false); !s) {
+      return with_source(s.error(), "environment " + it->first);
+    }
+  }
+  return Ok{};
+}
+
+Status apply_flags(RouterConfig& c, const std::vector<std::string>& args) {
+  std::vector<const OptionSpec*> lists_seen;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "-h") {
+      c.show_help = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      return invalid("unexpected argument '" + arg + "' (flags start with --; see --help)");
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    // Flags are spelled exactly as --help shows them (no aliases, no '_').
+    const OptionSpec* spec = find_option(name);
+    if (spec == nullptr || spec->name != name) {
+      return invalid("unknown flag --" + name + " (see --help)");
+    }
+    if (is_switch(*spec)) {
+      if (auto s = config_detail::set_from_text(c, *spec, value.value_or("true"), false); !s) {
+        return with_source(s.error(), "flag --" + name);
+      }
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) return invalid("flag --" + name + " needs a value");
+      value = args[++i];
+    }
+    if (spec->name == "config") continue;  // already read
+    bool append = is_list(*spec);
+    if (append && std::find(lists_seen.begin(), lists_seen.end(), spec) == lists_seen.end()) {
+      // The first occurrence on the command line replaces lower sources.
+      lists_seen.push_back(spec);
+      (void)config_detail::set_from_text(c, *spec, "", false);
+    }
+    if (auto s = config_detail::set_from_text(c, *spec, *value, append); !s) {
+      return with_source(s.error(), "flag --" + name);
+    }
+  }
+  return Ok{};
+}
+
+void resolve_defaults(RouterConfig& c) {
+  if (c.threads == 0)
+    c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (c.node_id.empty()) {
+    std::array<char, 256> name{};
+    if (gethostname(name.data(), name.size() - 1) == 0 && name[0] != '\0') {
+      c.node_id = name.data();
+    } else {
+      c.node_id = "radixmesh";
+    }
+  }
+}
+
+bool is_unspecified_host(const std::string& h) {
+  return h.empty() || h == "0.0.0.0" || h == "::" || h == "[::]";
+}
+
+Status check_name_port(const std::string& flag, const std::string& value) {
+  if (value.empty()) return Ok{};
+  auto hp = parse_host_port(value);
+  if (!hp) return invalid("flag --" + flag + ": " + hp.error().message);
+  return Ok{};
+}
+
+Status check_readable(const std::string& flag, const std::string& path) {
+  if (path.empty()) return Ok{};
+  auto s = read_secret_file(path);
+  if (!s) return invalid("flag --" + flag + ": " + s.error().message);
+  return Ok{};
+}
+
+}  // namespace
+
+Result<RouterConfig> parse_config(const std::vector<std::string>& args, const Environment& env) {
+  RouterConfig c;
+  // --help and --version answer whatever else is on the command line.
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") c.show_help = true;
+    if (a == "--version") c.show_version = true;
+  }
+  if (c.show_help || c.show_version) {
+    resolve_defaults(c);
+    return c;
+  }
+  auto path = config_path_from_args(args);
+  if (!path) return path.error();
+  std::string file = *path;
+  if (file.empty()) {
+    if (auto it = env.find("RADIXMESH_CONFIG"); it != env.end()) file = it->second;
+  }
+  if (!file.empty()) {
+    if (auto s = apply_file(c, file); !s) return s.error();
+  }
+  if (auto s = apply_env(c, env); !s) return s.error();
+  if (auto s = apply_flags(c, args); !s) return s.error();
+  resolve_defaults(c);
+  if (auto s = validate(c); !s) return s.error();
+  return c;
+}
+
+Result<RouterConfig> parse_config(int argc, const char* const* argv, const Environment& env) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  return parse_config(args, env);
+}
+
+Status validate(const RouterConfig& c) {
+  static const std::array<std::string_view, 7> kPolicies = {
+      "cache_aware",  "cost",       "round_robin",    "random",
+      "power_of_two", "least_load", "consistent_hash"};
+  static const std::array<std::string_view, 5> kLevels = {"trace", "debug", "info", "warn",
+                                                          "error"};
+  // Ranges are also checked when a value is set; re-check here so that a
+  // RouterConfig built in code gets the same guarantees.
+  for (const auto& spec : option_table()) {
+    if (is_list(spec) || is_switch(spec) || (spec.min == 0 && spec.max == 0)) continue;
+    std::string text = config_detail::get_text(c, spec);
+    RouterConfig scratch;
+    if (auto s = config_detail::set_from_text(scratch, spec, text, false); !s) return s.error();
+  }
+  if (c.host.empty()) return invalid("flag --host: must not be empty");
+  if (c.admin_host.empty()) return invalid("flag --admin-host: must not be empty");
+  if (std::find(kPolicies.begin(), kPolicies.end(), c.policy) == kPolicies.end()) {
+    return invalid("flag --policy: unknown policy '" + c.policy +
+                   "' (cache_aware|cost|round_robin|random|power_of_two|least_load|"
+                   "consistent_hash)");
+  }
+  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
+    return invalid("flag --log-level: unknown level '" + c.log_level +
+                   "' (trace|debug|info|warn|error)");
+  }
+  if (c.port == c.admin_port) {
+    return invalid("flags --port and --admin-port must differ (both are " + std::to_string(c.port) +
+                   ")");
+  }
+  if (c.mesh_port != 0 && (c.mesh_port == c.port || c.mesh_port == c.admin_port)) {
+    return invalid("flag --mesh-port: " + std::to_string(c.mesh_port) +
+                   " is already used by --port or --admin-port");
+  }
+  if (!is_loopback_host(c.admin_host) && c.admin_token_file.empty()) {
+    return invalid("flag --admin-host: binding the admin API to '" + c.admin_host +
+                   "' (not loopback) requires --admin-token-file");
+  }
+  if (auto s = check_readable("admin-token-file", c.admin_token_file); !s) return s;
+  if (auto s = check_readable("mesh-secret-file", c.mesh_secret_file); !s) return s;
+  for (const auto& url : c.workers) {
+    if (auto s = validate_worker_url(url); !s)
+      return invalid("flag --worker: " + s.error().message);
+  }
+  if (!c.workers_file.empty()) {
+    auto w = read_workers_file(c.workers_file);
+    if (!w) return invalid("flag --workers-file: " + w.error().message);
+  }
+  if (auto s = check_name_port("workers-dns", c.workers_dns); !s) return s;
+  if (auto s = check_name_port("peers-dns", c.peers_dns); !s) return s;
+  for (const auto& p : c.peers) {
+    if (auto s = check_name_port("peer", p); !s) return s;
+  }
+  if (!c.mesh_advertise.empty()) {
+    auto hp = parse_host_port(c.mesh_advertise);
+    if (!hp) return invalid("flag --mesh-advertise: " + hp.error().message);
+    if (is_unspecified_host(hp->host)) {
+      return invalid("flag --mesh-advertise: '" + c.mesh_advertise +
+                     "' is not an address peers can dial (use this node's IP or name)");
+    }
+  }
+  if (c.session_header.empty()) return invalid("flag --session-header: must not be empty");
+  if (c.node_id.empty()) return invalid("flag --node-id: must not be empty");
+  return Ok{};
+}
+
+Environment process_environment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("RADIXMESH_", 0) != 0) continue;
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+std::string help_text() {
+  std::ostringstream o;
+  o << "Usage: radixmesh [flags]\n\n"
+       "A cache-aware router for OpenAI-compatible LLM inference workers.\n"
+       "Every flag can also be set as an environment variable RADIXMESH_<FLAG>\n"
+       "(e.g. --admin-port: RADIXMESH_ADMIN_PORT; lists comma-separated) or as a key\n"
+       "of the --config file. Precedence: defaults < config file < environment < flags.\n";
+  RouterConfig defaults;
+  std::string_view section;
+  for (const auto& spec : option_table()) {
+    if (spec.section != section) {
+      section = spec.section;
+      o << "\n" << section << ":\n";
+    }
+    std::string left = "  --" + std::string(spec.name);
+    if (!spec.value.empty()) left += " " + std::string(spec.value);
+    if (left.size() < 34)
+      left.resize(34, ' ');
+    else
+      left += "  ";
+    o << left << spec.help;
+    if (!is_switch(spec) && spec.name != "config") {
+      std::string def = spec.default_note.empty() ? config_detail::get_text(defaults, spec)
+                                                  : std::string(spec.default_note);
+      if (def.empty()) def = is_list(spec) ? "none" : "unset";
+      o << " (default: " << def << ")";
+    }
+    if (is_list(spec)) o << " [repeatable]";
+    o << "\n";
+  }
+  return o.str();
+}
+
+nlohmann::json to_json(const RouterConfig& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& spec : option_table()) {
+    if (spec.command_line_only) continue;
+    j[std::string(spec.name)] = config_detail::get_json(c, spec);
+  }
+  return j;
+}
+
+std::optional<int> handle_informational_flags(const RouterConfig& c, std::ostream& out,
+                                              const std::string& version) {
+  if (c.show_help) {
+    out << help_text();
+    return 0;
+  }
+  if (c.show_version) {
+    out << "radixmesh " << version << "\n";
+    return 0;
+  }
+  if (c.print_config) {
+    out << to_json(c).dump(2) << "\n";
+    return 0;
+  }
+  return std::nullopt;
+}
+
+Result<std::string> read_secret_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return make_error(ErrorCode::kNotFound, "cannot read '" + path + "'");
+  std::string text(4097, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(f.gcount()));
+  if (text.size() > 4096) {
+    return make_error(ErrorCode::kTooLarge, "'" + path + "' is larger than 4 KiB");
+  }
+  size_t b = text.find_first_not_of(" \t\r\n");
+  size_t e = text.find_last_not_of(" \t\r\n");
+  if (b == std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, "'" + path + "' is empty");
+  }
+  return text.substr(b, e - b + 1);
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char ch : host) {
+    if (ch == '.')
+      ++dots;
+    else if (ch < '0' || ch > '9')
+      return false;
+  }
+  return dots == 3;
+}
+
+Result<HostPort> parse_host_port(const std::string& text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size()) {
+    return invalid("'" + text + "' is not HOST:PORT");
+  }
+  HostPort hp;
+  hp.host = text.substr(0, colon);
+  if (hp.host.front() == '[' && hp.host.back() == ']')
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  else if (hp.host.find(':') != std::string::npos) {
+    return invalid("'" + text + "': IPv6 hosts need brackets ([::1]:PORT)");
+  }
+  std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return invalid("'" + text + "': port is not a number");
+  }
+  hp.port = std::stoi(port);
+  if (hp.port < 1 || hp.port > 65535) return invalid("'" + text + "': port out of range");
+  if (hp.host.empty()) return invalid("'" + text + "': empty host");
+  return hp;
+}
+
+Status validate_worker_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) {
+    return invalid("'" + url + "' is not an http:// URL");
+  }
+  std::string rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return invalid("'" + url + "' must be http://host[:port] without a path");
+  }
+  bool bracketed = rest.front() == '[';
+  size_t colon = rest.rfind(':');
+  bool has_port = colon != std::string::npos && (!bracketed || colon > rest.find(']'));
+  if (has_port) {
+    auto hp = parse_host_port(rest);
+    if (!hp) return invalid("'" + url + "': " + hp.error().message);
+  } else if (bracketed && rest.back() != ']') {
+    return invalid("'" + url + "': bad IPv6 host");
+  }
+  return Ok{};
+}
+
+Result<std::vector<std::string>> read_workers_file(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return make_error(ErrorCode::kNotFound, "cannot read workers file '" + path + "'");
+  std::vector<std::string> urls;
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    if (++n > 100000)
+      return make_error(ErrorCode::kTooLarge, "workers file '" + path + "' too long");
+    if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    size_t e = line.find_last_not_of(" \t\r");
+    std::string url = line.substr(b, e - b + 1);
+    if (auto s = validate_worker_url(url); !s) {
+      return invalid("workers file '" + path + "' line " + std::to_string(n) + ": " +
+                     s.error().message);
+    }
+    urls.push_back(std::move(url));
+  }
+  return urls;
+}
+
+}  // namespace radixmesh::router

@@ -1,0 +1,264 @@
+// The option table and typed access to RouterConfig fields (see config_options.h).
+#include "router/config_options.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+namespace radixmesh::router::config_detail {
+namespace {
+
+using C = RouterConfig;
+constexpr double kMaxI64 = 9.0e15;  // keeps int64 values exact through double bounds
+
+std::vector<OptionSpec> build_table() {
+  // clang-format off
+  return {
+    {"host", "Data plane", "HOST", "data-plane bind address", &C::host},
+    {"port", "Data plane", "PORT", "data-plane port", &C::port, 1, 65535},
+    {"max-body-bytes", "Data plane", "N", "request bodies above this get 413", &C::max_body_bytes, 1, kMaxI64},
+    {"threads", "Data plane", "N", "io threads", &C::threads, 0, 1024, false, "hardware concurrency"},
+    {"shutdown-grace-ms", "Data plane", "MS", "how long shutdown waits for in-flight requests", &C::shutdown_grace_ms, 0, kMaxI64},
+
+    {"admin-host", "Admin API", "HOST", "admin API bind address", &C::admin_host},
+    {"admin-port", "Admin API", "PORT", "admin API port", &C::admin_port, 1, 65535},
+    {"admin-token-file", "Admin API", "FILE", "bearer token required on the admin API (required when admin-host is not loopback)", &C::admin_token_file},
+
+    {"worker", "Workers", "URL", "a worker, e.g. http://127.0.0.1:7001", &C::workers, 0, 0, false, "", "workers"},
+    {"workers-file", "Workers", "FILE", "file with one worker URL per line ('#' comments)", &C::workers_file},
+    {"workers-dns", "Workers", "NAME:PORT", "discover workers from DNS (headless Service), re-resolved", &C::workers_dns},
+    {"dns-interval-ms", "Workers", "MS", "how often --workers-dns and --peers-dns are re-resolved", &C::dns_interval_ms, 100, kMaxI64},
+    {"connect-timeout-ms", "Workers", "MS", "upstream connect timeout", &C::connect_timeout_ms, 1, kMaxI64},
+    {"first-byte-timeout-ms", "Workers", "MS", "upstream time to first response byte", &C::first_byte_timeout_ms, 1, kMaxI64},
+    {"idle-timeout-ms", "Workers", "MS", "upstream idle time between bytes of a response", &C::idle_timeout_ms, 1, kMaxI64},
+    {"max-retries", "Workers", "N", "retries on another worker before the first byte", &C::max_retries, 0, 16},
+    {"pool-size", "Workers", "N", "keep-alive connections per worker", &C::pool_size, 1, 65536},
+    {"health-interval-ms", "Workers", "MS", "active health check period", &C::health_interval_ms, 10, kMaxI64},
+    {"breaker-failures", "Workers", "N", "consecutive failures that open a worker's breaker", &C::breaker_failures, 1, 1000000},
+    {"breaker-cooldown-ms", "Workers", "MS", "open breaker time before a half-open probe", &C::breaker_cooldown_ms, 1, kMaxI64},
+
+    {"policy", "Routing", "NAME", "cache_aware|cost|round_robin|random|power_of_two|least_load|consistent_hash", &C::policy},
+    {"default-model", "Routing", "NAME", "model used when a request names none", &C::default_model},
+    {"block-bytes", "Routing", "N", "prompt block size for hashing", &C::block_bytes, 1, 1048576},
+    {"max-blocks-per-worker", "Routing", "N", "tenant budget in blocks (models the worker's KV capacity)", &C::max_blocks_per_worker, 1, kMaxI64},
+    {"memory-budget-bytes", "Routing", "N", "process-wide budget for trees and mesh buffers", &C::memory_budget_bytes, 1048576, kMaxI64},
+    {"session-header", "Routing", "NAME", "consistent_hash session key header", &C::session_header},
+    {"cache-threshold", "Routing", "X", "cache_aware: matched fraction needed to follow the cache", &C::cache_threshold, 0, 1},
+    {"balance-abs-threshold", "Routing", "N", "cache_aware: in-flight spread (max-min) that counts as imbalance", &C::balance_abs_threshold, 0, kMaxI64},
+    {"balance-rel-threshold", "Routing", "X", "cache_aware: imbalance also needs max > X * min", &C::balance_rel_threshold, 1, 1e9},
+    {"cost-overlap-weight", "Routing", "X", "cost policy: weight of the reusable fraction", &C::cost_overlap_weight, 0, 1e9},
+    {"cost-load-weight", "Routing", "X", "cost policy: weight of the normalised load", &C::cost_load_weight, 0, 1e9},
+
+    {"node-id", "Mesh", "NAME", "stable node id (chart: pod name)", &C::node_id, 0, 0, false, "host name"},
+    {"mesh-port", "Mesh", "PORT", "enables the mesh when set (0: disabled)", &C::mesh_port, 0, 65535},
+    {"mesh-advertise", "Mesh", "HOST:PORT", "address peers dial to reach this node", &C::mesh_advertise},
+    {"peer", "Mesh", "HOST:PORT", "seed peer", &C::peers, 0, 0, false, "", "peers"},
+    {"peers-dns", "Mesh", "NAME:PORT", "seed peers from DNS (headless Service), re-resolved", &C::peers_dns},
+    {"mesh-secret-file", "Mesh", "FILE", "shared secret for cluster authentication", &C::mesh_secret_file},
+    {"gossip-interval-ms", "Mesh", "MS", "gossip round period", &C::gossip_interval_ms, 10, kMaxI64},
+
+    {"log-level", "Process", "LEVEL", "trace|debug|info|warn|error", &C::log_level},
+    {"config", "Process", "FILE", "JSON or YAML config file (keys are flag names)", &C::config_file, 0, 0, true},
+    {"print-config", "Process", "", "print the effective configuration as JSON and exit", &C::print_config, 0, 0, true},
+    {"help", "Process", "", "print this help and exit", &C::show_help, 0, 0, true},
+    {"version", "Process", "", "print the version and exit", &C::show_version, 0, 0, true},
+  };
+  // clang-format on
+}
+
+std::string normalise(std::string_view name) {
+  std::string s(name);
+  for (char& ch : s) {
+    if (ch == '_') ch = '-';
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return s;
+}
+
+Error bad(const OptionSpec& spec, std::string_view text, std::string_view why) {
+  return make_error(ErrorCode::kInvalidArgument, "invalid value '" + std::string(text) + "' for " +
+                                                     std::string(spec.name) + ": " +
+                                                     std::string(why));
+}
+
+bool bounded(const OptionSpec& spec) {
+  return !(spec.min == 0 && spec.max == 0);
+}
+
+std::string format_number(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+Status check_range(const OptionSpec& spec, std::string_view text, double v) {
+  if (bounded(spec) && (v < spec.min || v > spec.max)) {
+    return bad(spec, text,
+               "must be between " + format_number(spec.min) + " and " + format_number(spec.max));
+  }
+  return Ok{};
+}
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+Result<int64_t> parse_int(const OptionSpec& spec, std::string_view text) {
+  std::string t = trim(text);
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || ec != std::errc() || p != t.data() + t.size()) {
+    return bad(spec, text, "not an integer");
+  }
+  if (auto s = check_range(spec, text, static_cast<double>(v)); !s) return s.error();
+  return v;
+}
+
+Result<double> parse_double(const OptionSpec& spec, std::string_view text) {
+  std::string t = trim(text);
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(t, &used);
+  } catch (const std::exception&) {
+    return bad(spec, text, "not a number");
+  }
+  if (used != t.size() || !std::isfinite(v)) return bad(spec, text, "not a number");
+  if (auto s = check_range(spec, text, v); !s) return s.error();
+  return v;
+}
+
+Result<bool> parse_bool(const OptionSpec& spec, std::string_view text) {
+  std::string t = normalise(trim(text));
+  if (t == "true" || t == "1" || t == "yes" || t == "on") return true;
+  if (t == "false" || t == "0" || t == "no" || t == "off") return false;
+  return bad(spec, text, "not a boolean");
+}
+
+std::vector<std::string> split_commas(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string item = trim(text.substr(start, end - start));
+    if (!item.empty()) out.push_back(std::move(item));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_table() {
+  static const std::vector<OptionSpec> table = build_table();
+  return table;
+}
+
+const OptionSpec* find_option(std::string_view name) {
+  std::string n = normalise(name);
+  for (const auto& spec : option_table()) {
+    if (spec.name == n || (!spec.alias.empty() && spec.alias == n)) return &spec;
+  }
+  return nullptr;
+}
+
+std::string env_name(const OptionSpec& spec) {
+  std::string s = "RADIXMESH_";
+  for (char ch : spec.name) {
+    s += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return s;
+}
+
+bool is_list(const OptionSpec& spec) {
+  return std::holds_alternative<std::vector<std::string> RouterConfig::*>(spec.field);
+}
+bool is_switch(const OptionSpec& spec) {
+  return std::holds_alternative<bool RouterConfig::*>(spec.field);
+}
+
+Status set_from_text(RouterConfig& c, const OptionSpec& spec, std::string_view text,
+                     bool append_item) {
+  return std::visit(
+      [&](auto member) -> Status {
+        using T = std::remove_reference_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          c.*member = trim(text);
+        } else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+          auto v = parse_int(spec, text);
+          if (!v) return v.error();
+          c.*member = static_cast<T>(*v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          auto v = parse_double(spec, text);
+          if (!v) return v.error();
+          c.*member = *v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          auto v = parse_bool(spec, text);
+          if (!v) return v.error();
+          c.*member = *v;
+        } else {
+          if (append_item) {
+            std::string item = trim(text);
+            if (item.empty()) return bad(spec, text, "empty item");
+            (c.*member).push_back(std::move(item));
+          } else {
+            c.*member = split_commas(text);
+          }
+        }
+        return Ok{};
+      },
+      spec.field);
+}
+
+Status set_from_json(RouterConfig& c, const OptionSpec& spec, const nlohmann::json& v) {
+  if (is_list(spec)) {
+    auto& list = c.*std::get<std::vector<std::string> RouterConfig::*>(spec.field);
+    if (v.is_string()) return set_from_text(c, spec, v.get<std::string>(), false);
+    if (!v.is_array()) return bad(spec, v.dump(), "expected a list of strings");
+    std::vector<std::string> items;
+    for (const auto& item : v) {
+      if (!item.is_string()) return bad(spec, v.dump(), "expected a list of strings");
+      items.push_back(trim(item.get<std::string>()));
+    }
+    list = std::move(items);
+    return Ok{};
+  }
+  if (v.is_string()) return set_from_text(c, spec, v.get<std::string>(), false);
+  if (v.is_number_integer() || v.is_number_float() || v.is_boolean()) {
+    // A number where a string is expected (e.g. node-id: 7) is still accepted.
+    return set_from_text(c, spec, v.dump(), false);
+  }
+  return bad(spec, v.dump(), "expected a string, number or boolean");
+}
+
+nlohmann::json get_json(const RouterConfig& c, const OptionSpec& spec) {
+  return std::visit([&](auto member) { return nlohmann::json(c.*member); }, spec.field);
+}
+
+std::string get_text(const RouterConfig& c, const OptionSpec& spec) {
+  return std::visit(
+      [&](auto member) -> std::string {
+        using T = std::remove_cvref_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return c.*member;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return c.*member ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, double>) {
+          return format_number(c.*member);
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          std::string s;
+          for (const auto& item : c.*member) s += (s.empty() ? "" : ",") + item;
+          return s;
+        } else {
+          return std::to_string(c.*member);
+        }
+      },
+      spec.field);
+}
+
+}  // namespace radixmesh::router::config_detail
