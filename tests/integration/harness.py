@@ -57,8 +57,9 @@ class Proc:
         if self.alive():
             self.p.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+    def stop(self, sig=None, timeout=10.0):
         """Stops the process (SIGTERM, then SIGKILL after timeout); returns its exit code."""
+        sig = signal.SIGTERM if sig is None else sig  # the method above shadows the module here
         if self.alive():
             self.p.send_signal(sig)
             try:
