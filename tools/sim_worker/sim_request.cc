@@ -1,0 +1,176 @@
+#include "tools/sim_worker/sim_request.h"
+
+#include "tools/sim_worker/sim_options.h"
+
+namespace radixmesh::tools::sim {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+Error bad(std::string msg) {
+  return Error{ErrorCode::kInvalidArgument, std::move(msg)};
+}
+
+void append_id(std::string& out, int64_t id) {
+  uint32_t v = static_cast<uint32_t>(id);
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// Appends an array of integers as token ids; false if an element is not one.
+bool append_ids(std::string& out, simdjson::dom::array arr) {
+  for (element e : arr) {
+    int64_t v;
+    if (e.get_int64().get(v) != simdjson::SUCCESS) return false;
+    append_id(out, v);
+  }
+  return true;
+}
+
+// Prompt-like field: string, array of strings, array of ints, array of arrays
+// of ints (first one used). Returns false on another shape.
+bool read_prompt(element e, SimRequest& r) {
+  std::string_view text;
+  if (e.get_string().get(text) == simdjson::SUCCESS) {
+    r.prompt.append(text);
+    return true;
+  }
+  simdjson::dom::array arr;
+  if (e.get_array().get(arr) != simdjson::SUCCESS) return false;
+  if (arr.size() == 0) return true;
+  element first;
+  if (arr.at(0).get(first) != simdjson::SUCCESS) return false;
+  if (first.is_string()) {
+    bool sep = false;
+    for (element s : arr) {
+      std::string_view text;
+      if (s.get_string().get(text) != simdjson::SUCCESS) return false;
+      if (sep) r.prompt.push_back('\n');
+      r.prompt.append(text);
+      sep = true;
+    }
+    return true;
+  }
+  r.token_ids = true;
+  simdjson::dom::array inner;
+  if (first.get_array().get(inner) == simdjson::SUCCESS) return append_ids(r.prompt, inner);
+  return append_ids(r.prompt, arr);
+}
+
+bool read_chat(element messages, SimRequest& r) {
+  simdjson::dom::array list;
+  if (messages.get_array().get(list) != simdjson::SUCCESS) return false;
+  for (element m : list) {
+    if (!m.is_object()) return false;
+    std::string_view role;
+    if (m["role"].get_string().get(role) != simdjson::SUCCESS) return false;
+    r.prompt.append(role);
+    r.prompt.push_back('\n');
+    element content;
+    if (m["content"].get(content) == simdjson::SUCCESS) {
+      std::string_view text;
+      simdjson::dom::array parts;
+      if (content.get_string().get(text) == simdjson::SUCCESS) {
+        r.prompt.append(text);
+      } else if (content.get_array().get(parts) == simdjson::SUCCESS) {
+        for (element part : parts) {
+          if (part["text"].get_string().get(text) == simdjson::SUCCESS) {
+            r.prompt.append(text);
+          } else {
+            r.prompt.append(simdjson::minify(part));
+          }
+        }
+      } else if (!content.is_null()) {
+        return false;
+      }
+    }
+    r.prompt.push_back('\n');
+  }
+  return true;
+}
+
+std::optional<uint64_t> read_uint(element obj, const char* key) {
+  uint64_t v;
+  if (obj[key].get_uint64().get(v) == simdjson::SUCCESS) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* endpoint_name(Endpoint e) {
+  switch (e) {
+    case Endpoint::kChat:
+      return "chat";
+    case Endpoint::kCompletions:
+      return "completions";
+    case Endpoint::kGenerate:
+      return "generate";
+    case Endpoint::kEmbeddings:
+      return "embeddings";
+  }
+  return "unknown";
+}
+
+Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
+                                     simdjson::dom::parser& parser) {
+  element root;
+  if (parser.parse(body.data(), body.size(), true).get(root) != simdjson::SUCCESS)
+    return bad("request body is not valid JSON");
+  if (!root.is_object()) return bad("request body must be a JSON object");
+  SimRequest r;
+  std::string_view model;
+  if (root["model"].get_string().get(model) == simdjson::SUCCESS) r.model = model;
+  bool stream = false;
+  if (root["stream"].get_bool().get(stream) == simdjson::SUCCESS) r.stream = stream;
+
+  element field;
+  switch (endpoint) {
+    case Endpoint::kChat: {
+      if (root["tools"].get(field) == simdjson::SUCCESS) {
+        r.prompt.append("tools\n");
+        r.prompt.append(simdjson::minify(field));
+        r.prompt.push_back('\n');
+      }
+      if (root["messages"].get(field) != simdjson::SUCCESS)
+        return bad("'messages' is a required property");
+      if (!read_chat(field, r)) return bad("'messages' must be an array of {role, content}");
+      r.max_tokens = read_uint(root, "max_completion_tokens");
+      if (!r.max_tokens) r.max_tokens = read_uint(root, "max_tokens");
+      break;
+    }
+    case Endpoint::kCompletions:
+      if (root["prompt"].get(field) != simdjson::SUCCESS)
+        return bad("'prompt' is a required property");
+      if (!read_prompt(field, r)) return bad("'prompt' must be a string, strings or token ids");
+      r.max_tokens = read_uint(root, "max_tokens");
+      break;
+    case Endpoint::kGenerate: {
+      if (root["text"].get(field) == simdjson::SUCCESS) {
+        if (!read_prompt(field, r)) return bad("'text' must be a string");
+      } else if (root["input_ids"].get(field) == simdjson::SUCCESS) {
+        if (!read_prompt(field, r) || !r.token_ids) return bad("'input_ids' must be token ids");
+      } else {
+        return bad("'text' or 'input_ids' is required");
+      }
+      element sp;
+      if (root["sampling_params"].get(sp) == simdjson::SUCCESS && sp.is_object())
+        r.max_tokens = read_uint(sp, "max_new_tokens");
+      break;
+    }
+    case Endpoint::kEmbeddings:
+      if (root["input"].get(field) != simdjson::SUCCESS)
+        return bad("'input' is a required property");
+      if (simdjson::dom::array inputs; field.get_array().get(inputs) == simdjson::SUCCESS &&
+                                       inputs.size() > 0 && inputs.at(0).is_string())
+        r.embedding_inputs = inputs.size();
+      if (!read_prompt(field, r)) return bad("'input' must be a string, strings or token ids");
+      r.stream = false;
+      break;
+  }
+  constexpr uint64_t kBpt = SimOptions::kBytesPerToken;
+  r.prompt_tokens = r.token_ids ? r.prompt.size() / kBpt : (r.prompt.size() + kBpt - 1) / kBpt;
+  if (r.prompt_tokens == 0) r.prompt_tokens = 1;
+  return r;
+}
+
+}  // namespace radixmesh::tools::sim

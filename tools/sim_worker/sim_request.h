@@ -1,0 +1,47 @@
+// Parsing of inference request bodies into what the simulated worker needs:
+// the model, the canonical prompt bytes, max output tokens and streaming.
+//
+// Canonical prompt (only its prefix property matters: a later chat turn's
+// bytes extend the earlier turn's):
+//   chat         ["tools\n" + tools JSON + "\n"] then per message
+//                role + "\n" + text content + "\n" (non-text parts: their JSON)
+//   completions  prompt (string, array of strings joined, or token ids)
+//   /generate    text, or input_ids
+//   embeddings   input (string or array)
+// Token ids are encoded as 4 little-endian bytes each, so one id is one token
+// and a block holds block_tokens ids, in a namespace apart from text.
+//
+// Thread safety: parse_sim_request() is reentrant; the simdjson parser passed
+// in must not be shared between threads (use one per thread).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "radix/result.h"
+
+namespace radixmesh::tools::sim {
+
+enum class Endpoint { kChat, kCompletions, kGenerate, kEmbeddings };
+
+const char* endpoint_name(Endpoint e);
+
+struct SimRequest {
+  std::string model;   // empty when the request names none
+  std::string prompt;  // canonical bytes
+  bool token_ids = false;
+  uint64_t prompt_tokens = 0;
+  std::optional<uint64_t> max_tokens;
+  bool stream = false;
+  uint64_t embedding_inputs = 1;
+};
+
+// Errors are kInvalidArgument with a message fit for an OpenAI error body.
+Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
+                                     simdjson::dom::parser& parser);
+
+}  // namespace radixmesh::tools::sim

@@ -1,0 +1,126 @@
+#include "tools/sim_worker/sim_state.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace radixmesh::tools::sim {
+
+void SimCounters::count_status(unsigned status) {
+  auto r = std::memory_order_relaxed;
+  switch (status) {
+    case 200:
+      status_200.fetch_add(1, r);
+      break;
+    case 400:
+      status_400.fetch_add(1, r);
+      break;
+    case 404:
+      status_404.fetch_add(1, r);
+      break;
+    case 413:
+      status_413.fetch_add(1, r);
+      break;
+    case 429:
+      status_429.fetch_add(1, r);
+      break;
+    case 500:
+      status_500.fetch_add(1, r);
+      break;
+    default:
+      break;
+  }
+}
+
+bool SimState::serves(const std::string& model) const {
+  return std::find(opts.models.begin(), opts.models.end(), model) != opts.models.end();
+}
+
+namespace {
+
+void metric(std::string& out, const char* name, const char* type, const char* help,
+            const std::string& samples) {
+  out += "# HELP ";
+  out += name;
+  out += " ";
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += " ";
+  out += type;
+  out += "\n";
+  out += samples;
+}
+
+std::string sample(const char* name, const std::string& labels, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " + buf + "\n";
+}
+
+}  // namespace
+
+std::string render_metrics(SimState& s) {
+  auto ld = [](const std::atomic<uint64_t>& a) {
+    return static_cast<double>(a.load(std::memory_order_relaxed));
+  };
+  const SimCounters& c = s.counters;
+  std::string out;
+  out.reserve(4096);
+  std::string req;
+  for (int e = 0; e < 4; ++e)
+    req += sample("sim_requests_total",
+                  std::string("endpoint=\"") + endpoint_name(static_cast<Endpoint>(e)) + "\"",
+                  ld(c.requests[e]));
+  metric(out, "sim_requests_total", "counter", "inference requests received", req);
+  std::string st;
+  for (auto [code, a] : {std::pair{200, &c.status_200},
+                         {400, &c.status_400},
+                         {404, &c.status_404},
+                         {413, &c.status_413},
+                         {429, &c.status_429},
+                         {500, &c.status_500}})
+    st += sample("sim_responses_total", "code=\"" + std::to_string(code) + "\"", ld(*a));
+  metric(out, "sim_responses_total", "counter", "responses by HTTP status", st);
+  const double prompt = ld(c.prompt_tokens), cached = ld(c.cached_tokens);
+  metric(out, "sim_prompt_tokens_total", "counter", "prompt tokens of admitted requests",
+         sample("sim_prompt_tokens_total", "", prompt));
+  metric(out, "sim_cached_tokens_total", "counter", "prompt tokens served from the KV cache",
+         sample("sim_cached_tokens_total", "", cached));
+  metric(out, "sim_completion_tokens_total", "counter", "output tokens produced",
+         sample("sim_completion_tokens_total", "", ld(c.completion_tokens)));
+  metric(out, "sim_cache_hit_ratio", "gauge", "cached_tokens_total / prompt_tokens_total",
+         sample("sim_cache_hit_ratio", "", prompt > 0 ? cached / prompt : 0.0));
+  metric(out, "sim_streams_total", "counter", "streaming responses started",
+         sample("sim_streams_total", "", ld(c.streams)));
+  metric(out, "sim_cancelled_total", "counter",
+         "requests whose client disconnected before the response ended",
+         sample("sim_cancelled_total", "", ld(c.cancelled)));
+  metric(out, "sim_connections_total", "counter", "accepted connections",
+         sample("sim_connections_total", "", ld(c.connections)));
+  metric(out, "sim_open_connections", "gauge", "open connections",
+         sample("sim_open_connections", "",
+                static_cast<double>(c.open_connections.load(std::memory_order_relaxed))));
+  const double running = s.admission.in_flight(), waiting = s.admission.queued();
+  metric(out, "sim_in_flight", "gauge", "requests holding a batch slot",
+         sample("sim_in_flight", "", running));
+  metric(out, "sim_queue_depth", "gauge", "requests waiting for a batch slot",
+         sample("sim_queue_depth", "", waiting));
+  const double blocks = static_cast<double>(s.kv.size());
+  const double cap = static_cast<double>(s.kv.capacity_blocks());
+  metric(out, "sim_kv_blocks", "gauge", "blocks held by the KV cache model",
+         sample("sim_kv_blocks", "", blocks));
+  metric(out, "sim_kv_capacity_blocks", "gauge", "KV cache capacity in blocks",
+         sample("sim_kv_capacity_blocks", "", cap));
+  metric(out, "sim_kv_evictions_total", "counter", "blocks evicted (LRU)",
+         sample("sim_kv_evictions_total", "", static_cast<double>(s.kv.evictions())));
+  // The gauges a router may scrape from vLLM, under vLLM's names.
+  metric(out, "vllm:num_requests_running", "gauge", "as vLLM: requests running",
+         sample("vllm:num_requests_running", "", running));
+  metric(out, "vllm:num_requests_waiting", "gauge", "as vLLM: requests waiting",
+         sample("vllm:num_requests_waiting", "", waiting));
+  metric(out, "vllm:gpu_cache_usage_perc", "gauge", "as vLLM: KV cache usage (0..1)",
+         sample("vllm:gpu_cache_usage_perc", "", cap > 0 ? blocks / cap : 0.0));
+  return out;
+}
+
+}  // namespace radixmesh::tools::sim
