@@ -28,23 +28,38 @@ LoadRange load_range(std::span<const WorkerView> workers) {
 
 MatchLookup::MatchLookup(const radix::MatchResult* match) {
   if (match == nullptr || match->tenants.empty()) return;
-  tenants_.reserve(match->tenants.size());
+  radix::WorkerId max_id = 0;
   for (const auto& t : match->tenants) {
-    if (t.blocks > 0) tenants_.push_back({t.worker, t.blocks});
+    if (t.blocks == 0) continue;
+    empty_ = false;
+    max_id = std::max(max_id, t.worker);
   }
-  std::sort(tenants_.begin(), tenants_.end(), [](const Entry& a, const Entry& b) {
+  if (empty_) return;
+
+  // A worker named twice keeps its deepest reach in both layouts.
+  const size_t tenants = match->tenants.size();
+  if (max_id < 4 * tenants + 4096) {
+    dense_.assign(size_t{max_id} + 1, 0);
+    for (const auto& t : match->tenants) dense_[t.worker] = std::max(dense_[t.worker], t.blocks);
+    return;
+  }
+  sparse_ = true;
+  sorted_.reserve(tenants);
+  for (const auto& t : match->tenants) {
+    if (t.blocks > 0) sorted_.push_back({t.worker, t.blocks});
+  }
+  std::sort(sorted_.begin(), sorted_.end(), [](const Entry& a, const Entry& b) {
     return a.worker < b.worker || (a.worker == b.worker && a.blocks > b.blocks);
   });
-  // A worker named twice keeps its deepest reach (the first after sorting).
-  tenants_.erase(std::unique(tenants_.begin(), tenants_.end(),
-                             [](const Entry& a, const Entry& b) { return a.worker == b.worker; }),
-                 tenants_.end());
+  sorted_.erase(std::unique(sorted_.begin(), sorted_.end(),
+                            [](const Entry& a, const Entry& b) { return a.worker == b.worker; }),
+                sorted_.end());
 }
 
-uint32_t MatchLookup::blocks_for(radix::WorkerId worker) const {
-  auto it = std::lower_bound(tenants_.begin(), tenants_.end(), worker,
+uint32_t MatchLookup::sparse_lookup(radix::WorkerId worker) const {
+  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), worker,
                              [](const Entry& e, radix::WorkerId w) { return e.worker < w; });
-  return (it != tenants_.end() && it->worker == worker) ? it->blocks : 0;
+  return (it != sorted_.end() && it->worker == worker) ? it->blocks : 0;
 }
 
 }  // namespace radixmesh::policies

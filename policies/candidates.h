@@ -70,19 +70,30 @@ inline std::optional<size_t> least_loaded(std::span<const WorkerView> workers, R
 
 // blocks_for(worker): how many blocks of the prompt that worker holds,
 // according to the match (0 for a worker the match does not name).
-// Lookup is O(log tenants); building is O(tenants log tenants) at worst.
+// WorkerIds are dense process-local numbers (radix/worker_directory.h), so the
+// usual layout is a table indexed by id: O(1) lookups, O(tenants + max id) to
+// build. Ids far above the tenant count fall back to a sorted vector with
+// O(log tenants) lookups, so a sparse id space never costs a huge table.
 class MatchLookup {
  public:
   explicit MatchLookup(const radix::MatchResult* match);
-  uint32_t blocks_for(radix::WorkerId worker) const;
-  bool empty() const { return tenants_.empty(); }
+  uint32_t blocks_for(radix::WorkerId worker) const {
+    if (!sparse_) return worker < dense_.size() ? dense_[worker] : 0;
+    return sparse_lookup(worker);
+  }
+  bool empty() const { return empty_; }
 
  private:
   struct Entry {
     radix::WorkerId worker;
     uint32_t blocks;
   };
-  std::vector<Entry> tenants_;  // sorted by worker, one entry per worker
+  uint32_t sparse_lookup(radix::WorkerId worker) const;
+
+  bool empty_ = true;
+  bool sparse_ = false;
+  std::vector<uint32_t> dense_;  // blocks by worker id (dense layout)
+  std::vector<Entry> sorted_;    // by worker, one entry per worker (sparse layout)
 };
 
 }  // namespace radixmesh::policies

@@ -1,8 +1,6 @@
 #include "policies/consistent_hash.h"
 
-#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "policies/candidates.h"
 #include "policies/hashing.h"
@@ -34,37 +32,40 @@ Decision ConsistentHashPolicy::choose(const RequestView& request,
   const uint64_t key_hash = hash_bytes(request.session_key);
   auto weight = [&](size_t i) { return rendezvous_weight(key_hash, hash_bytes(workers[i].url)); };
 
-  // Common case: the first choice is within its bound; no allocation.
-  size_t first = workers.size();
-  uint64_t first_weight = 0;
+  // One pass finds both the key's first choice and the heaviest worker within
+  // bound, which is the first one within bound in the ring's weight order.
+  // Equal weights (equal URLs) go to the lower index, a stable order.
+  const size_t none = workers.size();
+  size_t first = none, fit = none;
+  uint64_t first_weight = 0, fit_weight = 0;
   for (size_t i = 0; i < workers.size(); ++i) {
     if (!workers[i].healthy) continue;
     const uint64_t w = weight(i);
-    if (first == workers.size() || w > first_weight) {
+    if (first == none || w > first_weight) {
       first = i;
       first_weight = w;
     }
+    if ((fit == none || w > fit_weight) && within_bound(i)) {
+      fit = i;
+      fit_weight = w;
+    }
   }
-  d.index = first;
-  d.reason = Reason::kConsistentHash;
-  if (!within_bound(first)) {
-    // Walk the key's ring in weight order to the first worker within bound.
-    std::vector<std::pair<uint64_t, size_t>> ring;
-    ring.reserve(n);
+
+  if (fit == first) {
+    d.index = first;
+    d.reason = Reason::kConsistentHash;
+  } else if (fit != none) {
+    d.index = fit;
+    d.reason = Reason::kConsistentHashOverflow;
+    size_t skipped = 0;  // workers ahead of the chosen one on the key's ring
     for (size_t i = 0; i < workers.size(); ++i) {
-      if (workers[i].healthy) ring.emplace_back(weight(i), i);
+      if (workers[i].healthy && weight(i) > fit_weight) ++skipped;
     }
-    std::sort(ring.begin(), ring.end(), [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    });
-    d.index = least_loaded(workers, rng);  // guaranteed within bound; used if none is
-    for (size_t rank = 1; rank < ring.size(); ++rank) {
-      if (within_bound(ring[rank].second)) {
-        d.index = ring[rank].second;
-        d.score = static_cast<double>(rank);
-        break;
-      }
-    }
+    d.score = static_cast<double>(skipped);
+  } else {
+    // Unreachable for load_factor >= 1 (the least loaded always fits); a
+    // defined answer anyway.
+    d.index = least_loaded(workers, rng);
     d.reason = Reason::kConsistentHashOverflow;
   }
   d.load = load(workers[*d.index]);

@@ -18,8 +18,8 @@
 //                                workers were skipped)
 //   no session key            -> least loaded, kNoSessionKeyLeastLoaded
 //
-// Cost: one hash per worker per decision, O(n); the overflow path sorts, O(n
-// log n). Thread-safe: immutable after construction.
+// Cost: one pass over the workers with one hash each, O(n), no allocation; an
+// overflow takes a second pass to report its rank. Thread-safe: immutable.
 #pragma once
 
 #include "policies/policy.h"

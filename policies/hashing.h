@@ -22,14 +22,15 @@ inline uint64_t hash_bytes(std::string_view bytes, uint64_t seed = 0) {
   for (; n >= 8; p += 8, n -= 8) {
     uint64_t chunk;
     std::memcpy(&chunk, p, 8);
-    h = mix64(h ^ chunk);
+    h = (h ^ chunk) * 0x9FB21C651E98DF25ULL;  // one multiply per step;
+    h ^= h >> 29;                             // the final mix64 finishes it
   }
   if (n > 0) {
     uint64_t chunk = 0;
     std::memcpy(&chunk, p, n);
-    h = mix64(h ^ chunk ^ (uint64_t{n} << 56));
+    h = (h ^ chunk ^ (uint64_t{n} << 56)) * 0x9FB21C651E98DF25ULL;
   }
-  return h;
+  return mix64(h);
 }
 
 // Rendezvous (highest random weight) score of one (key, worker) pair.
