@@ -55,11 +55,12 @@ struct RouterConfig {
   int64_t max_blocks_per_worker = 262144;
   int64_t memory_budget_bytes = 536870912;
   std::string session_header = "X-Session-Id";
-  double cache_threshold = 0.5;        // cache_aware: matched/len needed to follow the cache
-  int64_t balance_abs_threshold = 32;  // cache_aware: max-min in-flight to call it imbalanced
+  double cache_threshold = 0.3;        // cache_aware: matched/len needed to follow the cache
+  int64_t balance_abs_threshold = 8;   // cache_aware: max-min in-flight to call it imbalanced
   double balance_rel_threshold = 1.5;  // ... and max > rel * min
   double cost_overlap_weight = 1.0;    // cost policy weights
-  double cost_load_weight = 1.0;
+  double cost_load_weight = 0.5;
+  double consistent_hash_load_factor = 1.25;  // bounded load: ceil(f * mean)
   // Upstream.
   int64_t connect_timeout_ms = 2000;
   int64_t first_byte_timeout_ms = 60000;

@@ -49,6 +49,7 @@ std::vector<OptionSpec> build_table() {
     {"balance-rel-threshold", "Routing", "X", "cache_aware: imbalance also needs max > X * min", &C::balance_rel_threshold, 1, 1e9},
     {"cost-overlap-weight", "Routing", "X", "cost policy: weight of the reusable fraction", &C::cost_overlap_weight, 0, 1e9},
     {"cost-load-weight", "Routing", "X", "cost policy: weight of the normalised load", &C::cost_load_weight, 0, 1e9},
+    {"consistent-hash-load-factor", "Routing", "X", "consistent_hash: a worker takes at most ceil(X * mean load)", &C::consistent_hash_load_factor, 1, 1e9},
 
     {"node-id", "Mesh", "NAME", "stable node id (chart: pod name)", &C::node_id, 0, 0, false, "host name"},
     {"mesh-port", "Mesh", "PORT", "enables the mesh when set (0: disabled)", &C::mesh_port, 0, 65535},
