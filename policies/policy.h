@@ -37,9 +37,9 @@
 #include <string_view>
 #include <vector>
 
-#include "policies/match_result.h"
 #include "policies/random.h"
 #include "radix/block_hash_types.h"
+#include "radix/prefix_tree.h"  // radix::MatchResult, the only tree type used here
 #include "radix/result.h"
 
 namespace radixmesh::policies {
