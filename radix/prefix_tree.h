@@ -133,6 +133,7 @@ struct NodeView {
   uint32_t depth;                        // blocks above this node's edge
   uint32_t edge_len;                     // blocks in this node's edge
   BlockHash first, last;                 // first and last hash of the edge
+  std::span<const BlockHash> edge;       // the whole edge
   std::span<const TenantEntry> tenants;  // sorted by worker
   uint32_t children;
 };
@@ -205,15 +206,17 @@ class PrefixTree : public MemoryPool {
 
  private:
   struct Slot;
-  enum class Origin { kLocal, kMesh };
 
   Slot& slot_for_first(BlockHash first) const;
   // Finds the shard holding `hash`, or nullptr.
   Slot* slot_holding(BlockHash hash) const;
-  // Inserts chain for worker under the slot's exclusive lock; returns
-  // blocks new to the tree, or an error for refused records.
+  // Inserts chain for worker under the slot's exclusive lock (cut at the
+  // first tombstone that voids it); returns blocks new to the tree, or an
+  // error for records older than the worker's floor.
   Result<uint32_t> insert_locked(Slot& slot, std::span<const BlockHash> chain, WorkerId worker,
-                                 Hlc ts, Origin origin, uint32_t* already_known);
+                                 Hlc ts, uint32_t* already_known, size_t* inserted_len);
+  // Enforces the worker's block budget and the tree's byte cap (evictions
+  // made here are this node's own decisions and are reported).
   void after_insert(WorkerId worker);
   // Evicts entries with the oldest stamps (of `worker`, or of every worker
   // when worker is nullopt) until about `blocks_to_free` worker-blocks are

@@ -1,0 +1,56 @@
+// HashIndex: BlockHash -> node id, the prefix tree's block index.
+//
+// Open addressing with linear probing and backward-shift deletion, keys and
+// values in two flat arrays (12 bytes a slot), power-of-two capacity,
+// grown past 80% load and shrunk below 10%, so memory follows the number of
+// blocks both ways. Key 0 marks an empty slot (block hash 0 is reserved).
+// Slots are chosen by Fibonacci hashing, so sequential test hashes spread
+// as well as real XXH3 output.
+//
+// Thread safety: none; the owning tree shard's lock guards it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "radix/block_hash_types.h"
+
+namespace radixmesh::radix {
+
+class HashIndex {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  HashIndex();
+  uint32_t find(BlockHash key) const {
+    size_t i = slot(key);
+    while (true) {
+      const BlockHash k = keys_[i];
+      if (k == key) return vals_[i];
+      if (k == 0) return kNone;
+      i = (i + 1) & mask_;
+    }
+  }
+  // Inserts or overwrites. key must not be 0.
+  void put(BlockHash key, uint32_t value);
+  // Returns true if the key was present.
+  bool erase(BlockHash key);
+  size_t size() const { return size_; }
+  size_t capacity() const { return mask_ + 1; }
+  size_t bytes() const { return capacity() * (sizeof(BlockHash) + sizeof(uint32_t)); }
+
+ private:
+  size_t slot(BlockHash key) const {
+    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  void rehash(size_t new_capacity);
+
+  std::unique_ptr<BlockHash[]> keys_;
+  std::unique_ptr<uint32_t[]> vals_;
+  size_t mask_ = 0;
+  int shift_ = 64;
+  size_t size_ = 0;
+};
+
+}  // namespace radixmesh::radix
