@@ -22,12 +22,12 @@ bool is_text_type(std::string_view t) {
   return t == "text" || t == "input_text" || t == "output_text";
 }
 
-std::string part_path(const std::string& msg, size_t j) {
-  return index_path(msg + ".content", j);
+std::string part_path(const Where& msg, size_t j) {
+  return index_path(msg.str() + ".content", j);
 }
 
-Status encode_parts(dom::array parts, const std::string& msg, Encoder& e) {
-  CANON_TRY(e.check_items(msg + ".content", parts));
+Status encode_parts(dom::array parts, const Where& msg, Encoder& e) {
+  if (!e.fits(parts)) return e.too_many(msg.str() + ".content");
   size_t j = 0;
   for (dom::element part : parts) {
     if (j > 0) CANON_TRY(e.put(kPart));
@@ -64,7 +64,7 @@ Status encode_parts(dom::array parts, const std::string& msg, Encoder& e) {
   return Ok{};
 }
 
-Status encode_content(dom::element c, const std::string& msg, Encoder& e) {
+Status encode_content(dom::element c, const Where& msg, Encoder& e) {
   switch (c.type()) {
     case dom::element_type::STRING:
       return e.text(as<std::string_view>(c));
@@ -73,7 +73,8 @@ Status encode_content(dom::element c, const std::string& msg, Encoder& e) {
     case dom::element_type::NULL_VALUE:
       return Ok{};
     default:
-      return invalid(msg + ".content", "must be a string, an array of content parts, or null");
+      return invalid(msg.str() + ".content",
+                     "must be a string, an array of content parts, or null");
   }
 }
 
@@ -117,10 +118,10 @@ Status encode_extra(bool present, dom::element v, std::string_view name, Encoder
   return e.json(v);
 }
 
-Status encode_message(const MessageFields& f, const std::string& msg, Encoder& e) {
+Status encode_message(const MessageFields& f, const Where& msg, Encoder& e) {
   std::string_view role;
   if (!f.has_role || f.role.get(role) != SUCCESS) {
-    return invalid(msg + ".role", "must be a string");
+    return invalid(msg.str() + ".role", "must be a string");
   }
   CANON_TRY(e.put(role));
   CANON_TRY(e.put(kRole));
@@ -136,7 +137,7 @@ Status encode_tool_section(bool present, dom::element v, std::string_view name, 
   if (!present || v.is_null()) return Ok{};
   dom::array a;
   if (v.get(a) != SUCCESS) return invalid(std::string(name), "must be an array");
-  CANON_TRY(e.check_items(std::string(name), a));
+  if (!e.fits(a)) return e.too_many(std::string(name));
   CANON_TRY(e.put(kTools));
   CANON_TRY(e.put(name));
   CANON_TRY(e.put(kValue));
@@ -161,12 +162,12 @@ Status encode_chat(const TopFields& f, Encoder& e) {
   if (!f.has_messages) return invalid("messages", "missing");
   dom::array msgs;
   if (f.messages.get(msgs) != SUCCESS) return invalid("messages", "must be an array");
-  CANON_TRY(e.check_items("messages", msgs));
+  if (!e.fits(msgs)) return e.too_many("messages");
   size_t i = 0;
   for (dom::element m : msgs) {
-    const std::string path = index_path("messages", i++);
+    const Where path{"messages", i++};
     dom::object obj;
-    if (m.get(obj) != SUCCESS) return invalid(path, "must be an object");
+    if (m.get(obj) != SUCCESS) return invalid(path.str(), "must be an object");
     CANON_TRY(encode_message(scan(obj), path, e));
   }
   return Ok{};
@@ -186,12 +187,12 @@ Status encode_responses(const TopFields& f, Encoder& e) {
   if (f.input.get(items) != SUCCESS) {
     return invalid("input", "must be a string or an array of items");
   }
-  CANON_TRY(e.check_items("input", items));
+  if (!e.fits(items)) return e.too_many("input");
   size_t i = 0;
   for (dom::element item : items) {
-    const std::string path = index_path("input", i++);
+    const Where path{"input", i++};
     dom::object obj;
-    if (item.get(obj) != SUCCESS) return invalid(path, "must be an object");
+    if (item.get(obj) != SUCCESS) return invalid(path.str(), "must be an object");
     const MessageFields mf = scan(obj);
     if (mf.has_role) {
       CANON_TRY(encode_message(mf, path, e));
@@ -201,7 +202,7 @@ Status encode_responses(const TopFields& f, Encoder& e) {
     // ...): the item type as the role, the item's canonical JSON as content.
     std::string_view type;
     if (!mf.has_type || mf.type.get(type) != SUCCESS) {
-      return invalid(path + ".type", "must be a string when the item has no role");
+      return invalid(path.str() + ".type", "must be a string when the item has no role");
     }
     CANON_TRY(e.put(type));
     CANON_TRY(e.put(kRole));

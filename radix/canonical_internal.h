@@ -52,6 +52,13 @@ Error invalid(std::string field, std::string_view what);
 Error too_large(std::string field, std::string_view what);
 std::string index_path(std::string_view base, size_t i);  // "base[i]"
 
+// Where an item sits ("messages[3]"), rendered only when an error needs it.
+struct Where {
+  std::string_view list;
+  size_t i;
+  std::string str() const { return index_path(list, i); }
+};
+
 // Appends canonical bytes to `out`, never past limits.max_canonical_bytes.
 class Encoder {
  public:
@@ -77,8 +84,13 @@ class Encoder {
   // A non-text content part: kBlob type kValue <16 hex digits of the XXH3-64
   // of the part's canonical JSON>.
   Status blob(std::string_view type, dom::element part);
-  // Arrays the encoders walk are bounded by limits.max_array_items.
-  Status check_items(const std::string& field, dom::array a) const;
+  // Arrays the encoders walk are bounded by limits.max_array_items:
+  // `if (!e.fits(a)) return e.too_many(path);` (the path is only built on error).
+  bool fits(dom::array a) const {
+    // dom::array::size() saturates at 0xFFFFFF, far above any sane limit.
+    return a.size() <= limits_.max_array_items;
+  }
+  Error too_many(std::string field) const;
 
   const ParseLimits& limits() const { return limits_; }
   size_t chars() const { return chars_; }

@@ -47,13 +47,9 @@ Status Encoder::token(uint32_t id) {
   return put(std::string_view(b, 4));
 }
 
-Status Encoder::check_items(const std::string& field, dom::array a) const {
-  // dom::array::size() saturates at 0xFFFFFF, far above any sane limit.
-  if (a.size() > limits_.max_array_items) {
-    return too_large(field,
-                     "array has more than " + std::to_string(limits_.max_array_items) + " items");
-  }
-  return Ok{};
+Error Encoder::too_many(std::string field) const {
+  return too_large(std::move(field),
+                   "array has more than " + std::to_string(limits_.max_array_items) + " items");
 }
 
 namespace {

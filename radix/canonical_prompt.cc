@@ -139,7 +139,10 @@ Result<ParsedRequest> RequestParser::parse(std::string_view body, Endpoint endpo
   return out;
 }
 
-Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out) {
+static_assert(RequestParser::kPadding >= simdjson::SIMDJSON_PADDING);
+
+Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out,
+                                 bool body_padded) {
   Impl& im = *impl_;
   out.model.clear();
   out.ns = PromptNamespace::kText;
@@ -156,9 +159,11 @@ Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, Parse
                                                 std::to_string(im.limits.max_body_bytes));
   }
   CANON_TRY(im.ensure_capacity(body.size()));
-  // The body is copied into the parser's own padded buffer (reused).
+  // Unless the caller vouches for padding, the body is copied into the
+  // parser's own padded buffer (allocated once, reused).
   dom::element root;
-  if (auto err = im.parser.parse(body.data(), body.size(), true).get(root); err != SUCCESS) {
+  if (auto err = im.parser.parse(body.data(), body.size(), !body_padded).get(root);
+      err != SUCCESS) {
     return parse_error(err, im.limits);
   }
   dom::object obj;

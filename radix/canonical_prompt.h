@@ -45,8 +45,15 @@ class RequestParser {
 
   // Same, filling `out` in place so its strings' capacity is reused across
   // requests (the router's per-thread hot path). On error `out` is
-  // unspecified.
-  Status parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out);
+  // unspecified. With body_padded the caller guarantees kPadding readable
+  // bytes after the body's end (e.g. a std::string whose capacity() is at
+  // least size() + kPadding); the parser then reads the body in place
+  // instead of copying it into its own padded buffer.
+  Status parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out,
+                    bool body_padded = false);
+
+  // simdjson reads input in 64-byte blocks, possibly past the end.
+  static constexpr size_t kPadding = 64;
 
   const ParseLimits& limits() const;
 

@@ -26,7 +26,7 @@ constexpr std::string_view kShape =
 
 // Token ids are non-negative integers below kTokenListSeparator.
 Status encode_ids(dom::array ids, const std::string& field, Encoder& e) {
-  CANON_TRY(e.check_items(field, ids));
+  if (!e.fits(ids)) return e.too_many(field);
   size_t j = 0;
   for (dom::element id : ids) {
     uint64_t v = 0;
@@ -47,7 +47,7 @@ Status encode_prompt(dom::element v, const char* field, Encoder& e, PromptNamesp
   if (v.is_string()) return e.text(as<std::string_view>(v));
   dom::array list;
   if (v.get(list) != SUCCESS) return invalid(field, kShape);
-  CANON_TRY(e.check_items(field, list));
+  if (!e.fits(list)) return e.too_many(field);
   if (list.size() == 0) return Ok{};
   // The first element decides the shape; every element must match it.
   const dom::element_type first = (*list.begin()).type();
