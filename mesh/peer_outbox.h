@@ -44,6 +44,11 @@ class PeerOutbox {
   // Batches never sent or sent at least resend_after_ms ago, oldest first.
   std::vector<Due> due(uint64_t now_ms) const;
   void mark_sent(uint64_t seq, uint64_t now_ms);
+  // True when seq was sent before (a further send is a resend).
+  bool was_sent(uint64_t seq) const {
+    auto it = pending_.find(seq);
+    return it != pending_.end() && it->second.sent;
+  }
 
   bool needs_snapshot() const { return needs_snapshot_; }
   void mark_needs_snapshot() { needs_snapshot_ = true; }

@@ -1,0 +1,212 @@
+// SyncEngine: replicates tree state and load between router nodes.
+//
+// A plain class without sockets: the wire layer (MeshNode) calls it through
+// SyncHandler and it talks back through PeerSender (mesh/peer_sender.h), so
+// an in-process cluster over a fake sender exercises all of it in tests.
+//
+// Per gossip round (tick):
+//   1. drain the DeltaJournal into DeltaBatches (seq numbered, encoded once)
+//      and queue each in every up peer's PeerOutbox; send what is due
+//      (new batches, and unacknowledged ones after a timeout). A batch leaves
+//      an outbox only on kDeltaAck. A peer whose outbox overflows, or any
+//      peer when the journal overflowed, is sent snapshots instead;
+//   2. send the local load report (when it changed, or while non-zero so it
+//      does not decay at peers);
+//   3. every digest_every_rounds rounds, send a kDigest (tiny: ~20 bytes a
+//      model) — an idle cluster sends only this;
+//   4. time out anchor requests, snapshot requests and reassemblies; pump
+//      outgoing snapshot chunks; build snapshots proactively on change count
+//      or staleness with a minimum change count.
+//
+// Receiving a batch: every record applied with PrefixTree::apply (the tree's
+// HLC last-writer-wins and tombstones make order and duplicates harmless);
+// inserts whose anchor is unknown are retried once the rest of the batch is
+// in, then parked and the anchor chain asked for (kAnchorRequest, answered
+// with chain_to + the tenants holding it); no reply, an unknown anchor or a
+// full parking area fall back to a snapshot request. Nothing is dropped
+// silently: every outcome is counted in SyncStats. Every remote timestamp is
+// observed by the HybridClock.
+//
+// Snapshots (per model): pulled by the receiver when digests differ — at
+// once when it holds nothing of the model (a joining node), otherwise when
+// the same mismatch is seen twice in a row with neither side changing (so
+// in-flight deltas never trigger one), with an exponential backoff per
+// (peer, model). Pushed by the sender when a peer fell too far behind.
+// Requests for one model coalesce into one build; a cached blob is reused
+// when nothing changed since, or when the peer was up when it was built
+// (everything later reached it as deltas). Merges never overwrite newer
+// local knowledge (radix/snapshot_codec.h).
+//
+// Threads: every method runs on the mesh io thread, except stats() which
+// may be read anywhere. The trees, directory, clock, journal and load board
+// are thread-safe and shared with router threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "mesh/delta_journal.h"
+#include "mesh/load_board.h"
+#include "mesh/peer_outbox.h"
+#include "mesh/peer_sender.h"
+#include "mesh/snapshot_transfer.h"
+#include "mesh/sync_codec.h"
+#include "mesh/sync_messages.h"
+#include "mesh/sync_stats.h"
+
+namespace radixmesh::radix {
+class TreeCatalog;
+class WorkerDirectory;
+class HybridClock;
+class PrefixTree;
+}  // namespace radixmesh::radix
+
+namespace radixmesh::mesh {
+
+struct SyncEngineConfig {
+  uint32_t digest_every_rounds = 10;
+  PeerOutboxConfig outbox;
+  SnapshotAssemblerConfig assembler;
+  size_t snapshot_chunk_bytes = kMaxSnapshotChunkData;
+  size_t max_snapshot_chunks_per_pump = 64;
+  size_t max_send_snapshot_bytes = size_t{256} << 20;   // larger blobs are not sent
+  size_t max_decoded_snapshot_bytes = size_t{1} << 30;  // merge cap (LZ4 output)
+  size_t max_parked_records = 65536;                    // waiting for an anchor
+  uint64_t anchor_timeout_ms = 3000;
+  uint32_t anchor_attempts = 2;
+  uint64_t snapshot_request_timeout_ms = 15000;
+  uint64_t snapshot_backoff_ms = 30000;
+  uint64_t snapshot_backoff_max_ms = 600000;
+  uint64_t snapshot_change_trigger = 500000;  // rebuild after this many changes
+  uint64_t snapshot_stale_ms = 300000;        // ... or when this old
+  uint64_t snapshot_min_changes = 1000;       // ... and at least this many changes
+  // Wall clock (ms since epoch) for convergence lag; default system clock.
+  std::function<uint64_t()> wall_ms;
+};
+
+struct PeerSyncInfo {
+  NodeId peer;
+  size_t outbox_batches = 0;
+  size_t outbox_bytes = 0;
+  bool needs_snapshot = false;
+};
+
+class SyncEngine : public SyncHandler {
+ public:
+  using WorkerEventFn = std::function<void(const NodeId& from, const WorkerEvent&)>;
+
+  SyncEngine(SyncEngineConfig cfg, radix::TreeCatalog& trees, radix::WorkerDirectory& workers,
+             radix::HybridClock& clock, DeltaJournal& journal, LoadBoard& load, PeerSender& sender);
+  ~SyncEngine() override;
+
+  // SyncHandler (mesh io thread).
+  void on_peer_up(const NodeId& peer) override;
+  void on_peer_down(const NodeId& peer) override;
+  void on_frame(const NodeId& from, FrameType type, std::string_view payload) override;
+  void tick(uint64_t now_ms) override;
+
+  // Remote worker events, after the engine applied them to the trees
+  // (removal erases the worker everywhere); the router may update its registry.
+  void set_worker_event_handler(WorkerEventFn fn) { on_worker_event_ = std::move(fn); }
+
+  const SyncStats& stats() const { return stats_; }
+  std::vector<PeerSyncInfo> peer_info() const;
+  size_t parked_records() const { return parked_records_; }
+  size_t snapshot_buffer_bytes() const { return assembler_.buffered_bytes(); }
+  uint64_t round() const { return round_; }
+
+ private:
+  struct PeerState {
+    explicit PeerState(PeerOutboxConfig c) : outbox(c) {}
+    PeerOutbox outbox;
+    uint64_t up_round = 0;
+    struct DigestSeen {
+      uint64_t remote = 0, local = 0;
+      uint32_t streak = 0;
+      uint64_t next_request_ms = 0;
+      uint64_t backoff_ms = 0;
+    };
+    std::map<std::string, DigestSeen, std::less<>> digests;
+  };
+  struct Parked {  // inserts waiting for the chain that ends at an anchor
+    std::vector<DeltaRecord> records;
+    uint64_t requested_ms = 0;
+    uint32_t attempts = 0;
+  };
+  using ParkKey = std::tuple<NodeId, std::string, BlockHash>;
+  struct Wanted {  // a snapshot this node asked for
+    NodeId from;
+    uint64_t requested_ms = 0;
+  };
+  struct Cached {
+    std::shared_ptr<const std::string> blob;
+    uint64_t version = 0;
+    uint64_t round = 0;
+    uint64_t built_ms = 0;
+  };
+
+  bool send(const NodeId& to, FrameType type, std::string payload);
+  void reject(const Error& e);
+
+  // sync_engine.cc: rounds, peers, digests, load.
+  void send_round_batches();
+  void send_due(const NodeId& peer, PeerState& ps);
+  void send_digests(const NodeId& peer);
+  void handle_digest(const NodeId& from, const Digest& d);
+  void handle_ack(const NodeId& from, const DeltaAck& a);
+
+  // sync_apply.cc: deltas, anchors, worker events.
+  void handle_batch(const NodeId& from, const DeltaBatch& b);
+  void apply_event(const NodeId& from, const WorkerEvent& e);
+  // Applies one record; true unless its anchor is unknown.
+  bool apply_record(const NodeId& from, radix::PrefixTree& tree, const std::string& model,
+                    const DeltaRecord& rec);
+  void park(const NodeId& from, const std::string& model, DeltaRecord rec);
+  void retry_parked(const NodeId& from, const std::string& model);
+  void handle_anchor_request(const NodeId& from, const AnchorRequest& q);
+  void handle_anchor_reply(const NodeId& from, const AnchorReply& a);
+  void expire_parked();
+
+  // sync_snapshots.cc: building, sending, requesting, merging.
+  void want_snapshot(const NodeId& from, const std::string& model);
+  void queue_snapshot(const NodeId& to, const std::string& model);
+  void queue_all_snapshots(const NodeId& to);
+  void flush_snapshots();
+  void handle_snapshot_request(const NodeId& from, const SnapshotRequest& q);
+  void handle_snapshot_chunk(const NodeId& from, const SnapshotChunk& c);
+  void snapshot_housekeeping();
+
+  const SyncEngineConfig cfg_;
+  radix::TreeCatalog& trees_;
+  radix::WorkerDirectory& workers_;
+  radix::HybridClock& clock_;
+  DeltaJournal& journal_;
+  LoadBoard& load_;
+  PeerSender& sender_;
+  WorkerEventFn on_worker_event_;
+  SyncStats stats_;
+
+  uint64_t now_ms_ = 0;
+  uint64_t round_ = 0;
+  uint64_t next_seq_ = 1;
+  std::map<NodeId, PeerState> peers_;
+  std::string last_load_payload_;
+
+  std::map<ParkKey, Parked> parked_;
+  size_t parked_records_ = 0;
+
+  std::map<std::string, uint64_t, std::less<>> version_;  // changes per model
+  std::map<std::string, Cached, std::less<>> cache_;
+  std::map<std::string, std::set<NodeId>, std::less<>> to_send_;
+  std::map<std::string, Wanted, std::less<>> wanted_;
+  SnapshotSender snapshot_sender_;
+  SnapshotAssembler assembler_;
+};
+
+}  // namespace radixmesh::mesh

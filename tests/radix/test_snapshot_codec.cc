@@ -1,0 +1,163 @@
+// Snapshot codec: round trip, merge semantics, and hostile input.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+
+#include "radix/prefix_tree.h"
+#include "radix/snapshot_codec.h"
+#include "radix/worker_directory.h"
+#include "tests/radix/tree_test_util.h"
+
+using namespace radixmesh;
+using namespace radixmesh::radix;
+using radixmesh::radix::test::chain_of;
+
+namespace {
+
+constexpr size_t kCap = 64 << 20;
+
+Hlc at(uint64_t step) {
+  return Hlc::from_parts(2'000'000 + step, 0);
+}
+
+PrefixTree::Options opts(const WorkerDirectory* dir, size_t shards = 4) {
+  PrefixTree::Options o;
+  o.model = std::string("llama");
+  o.shards = shards;
+  o.workers = dir;
+  return o;
+}
+
+struct Fixture {
+  WorkerDirectory dir;
+  std::vector<WorkerId> ids;
+  std::vector<std::vector<BlockHash>> chains;
+  std::unique_ptr<PrefixTree> tree;
+
+  Fixture() {
+    for (int i = 0; i < 5; ++i)
+      ids.push_back(*dir.intern("http://10.0.0." + std::to_string(i) + ":8000"));
+    tree = std::make_unique<PrefixTree>(opts(&dir), nullptr);
+    std::mt19937_64 rng(9);
+    chains = test::random_chains(rng, 80, 15);
+    for (size_t i = 0; i < chains.size(); ++i) {
+      tree->insert(chains[i], ids[rng() % ids.size()], at(i));
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("snapshot round trip into an empty tree gives identical matches and digest") {
+  Fixture f;
+  auto blob = encode_snapshot(*f.tree, f.dir);
+  REQUIRE(blob.ok());
+  // Another node: its own directory with different ids for the same URLs.
+  WorkerDirectory dir2;
+  (void)dir2.intern("http://unrelated:1");
+  PrefixTree copy(opts(&dir2, 7), nullptr);
+  REQUIRE(merge_snapshot(*blob, copy, dir2, kCap).ok());
+  CHECK(copy.check_invariants() == "");
+  CHECK(copy.digest() == f.tree->digest());
+  CHECK(copy.stats().blocks == f.tree->stats().blocks);
+  CHECK(copy.stats().nodes == f.tree->stats().nodes);
+  for (const auto& q : f.chains) {
+    auto a = f.tree->match(q);
+    auto b = copy.match(q);
+    REQUIRE(a.matched_blocks == b.matched_blocks);
+    REQUIRE(a.tenants.size() == b.tenants.size());
+    for (size_t i = 0; i < a.tenants.size(); ++i) {
+      CHECK(f.dir.url_of(a.tenants[i].worker) == dir2.url_of(b.tenants[i].worker));
+      CHECK(a.tenants[i].blocks == b.tenants[i].blocks);
+      CHECK(a.tenants[i].last_access == b.tenants[i].last_access);
+    }
+  }
+  auto sum = inspect_snapshot(*blob, kCap);
+  REQUIRE(sum.ok());
+  CHECK(sum->model == "llama");
+  CHECK(sum->blocks == f.tree->stats().blocks);
+  CHECK(sum->nodes == f.tree->stats().nodes);
+  CHECK(sum->worker_urls.size() <= 5);
+  // Merging twice changes nothing.
+  REQUIRE(merge_snapshot(*blob, copy, dir2, kCap).ok());
+  CHECK(copy.digest() == f.tree->digest());
+}
+
+TEST_CASE("snapshot merge keeps newer local entries and adds what is missing") {
+  Fixture f;
+  auto blob = encode_snapshot(*f.tree, f.dir);
+  REQUIRE(blob.ok());
+  PrefixTree local(opts(&f.dir), nullptr);
+  const auto& c = f.chains[3];
+  local.insert(c, f.ids[0], at(100000));  // newer than anything in the snapshot
+  const auto extra = chain_of({4242, 1, 2});
+  local.insert(extra, f.ids[1], at(5));
+  REQUIRE(merge_snapshot(*blob, local, f.dir, kCap).ok());
+  auto m = local.match(c);
+  bool found = false;
+  for (const auto& t : m.tenants) {
+    if (t.worker == f.ids[0] && t.blocks == c.size()) {
+      found = true;
+      CHECK(t.last_access == at(100000));
+    }
+  }
+  CHECK(found);
+  CHECK(local.match(extra).matched_blocks == 3);
+  for (const auto& q : f.chains)
+    CHECK(local.match(q).matched_blocks == f.tree->match(q).matched_blocks);
+  CHECK(local.check_invariants() == "");
+}
+
+TEST_CASE("snapshot decoding rejects corrupt, truncated and oversized input") {
+  Fixture f;
+  auto blob = encode_snapshot(*f.tree, f.dir);
+  REQUIRE(blob.ok());
+  PrefixTree target(opts(&f.dir), nullptr);
+  auto code_of = [&](const std::string& b, size_t cap = kCap) {
+    auto st = merge_snapshot(b, target, f.dir, cap);
+    return st.ok() ? std::optional<ErrorCode>() : std::optional<ErrorCode>(st.error().code);
+  };
+  // Truncations at many points, including inside the header.
+  for (size_t cut :
+       {size_t{0}, size_t{5}, size_t{31}, size_t{32}, blob->size() / 2, blob->size() - 1}) {
+    CHECK(code_of(blob->substr(0, cut)) == ErrorCode::kCorrupt);
+  }
+  // A flipped byte anywhere in the payload fails the checksum.
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 20; ++i) {
+    std::string bad = *blob;
+    bad[32 + rng() % (bad.size() - 32)] ^= static_cast<char>(1 + rng() % 255);
+    CHECK(code_of(bad) == ErrorCode::kCorrupt);
+  }
+  // A header claiming 4 GiB is refused before allocating.
+  std::string huge = *blob;
+  const uint64_t four_gib = uint64_t{4} << 30;
+  std::memcpy(huge.data() + 8, &four_gib, 8);
+  CHECK(code_of(huge) == ErrorCode::kTooLarge);
+  // A real size above the caller's cap is refused too.
+  CHECK(code_of(*blob, 100) == ErrorCode::kTooLarge);
+  // Wrong magic and future versions.
+  std::string magic = *blob;
+  magic[0] = 'X';
+  CHECK(code_of(magic) == ErrorCode::kCorrupt);
+  std::string version = *blob;
+  version[4] = 9;
+  CHECK(code_of(version) == ErrorCode::kUnsupported);
+  CHECK(code_of("garbage that is long enough to hold a header....") == ErrorCode::kCorrupt);
+  // Nothing was merged by any of the above.
+  CHECK(target.stats().blocks == 0);
+  CHECK(inspect_snapshot(blob->substr(0, 40), kCap).error().code == ErrorCode::kCorrupt);
+}
+
+TEST_CASE("snapshot of a model is refused by another model's tree") {
+  Fixture f;
+  auto blob = encode_snapshot(*f.tree, f.dir);
+  REQUIRE(blob.ok());
+  auto o = opts(&f.dir);
+  o.model = std::string("other");
+  PrefixTree other(o, nullptr);
+  auto st = merge_snapshot(*blob, other, f.dir, kCap);
+  CHECK_FALSE(st.ok());
+  CHECK(st.error().code == ErrorCode::kInvalidArgument);
+}
