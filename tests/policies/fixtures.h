@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,6 @@ class Cluster {
  public:
   // n healthy workers with ids 0..n-1, zero load, budget 1000 blocks each.
   explicit Cluster(size_t n, uint64_t budget = 1000) {
-    urls_.reserve(n + 64);  // views point into these strings: never reallocate
     for (size_t i = 0; i < n; ++i) add(static_cast<radix::WorkerId>(i), budget);
   }
 
@@ -39,7 +39,7 @@ class Cluster {
   }
 
  private:
-  std::vector<std::string> urls_;
+  std::deque<std::string> urls_;  // views point into these: push_back keeps them put
   std::vector<WorkerView> views_;
 };
 
