@@ -502,3 +502,14 @@ TEST_CASE("endpoint_for_path") {
   CHECK(!endpoint_for_path("/v1/models").has_value());
   CHECK(!endpoint_for_path("/v1/chat/completions/x").has_value());
 }
+
+TEST_CASE("a padded body parsed in place gives the same result as a copied one") {
+  RequestParser p;
+  std::string body = turns({{{"role", "user"}, {"content", long_text("pad", 5000)}}}).dump();
+  body.reserve(body.size() + RequestParser::kPadding);
+  ParsedRequest in_place, copied;
+  REQUIRE(p.parse_into(body, Endpoint::kChatCompletions, in_place, true).ok());
+  REQUIRE(p.parse_into(body, Endpoint::kChatCompletions, copied, false).ok());
+  CHECK(in_place.canonical == copied.canonical);
+  CHECK(in_place.canonical.find(long_text("pad", 5000)) != std::string::npos);
+}

@@ -1,0 +1,247 @@
+#include "mesh/mesh_node.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/host_name.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <future>
+
+namespace radixmesh::mesh {
+
+namespace asio = boost::asio;
+namespace {
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr uint64_t kSeedCheckMs = 5000;
+// After kLeave is queued, how long the write loops get to flush it.
+constexpr std::chrono::milliseconds kLeaveFlush{200};
+}  // namespace
+
+MeshNode::MeshNode(MeshNodeConfig cfg, SyncFactory sync)
+    : cfg_(std::move(cfg)), sync_factory_(std::move(sync)) {
+  if (cfg_.node_id.empty()) throw std::invalid_argument("mesh: --node-id is required");
+  cfg_.membership.probe_interval_ms = std::max<uint64_t>(cfg_.gossip_interval_ms, 50);
+  cfg_.membership.probe_timeout_ms =
+      std::min(cfg_.membership.probe_timeout_ms, cfg_.membership.probe_interval_ms / 2);
+}
+
+MeshNode::~MeshNode() {
+  stop();
+  *alive_ = false;
+}
+
+uint64_t MeshNode::now_ms() const {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0_)
+          .count());
+}
+
+void MeshNode::start(asio::io_context& io) {
+  if (started_) return;
+  started_ = true;
+  strand_.emplace(asio::make_strand(io));
+  incarnation_ =
+      cfg_.incarnation
+          ? cfg_.incarnation
+          : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  Transport::Options topts;
+  topts.conn.self = NodeIdentity{cfg_.node_id, incarnation_, {}, kProtocolVersion};
+  topts.conn.secret = cfg_.secret;
+  topts.conn.max_queue_bytes = cfg_.max_queue_bytes;
+  Transport::Handler& handler = *this;
+  transport_ = std::make_unique<Transport>(*strand_, topts, handler, stats_);
+  port_ = transport_->listen(cfg_.bind_host, cfg_.port);
+  if (!cfg_.advertise.empty()) {
+    advertise_ = cfg_.advertise;
+  } else if (cfg_.bind_host != "0.0.0.0" && cfg_.bind_host != "::") {
+    advertise_ = cfg_.bind_host + ":" + std::to_string(port_);
+  } else {
+    advertise_ = asio::ip::host_name() + ":" + std::to_string(port_);
+  }
+  transport_->set_advertise(advertise_);
+  membership_ = std::make_unique<Membership>(
+      cfg_.membership, cfg_.node_id, advertise_, incarnation_, *this,
+      std::hash<std::string>{}(cfg_.node_id) ^ incarnation_,
+      [this](const MemberInfo& m, std::optional<MemberState> old) { on_member_change(m, old); });
+  if (sync_factory_) sync_ = sync_factory_(*this);
+  asio::post(*strand_, [this, alive = alive_] {
+    if (!*alive) return;
+    transport_->start_accepting();
+    dial_seeds();
+    asio::co_spawn(*strand_, timer_loop(this, alive), asio::detached);
+    if (!cfg_.seeds_dns.empty()) asio::co_spawn(*strand_, resolve_dns(this, alive), asio::detached);
+  });
+}
+
+bool MeshNode::send(const NodeId& to, FrameType type, std::string payload) {
+  if (!transport_ || stopped_) return false;
+  if (transport_->send(to, type, payload)) return true;
+  if (!transport_->connected(to)) {
+    const MemberInfo* m = membership_ ? membership_->find(to) : nullptr;
+    if (m && m->state != MemberState::kLeft) transport_->dial(m->address);
+  }
+  return false;
+}
+
+void MeshNode::on_peer_connected(const NodeIdentity& peer) {
+  membership_->on_connected(peer.id, peer.address, peer.incarnation, now_ms());
+  update_up(peer.id);
+  refresh_view();
+}
+
+void MeshNode::on_peer_frame(const NodeId& from, FrameType type, std::string_view payload) {
+  if (is_membership_frame(type)) {
+    if (!membership_->on_frame(from, type, payload, now_ms())) {
+      stats_->count_reject(RejectReason::kMalformedPayload);
+      transport_->disconnect(from);
+    }
+    return;
+  }
+  if (is_sync_frame(type) && sync_) sync_->on_frame(from, type, payload);
+}
+
+void MeshNode::on_peer_disconnected(const NodeId& peer) {
+  update_up(peer);
+  refresh_view();
+}
+
+void MeshNode::on_member_change(const MemberInfo& m, std::optional<MemberState>) {
+  update_up(m.id);
+  if (m.state == MemberState::kLeft && transport_) transport_->disconnect(m.id);
+}
+
+void MeshNode::update_up(const NodeId& id) {
+  const MemberInfo* m = membership_ ? membership_->find(id) : nullptr;
+  const bool up = !stopped_ && transport_ && transport_->connected(id) && m &&
+                  (m->state == MemberState::kAlive || m->state == MemberState::kSuspect);
+  const bool was = up_.count(id) > 0;
+  if (up == was) return;
+  if (up) {
+    up_.insert(id);
+    if (sync_) sync_->on_peer_up(id);
+  } else {
+    up_.erase(id);
+    if (sync_) sync_->on_peer_down(id);
+  }
+}
+
+void MeshNode::dial_seeds() {
+  std::set<std::string> known;
+  for (const auto& m : membership_->members())
+    if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) known.insert(m.address);
+  for (const auto& s : cfg_.seeds)
+    if (s != advertise_ && !known.count(s)) transport_->dial(s);
+}
+
+asio::awaitable<void> MeshNode::resolve_dns(MeshNode* self, std::shared_ptr<bool> alive) {
+  const std::string spec = self->cfg_.seeds_dns;
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos) co_return;
+  asio::ip::tcp::resolver resolver(*self->strand_);
+  auto [ec, results] =
+      co_await resolver.async_resolve(spec.substr(0, colon), spec.substr(colon + 1), kAwait);
+  if (!*alive || ec || self->stopped_) co_return;
+  std::set<std::string> known;
+  for (const auto& m : self->membership_->members())
+    if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) known.insert(m.address);
+  for (const auto& r : results) {
+    const auto ep = r.endpoint();
+    const std::string a = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (a != self->advertise_ && !known.count(a)) self->transport_->dial(a);
+  }
+}
+
+asio::awaitable<void> MeshNode::timer_loop(MeshNode* self, std::shared_ptr<bool> alive) {
+  const uint64_t gossip = self->cfg_.membership.probe_interval_ms;
+  const auto step = std::chrono::milliseconds(std::clamp<uint64_t>(gossip / 10, 10, 100));
+  asio::steady_timer timer(*self->strand_);
+  uint64_t next_round = self->now_ms() + gossip;
+  uint64_t next_seeds = self->now_ms() + kSeedCheckMs;
+  uint64_t next_dns = self->now_ms() + self->cfg_.dns_interval_ms;
+  for (;;) {
+    timer.expires_after(step);
+    co_await timer.async_wait(kAwait);
+    if (!*alive || self->stopped_) co_return;
+    const uint64_t now = self->now_ms();
+    self->membership_->tick(now);
+    if (now >= next_round) {
+      next_round = now + gossip;
+      if (self->sync_) self->sync_->tick(now);
+    }
+    if (now >= next_seeds) {
+      next_seeds = now + kSeedCheckMs;
+      self->dial_seeds();
+    }
+    if (!self->cfg_.seeds_dns.empty() && now >= next_dns) {
+      next_dns = now + self->cfg_.dns_interval_ms;
+      asio::co_spawn(*self->strand_, resolve_dns(self, alive), asio::detached);
+    }
+    self->refresh_view();
+  }
+}
+
+void MeshNode::refresh_view() {
+  std::vector<PeerView> v;
+  const uint64_t now = now_ms();
+  for (const auto& m : membership_->members()) {
+    PeerView p;
+    p.id = m.id;
+    p.address = m.address;
+    p.state = m.state;
+    p.incarnation = m.incarnation;
+    p.last_seen_ms_ago = m.last_seen_ms ? now - std::min(now, m.last_seen_ms) : now;
+    p.connected = transport_->connected(m.id);
+    v.push_back(std::move(p));
+  }
+  std::lock_guard<std::mutex> lock(view_mu_);
+  view_ = std::move(v);
+}
+
+std::vector<PeerView> MeshNode::peers() const {
+  std::lock_guard<std::mutex> lock(view_mu_);
+  return view_;
+}
+
+void MeshNode::do_stop() {
+  if (stopped_) return;
+  membership_->leave(now_ms());  // queues kLeave on every live connection
+  stopped_ = true;
+}
+
+void MeshNode::stop() {
+  if (!started_ || !strand_) return;
+  auto done = std::make_shared<std::promise<void>>();
+  auto fut = done->get_future();
+  if (strand_->running_in_this_thread()) {
+    do_stop();
+    transport_->stop();
+    *alive_ = false;
+    return;
+  }
+  asio::co_spawn(
+      *strand_,
+      [](MeshNode* self, std::shared_ptr<bool> alive,
+         std::shared_ptr<std::promise<void>> done) -> asio::awaitable<void> {
+        if (*alive && !self->stopped_) {
+          self->do_stop();
+          asio::steady_timer t(*self->strand_, kLeaveFlush);
+          co_await t.async_wait(kAwait);
+          self->transport_->stop();
+        }
+        done->set_value();
+      }(this, alive_, done),
+      asio::detached);
+  if (fut.wait_for(cfg_.stop_timeout) != std::future_status::ready) {
+    // The io_context is not running (any more): nothing else touches the
+    // transport, so it is safe to close it from here.
+    stopped_ = true;
+    if (transport_) transport_->stop();
+  }
+  *alive_ = false;
+}
+
+}  // namespace radixmesh::mesh

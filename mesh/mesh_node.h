@@ -1,0 +1,132 @@
+// MeshNode: the object the router creates to join the mesh. It owns the
+// transport (TCP + handshake), the SWIM membership and the sync engine, and
+// runs them on one strand of the io_context it is started on.
+//
+//   router ──creates──> MeshNode ──owns──> Transport ──> PeerConnection*
+//                                  ├─owns──> Membership (pure SWIM)
+//                                  └─owns──> SyncHandler (sync engine, from a factory)
+//
+// Peers: seeds from --peer (every one dialed at start, and again whenever no
+// known member has that address) and from --peers-dns NAME:PORT (resolved at
+// start and every dns_interval). One seed is enough: member lists are
+// exchanged on every new connection. A peer is "up" for the sync engine while
+// it has an authenticated connection and membership says alive or suspect.
+//
+// Incarnation: wall-clock milliseconds at start unless configured. Nothing is
+// persisted, yet a restarted node (same --node-id) always comes back with a
+// higher incarnation than its previous life, so its old "dead"/"left" record
+// is overridden everywhere — as long as the wall clock does not step back by
+// more than the restart took.
+//
+// Threads: the constructor, start(), stop() and peers()/stats() may be called
+// from any thread (stop() waits at most `stop_timeout` for the strand to do
+// the leave). Everything else — PeerSender::send, the sync engine, the
+// transport, membership — runs on the mesh strand only. The io_context may be
+// run by several threads; the strand serialises the mesh.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mesh/membership.h"
+#include "mesh/mesh_stats.h"
+#include "mesh/peer_sender.h"
+#include "mesh/transport.h"
+
+namespace radixmesh::mesh {
+
+struct MeshNodeConfig {
+  NodeId node_id;
+  std::string bind_host = "0.0.0.0";
+  uint16_t port = 0;               // --mesh-port (0: any free port, tests)
+  std::string advertise;           // --mesh-advertise; empty: derived, never 0.0.0.0
+  std::vector<std::string> seeds;  // --peer HOST:PORT
+  std::string seeds_dns;           // --peers-dns NAME:PORT
+  std::string secret;              // contents of --mesh-secret-file; empty: no auth (dev)
+  uint64_t gossip_interval_ms = 1000;
+  uint64_t dns_interval_ms = 30000;
+  uint64_t incarnation = 0;            // 0: wall clock ms at start
+  size_t max_queue_bytes = 16u << 20;  // per peer
+  std::chrono::milliseconds stop_timeout{2000};
+  MembershipConfig membership;  // probe_interval_ms is set from gossip_interval_ms
+};
+
+struct PeerView {
+  NodeId id;
+  std::string address;
+  MemberState state = MemberState::kAlive;
+  uint64_t incarnation = 0;
+  uint64_t last_seen_ms_ago = 0;  // since the last direct evidence of life
+  bool connected = false;
+};
+
+class MeshNode : public PeerSender, private Transport::Handler {
+ public:
+  // Builds the sync engine once the node exists (it needs our PeerSender).
+  using SyncFactory = std::function<std::unique_ptr<SyncHandler>(PeerSender&)>;
+
+  explicit MeshNode(MeshNodeConfig cfg, SyncFactory sync = {});
+  ~MeshNode() override;
+  MeshNode(const MeshNode&) = delete;
+  MeshNode& operator=(const MeshNode&) = delete;
+
+  // Binds the mesh port, starts the timers and dials the seeds. Throws when
+  // the port cannot be bound (a start-up error).
+  void start(boost::asio::io_context& io);
+  // Graceful leave (kLeave to every member), then closes every connection.
+  void stop();
+
+  std::vector<PeerView> peers() const;  // sorted by id; any thread
+  const MeshStats& stats() const { return *stats_; }
+  uint16_t port() const { return port_; }
+  const std::string& advertise() const { return advertise_; }
+  uint64_t incarnation() const { return incarnation_; }
+  const NodeId& node_id() const { return cfg_.node_id; }
+  SyncHandler* sync() { return sync_.get(); }
+
+  // PeerSender (mesh strand only): queues a frame for a connected peer; when
+  // there is no connection yet, dials the member's address and returns false.
+  bool send(const NodeId& to, FrameType type, std::string payload) override;
+
+ private:
+  void on_peer_connected(const NodeIdentity& peer) override;
+  void on_peer_frame(const NodeId& from, FrameType type, std::string_view payload) override;
+  void on_peer_disconnected(const NodeId& peer) override;
+
+  static boost::asio::awaitable<void> timer_loop(MeshNode* self, std::shared_ptr<bool> alive);
+  static boost::asio::awaitable<void> resolve_dns(MeshNode* self, std::shared_ptr<bool> alive);
+  void on_member_change(const MemberInfo& m, std::optional<MemberState> old);
+  void update_up(const NodeId& id);
+  void dial_seeds();
+  void refresh_view();
+  void do_stop();
+  uint64_t now_ms() const;
+
+  MeshNodeConfig cfg_;
+  SyncFactory sync_factory_;
+  std::shared_ptr<MeshStats> stats_ = std::make_shared<MeshStats>();
+  std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> strand_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<SyncHandler> sync_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::set<NodeId> up_;  // peers the sync engine was told are up
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  uint16_t port_ = 0;
+  std::string advertise_;
+  uint64_t incarnation_ = 0;
+  bool started_ = false, stopped_ = false;
+
+  mutable std::mutex view_mu_;
+  std::vector<PeerView> view_;  // guarded by view_mu_: copy for peers()
+};
+
+}  // namespace radixmesh::mesh

@@ -1,0 +1,43 @@
+// MeshStats: counters of the wire layer, written on the mesh io thread and
+// read by the router's /metrics collector on any thread (relaxed atomics: a
+// scrape may see one counter a little behind another, never a torn value).
+//
+// Ownership: MeshNode owns one and shares it (shared_ptr) with the transport
+// and every connection, so a connection outliving a stop() still has it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "mesh/frame.h"
+#include "mesh/frame_type.h"
+
+namespace radixmesh::mesh {
+
+struct MeshStats {
+  using Counter = std::atomic<uint64_t>;
+  std::array<Counter, kFrameTypeSlots> frames_sent{}, bytes_sent{};
+  std::array<Counter, kFrameTypeSlots> frames_received{}, bytes_received{};
+  std::array<Counter, kRejectReasonCount> rejected{};  // by RejectReason
+  Counter frames_skipped{};                            // valid frames of unknown types
+  Counter send_queue_full{};  // send() refused: per-peer queue at its byte bound
+  Counter connections_accepted{}, connections_dialed{}, dial_failures{};
+
+  void count_sent(uint8_t type, uint64_t bytes) {
+    frames_sent[type % kFrameTypeSlots].fetch_add(1, std::memory_order_relaxed);
+    bytes_sent[type % kFrameTypeSlots].fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void count_received(uint8_t type, uint64_t bytes) {
+    frames_received[type % kFrameTypeSlots].fetch_add(1, std::memory_order_relaxed);
+    bytes_received[type % kFrameTypeSlots].fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void count_reject(RejectReason r) {
+    rejected[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t rejects(RejectReason r) const {
+    return rejected[static_cast<int>(r)].load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace radixmesh::mesh

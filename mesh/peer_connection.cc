@@ -1,0 +1,167 @@
+#include "mesh/peer_connection.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace radixmesh::mesh {
+
+namespace asio = boost::asio;
+namespace {
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+}  // namespace
+
+PeerConnection::PeerConnection(asio::ip::tcp::socket socket, Handshake::Role role,
+                               const Options& opts, Owner* owner, std::shared_ptr<MeshStats> stats)
+    : socket_(std::move(socket)),
+      wake_(socket_.get_executor()),
+      hs_timer_(socket_.get_executor()),
+      role_(role),
+      handshake_(role, opts.self, opts.secret),
+      max_queue_bytes_(opts.max_queue_bytes),
+      handshake_timeout_(opts.handshake_timeout),
+      owner_(owner),
+      stats_(std::move(stats)) {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+void PeerConnection::start() {
+  auto self = shared_from_this();
+  asio::co_spawn(socket_.get_executor(), read_loop(self), asio::detached);
+  asio::co_spawn(socket_.get_executor(), write_loop(self), asio::detached);
+  asio::co_spawn(socket_.get_executor(), handshake_watchdog(self), asio::detached);
+  // Handshake frames are written in the oldest version we accept, so a peer
+  // one version older or newer can read them.
+  for (auto& f : handshake_.start())
+    enqueue(static_cast<uint8_t>(f.type),
+            encode_frame(f.type, f.payload, handshake_version(kProtocolVersion)));
+}
+
+void PeerConnection::enqueue(uint8_t type, std::string bytes) {
+  stats_->count_sent(type, bytes.size());
+  queued_bytes_ += bytes.size();
+  queue_.push_back(std::move(bytes));
+  wake_.cancel();
+}
+
+bool PeerConnection::send(FrameType type, std::string_view payload) {
+  if (closed_ || !authenticated_ || payload.size() > kMaxFramePayload) return false;
+  const size_t bytes = kFrameHeaderSize + payload.size();
+  if (queued_bytes_ + bytes > max_queue_bytes_) {
+    stats_->send_queue_full.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  enqueue(static_cast<uint8_t>(type), encode_frame(type, payload, handshake_.version()));
+  return true;
+}
+
+void PeerConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  wake_.cancel();
+  hs_timer_.cancel();
+  // The queue is cleared by the write loop when it ends: a write in flight
+  // may still be using its head.
+  if (Owner* o = owner_) {
+    owner_ = nullptr;
+    o->on_closed(shared_from_this());
+  }
+}
+
+void PeerConnection::reject(RejectReason r) {
+  stats_->count_reject(r);
+  close();
+}
+
+bool PeerConnection::handle(FrameType type, std::string_view payload) {
+  if (!authenticated_) {
+    if (!is_handshake_frame(type)) {
+      reject(RejectReason::kUnauthenticated);
+      return false;
+    }
+    auto step = handshake_.on_frame(type, payload);
+    for (auto& f : step.out)
+      enqueue(static_cast<uint8_t>(f.type),
+              encode_frame(f.type, f.payload, handshake_version(kProtocolVersion)));
+    if (step.fail) {
+      reject(*step.fail);
+      return false;
+    }
+    if (handshake_.done()) {
+      authenticated_ = true;
+      hs_timer_.cancel();
+      if (owner_) owner_->on_authenticated(shared_from_this());
+    }
+    return !closed_;
+  }
+  if (is_handshake_frame(type)) return true;  // late duplicates: harmless, ignored
+  if (owner_) owner_->on_frame(shared_from_this(), type, payload);
+  return !closed_;
+}
+
+asio::awaitable<void> PeerConnection::read_loop(std::shared_ptr<PeerConnection> self) {
+  std::array<uint8_t, kFrameHeaderSize> header{};
+  std::string payload;
+  while (!self->closed_) {
+    auto [ec, n] = co_await asio::async_read(self->socket_, asio::buffer(header), kAwait);
+    if (ec) break;
+    const uint32_t cap = self->authenticated_ ? kMaxFramePayload : kMaxHandshakePayload;
+    HeaderParse hp = parse_header(header.data(), kProtocolVersion, cap);
+    if (!hp.header) {
+      self->reject(hp.reason);
+      break;
+    }
+    payload.assign(hp.header->length, '\0');  // bounded by cap above
+    if (!payload.empty()) {
+      auto [ec2, n2] = co_await asio::async_read(self->socket_, asio::buffer(payload), kAwait);
+      if (ec2) break;
+    }
+    if (!checksum_ok(header.data(), payload)) {
+      self->reject(RejectReason::kBadChecksum);
+      break;
+    }
+    self->stats_->count_received(hp.header->raw_type, kFrameHeaderSize + payload.size());
+    if (!hp.header->known_type()) {
+      self->stats_->frames_skipped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (!self->handle(hp.header->type(), payload)) break;
+  }
+  self->close();
+}
+
+asio::awaitable<void> PeerConnection::write_loop(std::shared_ptr<PeerConnection> self) {
+  while (!self->closed_) {
+    if (self->queue_.empty()) {
+      self->wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await self->wake_.async_wait(kAwait);  // cancelled by enqueue() or close()
+      continue;
+    }
+    // Write the head in place; it stays queued (and counted) until written.
+    auto [ec, n] =
+        co_await asio::async_write(self->socket_, asio::buffer(self->queue_.front()), kAwait);
+    if (ec || self->closed_) break;
+    self->queued_bytes_ -= self->queue_.front().size();
+    self->queue_.pop_front();
+  }
+  self->close();
+  self->queue_.clear();
+  self->queued_bytes_ = 0;
+}
+
+asio::awaitable<void> PeerConnection::handshake_watchdog(std::shared_ptr<PeerConnection> self) {
+  self->hs_timer_.expires_after(self->handshake_timeout_);
+  auto [ec] = co_await self->hs_timer_.async_wait(kAwait);
+  if (!ec && !self->authenticated_ && !self->closed_) self->reject(RejectReason::kUnauthenticated);
+}
+
+}  // namespace radixmesh::mesh

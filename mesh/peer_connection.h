@@ -1,0 +1,98 @@
+// PeerConnection: one authenticated TCP connection to one peer — a read loop
+// and a write loop (C++20 coroutines on the connection's executor), the
+// handshake (mesh/auth.h), and a send queue bounded in bytes.
+//
+// Lifecycle: created by Transport with a connected socket, start()ed, then
+//   handshake (frames other than the handshake are refused as
+//   unauthenticated, payloads are capped at kMaxHandshakePayload, and the
+//   whole handshake must finish within handshake_timeout) -> authenticated:
+//   Owner::on_authenticated; every known frame -> Owner::on_frame; unknown
+//   types are skipped -> any error, garbage or close() -> Owner::on_closed
+//   exactly once. A rejected frame bumps MeshStats::rejected[reason] and
+//   closes the connection; nothing from it reaches the owner.
+// Ownership: the coroutines hold a shared_ptr to the connection, so it lives
+//   until both loops have ended. detach() severs the back pointer to the owner
+//   (Transport::stop) so no callback reaches a destroyed owner.
+// Threads: every method must be called on the connection's executor (the
+//   mesh strand); callbacks run there too.
+// Bounds: queued bytes <= max_queue_bytes (send() returns false beyond it);
+//   one frame's payload <= kMaxFramePayload; reads allocate only after the
+//   header's length has been checked.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mesh/auth.h"
+#include "mesh/frame.h"
+#include "mesh/mesh_stats.h"
+
+namespace radixmesh::mesh {
+
+inline constexpr uint32_t kMaxHandshakePayload = 4096;
+
+class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
+ public:
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    virtual void on_authenticated(const std::shared_ptr<PeerConnection>& c) = 0;
+    virtual void on_frame(const std::shared_ptr<PeerConnection>& c, FrameType type,
+                          std::string_view payload) = 0;
+    virtual void on_closed(const std::shared_ptr<PeerConnection>& c) = 0;
+  };
+  struct Options {
+    NodeIdentity self;
+    std::string secret;
+    size_t max_queue_bytes = 16u << 20;
+    std::chrono::milliseconds handshake_timeout{5000};
+  };
+
+  PeerConnection(boost::asio::ip::tcp::socket socket, Handshake::Role role, const Options& opts,
+                 Owner* owner, std::shared_ptr<MeshStats> stats);
+
+  void start();
+  // Queues one frame; false if not authenticated, closed, or the queue is full.
+  bool send(FrameType type, std::string_view payload);
+  void close();
+  void detach() { owner_ = nullptr; }
+
+  bool authenticated() const { return authenticated_; }
+  bool closed() const { return closed_; }
+  Handshake::Role role() const { return role_; }
+  const NodeIdentity& peer() const { return handshake_.peer(); }
+  size_t queued_bytes() const { return queued_bytes_; }
+  const std::string& remote() const { return remote_; }
+
+ private:
+  static boost::asio::awaitable<void> read_loop(std::shared_ptr<PeerConnection> self);
+  static boost::asio::awaitable<void> write_loop(std::shared_ptr<PeerConnection> self);
+  static boost::asio::awaitable<void> handshake_watchdog(std::shared_ptr<PeerConnection> self);
+  // Handles one received known frame; false when the connection must close.
+  bool handle(FrameType type, std::string_view payload);
+  void enqueue(uint8_t type, std::string bytes);
+  void reject(RejectReason r);
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer wake_;  // write loop sleeps on it; cancel() wakes it
+  boost::asio::steady_timer hs_timer_;
+  Handshake::Role role_;
+  Handshake handshake_;
+  size_t max_queue_bytes_;
+  std::chrono::milliseconds handshake_timeout_;
+  Owner* owner_;
+  std::shared_ptr<MeshStats> stats_;
+  std::deque<std::string> queue_;  // encoded frames
+  size_t queued_bytes_ = 0;
+  bool authenticated_ = false;
+  bool closed_ = false;
+  std::string remote_;
+};
+
+}  // namespace radixmesh::mesh

@@ -1,0 +1,223 @@
+#include "mesh/transport.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace radixmesh::mesh {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+namespace {
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+// "host:port" -> (host, port); IPv6 literals may be bracketed.
+bool split_address(const std::string& a, std::string& host, std::string& port) {
+  const auto colon = a.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= a.size()) return false;
+  host = a.substr(0, colon);
+  port = a.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return true;
+}
+}  // namespace
+
+Transport::Transport(asio::any_io_executor exec, Options opts, Handler& handler,
+                     std::shared_ptr<MeshStats> stats)
+    : exec_(exec),
+      opts_(std::move(opts)),
+      handler_(handler),
+      stats_(std::move(stats)),
+      acceptor_(exec) {}
+
+Transport::~Transport() {
+  stop();
+}
+
+uint16_t Transport::listen(const std::string& host, uint16_t port) {
+  tcp::endpoint ep(asio::ip::make_address(host), port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen();
+  return acceptor_.local_endpoint().port();
+}
+
+void Transport::start_accepting() {
+  if (acceptor_.is_open()) asio::co_spawn(exec_, accept_loop(this, alive_), asio::detached);
+}
+
+asio::awaitable<void> Transport::accept_loop(Transport* self, std::shared_ptr<bool> alive) {
+  for (;;) {
+    auto [ec, sock] = co_await self->acceptor_.async_accept(kAwait);
+    if (!*alive) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;
+      // Out of descriptors and the like: back off briefly instead of spinning.
+      asio::steady_timer t(self->exec_, std::chrono::milliseconds(100));
+      co_await t.async_wait(kAwait);
+      if (!*alive) co_return;
+      continue;
+    }
+    self->stats_->connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    if (self->pending_.size() >= self->opts_.max_pending) continue;  // socket closes here
+    self->adopt(std::move(sock), Handshake::Role::kAcceptor, {});
+  }
+}
+
+void Transport::adopt(tcp::socket s, Handshake::Role role, const std::string& dialed) {
+  auto c = std::make_shared<PeerConnection>(std::move(s), role, opts_.conn, this, stats_);
+  pending_.insert(c);
+  if (!dialed.empty()) dialed_address_[c] = dialed;
+  c->start();
+}
+
+void Transport::dial(const std::string& address) {
+  if (!*alive_ || address.empty() || self_addresses_.count(address)) return;
+  for (const auto& [id, c] : peers_) {
+    if (c->peer().address == address) return;
+    auto d = dialed_address_.find(c);
+    if (d != dialed_address_.end() && d->second == address) return;
+  }
+  DialState& st = dials_[address];
+  const auto now = std::chrono::steady_clock::now();
+  if (st.in_flight || now < st.not_before) return;
+  st.in_flight = true;
+  stats_->connections_dialed.fetch_add(1, std::memory_order_relaxed);
+  asio::co_spawn(exec_, dial_one(this, alive_, address), asio::detached);
+}
+
+void Transport::dial_failed(const std::string& address) {
+  DialState& st = dials_[address];
+  st.in_flight = false;
+  st.backoff = st.backoff.count() == 0 ? opts_.dial_backoff_min
+                                       : std::min(opts_.dial_backoff_max, st.backoff * 2);
+  st.not_before = std::chrono::steady_clock::now() + st.backoff;
+  stats_->dial_failures.fetch_add(1, std::memory_order_relaxed);
+}
+
+asio::awaitable<void> Transport::dial_one(Transport* self, std::shared_ptr<bool> alive,
+                                          std::string address) {
+  using namespace asio::experimental::awaitable_operators;
+  std::string host, port;
+  if (!split_address(address, host, port)) {
+    if (*alive) self->dial_failed(address);
+    co_return;
+  }
+  tcp::resolver resolver(self->exec_);
+  auto [rec, results] = co_await resolver.async_resolve(host, port, kAwait);
+  if (!*alive) co_return;
+  if (rec) {
+    self->dial_failed(address);
+    co_return;
+  }
+  tcp::socket sock(self->exec_);
+  asio::steady_timer timer(self->exec_, self->opts_.connect_timeout);
+  auto r = co_await (asio::async_connect(sock, results, kAwait) || timer.async_wait(kAwait));
+  if (!*alive) co_return;
+  if (r.index() != 0 || std::get<0>(std::get<0>(r))) {
+    self->dial_failed(address);
+    co_return;
+  }
+  self->dials_[address].in_flight = false;
+  self->adopt(std::move(sock), Handshake::Role::kDialer, address);
+}
+
+bool Transport::keep_new(const PeerConnection& existing, const PeerConnection& fresh) const {
+  if (fresh.peer().incarnation != existing.peer().incarnation)
+    return fresh.peer().incarnation > existing.peer().incarnation;
+  // Same peer process: both ends keep the connection dialed by the smaller id.
+  const NodeId& me = opts_.conn.self.id;
+  const NodeId& them = fresh.peer().id;
+  const bool want_dialer_me = me < them;
+  const bool fresh_dialed_by_me = fresh.role() == Handshake::Role::kDialer;
+  return fresh_dialed_by_me == want_dialer_me;
+}
+
+void Transport::on_authenticated(const std::shared_ptr<PeerConnection>& c) {
+  pending_.erase(c);
+  const NodeIdentity& p = c->peer();
+  auto d = dialed_address_.find(c);
+  if (d != dialed_address_.end()) dials_.erase(d->second);  // success resets the backoff
+  if (p.id == opts_.conn.self.id) {
+    if (d != dialed_address_.end()) self_addresses_.insert(d->second);
+    c->detach();
+    dialed_address_.erase(c);
+    c->close();
+    return;
+  }
+  auto it = peers_.find(p.id);
+  if (it != peers_.end() && !it->second->closed()) {
+    if (!keep_new(*it->second, *c)) {
+      c->detach();
+      dialed_address_.erase(c);
+      c->close();
+      return;
+    }
+    auto old = it->second;
+    old->detach();
+    dialed_address_.erase(old);
+    old->close();
+  }
+  peers_[p.id] = c;
+  handler_.on_peer_connected(p);
+}
+
+void Transport::on_frame(const std::shared_ptr<PeerConnection>& c, FrameType type,
+                         std::string_view payload) {
+  auto it = peers_.find(c->peer().id);
+  if (it == peers_.end() || it->second != c) return;  // a losing duplicate
+  handler_.on_peer_frame(c->peer().id, type, payload);
+}
+
+void Transport::on_closed(const std::shared_ptr<PeerConnection>& c) {
+  pending_.erase(c);
+  dialed_address_.erase(c);
+  if (!c->authenticated()) return;
+  auto it = peers_.find(c->peer().id);
+  if (it == peers_.end() || it->second != c) return;
+  peers_.erase(it);
+  handler_.on_peer_disconnected(c->peer().id);
+}
+
+bool Transport::send(const NodeId& to, FrameType type, std::string_view payload) {
+  auto it = peers_.find(to);
+  if (it == peers_.end()) return false;
+  return it->second->send(type, payload);
+}
+
+bool Transport::connected(const NodeId& peer) const {
+  return peers_.count(peer) > 0;
+}
+
+void Transport::disconnect(const NodeId& peer) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end()) it->second->close();  // on_closed erases it
+}
+
+void Transport::stop() {
+  if (!*alive_) return;
+  *alive_ = false;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  auto peers = std::move(peers_);
+  auto pending = std::move(pending_);
+  peers_.clear();
+  pending_.clear();
+  dialed_address_.clear();
+  for (auto& [id, c] : peers) {
+    c->detach();
+    c->close();
+  }
+  for (auto& c : pending) {
+    c->detach();
+    c->close();
+  }
+}
+
+}  // namespace radixmesh::mesh
