@@ -21,6 +21,8 @@ constexpr size_t kMaxDepthCeiling = 1024;
 // Parser capacity to start with; it grows (geometrically, up to
 // max_body_bytes) to the largest body seen and then stays.
 constexpr size_t kInitialCapacity = 64 << 10;
+// Capacity kept between requests; see Impl::ensure_capacity.
+constexpr size_t kRetainCapacity = 1 << 20;
 
 canon::TopFields scan_top(dom::object root) {
   canon::TopFields f;
@@ -84,7 +86,13 @@ Status encode_body(const canon::TopFields& f, Endpoint endpoint, canon::Encoder&
       return canon::encode_prompt(f.input, "input", e, ns);
     case Endpoint::kGenerate:
       // SGLang: `text` wins when both are present, as in SGLang itself.
-      if (f.has_text && !f.text.is_null()) return canon::encode_prompt(f.text, "text", e, ns);
+      if (f.has_text && !f.text.is_null()) {
+        CANON_TRY(canon::encode_prompt(f.text, "text", e, ns));
+        if (ns != PromptNamespace::kText) {
+          return invalid("text", "must be a string or an array of strings (ids go in input_ids)");
+        }
+        return Ok{};
+      }
       if (f.has_input_ids && !f.input_ids.is_null()) {
         // Only ids here: strings in input_ids would silently become text.
         dom::array ids;
@@ -101,16 +109,31 @@ Status encode_body(const canon::TopFields& f, Endpoint endpoint, canon::Encoder&
 }  // namespace
 
 struct RequestParser::Impl {
-  explicit Impl(ParseLimits l) : limits(l), parser(l.max_body_bytes) {
+  explicit Impl(ParseLimits l) : limits(l) {
     limits.max_depth = std::clamp<size_t>(limits.max_depth, 1, kMaxDepthCeiling);
-    // Sets the depth limit; capacity grows on demand from here.
-    init_error = parser.allocate(
-        std::min(kInitialCapacity, std::max<size_t>(limits.max_body_bytes, 1)), limits.max_depth);
+    reset();
+  }
+
+  // The parser's own cap; our max_body_bytes check comes first anyway.
+  size_t parser_max() const { return std::max(limits.max_body_bytes, kInitialCapacity); }
+
+  // A fresh simdjson parser at the initial capacity (frees a grown one,
+  // including its padded copy of the body). Also sets the depth limit.
+  void reset() {
+    parser = dom::parser(parser_max());
+    init_error = parser.allocate(kInitialCapacity, limits.max_depth);
   }
 
   Status ensure_capacity(size_t len) {
+    // After a body over kRetainCapacity, the next ordinary body gives the
+    // memory back: a thread keeps ~14x kRetainCapacity at most for long.
+    if (parser.capacity() > kRetainCapacity && len <= kRetainCapacity) reset();
+    if (scratch.capacity() > kRetainCapacity) std::string().swap(scratch);
+    if (init_error != SUCCESS) {
+      return make_error(ErrorCode::kInternal, "request parser could not allocate");
+    }
     if (len <= parser.capacity()) return Ok{};
-    const size_t want = std::min(std::max(len, 2 * parser.capacity()), limits.max_body_bytes);
+    const size_t want = std::min(std::max(len, 2 * parser.capacity()), parser_max());
     if (parser.allocate(want, limits.max_depth) != SUCCESS) {
       return make_error(ErrorCode::kTooLarge, "body: cannot allocate parser capacity");
     }
@@ -119,7 +142,7 @@ struct RequestParser::Impl {
 
   ParseLimits limits;
   dom::parser parser;
-  simdjson::error_code init_error;
+  simdjson::error_code init_error = SUCCESS;
   std::string scratch;  // non-text part serialisation, reused
 };
 
@@ -150,9 +173,6 @@ Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, Parse
   out.stream = false;
   out.user.clear();
   out.prompt_chars = 0;
-  if (im.init_error != SUCCESS) {
-    return make_error(ErrorCode::kInternal, "request parser could not allocate");
-  }
   if (body.size() > im.limits.max_body_bytes) {
     return make_error(ErrorCode::kTooLarge, "body: " + std::to_string(body.size()) +
                                                 " bytes, over the limit of " +

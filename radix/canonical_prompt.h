@@ -20,8 +20,9 @@
 // more than a small multiple of max_body_bytes.
 //
 // Ownership and threads: a RequestParser owns a reusable simdjson parser and
-// scratch buffers (they grow to the largest body seen, then stay). It is not
-// thread-safe: keep one per thread. parse() results own their data.
+// scratch buffers (they grow with the bodies seen and are given back after a
+// body over 1 MiB). It is not thread-safe: keep one per thread. parse()
+// results own their data.
 #pragma once
 
 #include <memory>

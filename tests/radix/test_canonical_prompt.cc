@@ -404,6 +404,7 @@ TEST_CASE("bad input: clear errors naming the field") {
   check_error(R"({"prompt": [[1], ["a"]]})", comp, kInv, "prompt[1][0]");
   check_error(R"({"sampling_params": {}})", Endpoint::kGenerate, kInv, "text: missing");
   check_error(R"({"input_ids": ["a"]})", Endpoint::kGenerate, kInv, "input_ids");
+  check_error(R"({"text": [1, 2]})", Endpoint::kGenerate, kInv, "text");
   check_error(R"({"input_ids": "abc"})", Endpoint::kGenerate, kInv, "input_ids");
   check_error(R"({"model":"e"})", Endpoint::kEmbeddings, kInv, "input: missing");
   check_error(R"({"instructions":"x"})", Endpoint::kResponses, kInv, "input: missing");
@@ -512,4 +513,27 @@ TEST_CASE("a padded body parsed in place gives the same result as a copied one")
   REQUIRE(p.parse_into(body, Endpoint::kChatCompletions, copied, false).ok());
   CHECK(in_place.canonical == copied.canonical);
   CHECK(in_place.canonical.find(long_text("pad", 5000)) != std::string::npos);
+}
+
+TEST_CASE("a parser grown by a large body gives its memory back and keeps working") {
+  RequestParser p;
+  const std::string small_text = long_text("small", 3000);
+  const std::string small = json{{"prompt", small_text}}.dump();
+  const std::string big = json{{"prompt", long_text("big", 3 << 20)}}.dump();
+  const std::string image =
+      turns({{{"role", "user"},
+              {"content", json::array({{{"type", "image_url"},
+                                        {"image_url", {{"url", std::string(2 << 20, 'A')}}}}})}}})
+          .dump();
+  for (int round = 0; round < 3; ++round) {
+    auto b = p.parse(big, Endpoint::kCompletions);
+    REQUIRE(b.ok());
+    CHECK(b->canonical.size() >= (3u << 20));
+    auto s = p.parse(small, Endpoint::kCompletions);  // shrinks, then parses
+    REQUIRE(s.ok());
+    CHECK(s->canonical == small_text);
+    auto i = p.parse(image, Endpoint::kChatCompletions);
+    REQUIRE(i.ok());
+    CHECK(i->canonical.size() < 100);
+  }
 }
