@@ -1,0 +1,51 @@
+// The load generator's workloads, as a deterministic list of sessions.
+//
+// A session is a sequence of user turns sent in order, each carrying the whole
+// history: the system prompt (or shared prefix), earlier user turns and the
+// assistant replies the server returned. Kinds:
+//   multiturn      K conversations of T turns; conversation c uses system
+//                  prompt c % S (S shared system prompts)
+//   shared-prefix  G groups x Q one-turn questions over a long prefix per group
+//   unique         U one-turn prompts sharing nothing
+//   mixed          all three sets together, interleaved
+// Texts depend only on (seed, what they are), never on timing, so two runs
+// with the same seed send the same prompts (replies aside).
+//
+// Thread safety: plain values; the runner owns the sessions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tools/loadgen/loadgen_options.h"
+
+namespace radixmesh::tools::loadgen {
+
+enum class SessionKind { kConversation, kSharedPrefix, kUnique };
+
+struct Session {
+  uint64_t id = 0;       // position in the workload
+  uint64_t pin_key = 0;  // conversation, group or prompt number: chooses a pinned target
+  SessionKind kind = SessionKind::kConversation;
+  std::string system;  // system prompt or shared prefix; may be empty
+  std::vector<std::string> user_turns;
+  std::vector<std::string> replies;  // one per completed turn
+  size_t next_turn = 0;
+
+  bool done() const { return next_turn >= user_turns.size(); }
+};
+
+// Deterministic text of exactly `bytes` bytes (space-separated words).
+std::string make_text(uint64_t key, size_t bytes);
+
+std::vector<Session> build_workload(const LoadgenOptions& o);
+
+// URL path of the API (e.g. /v1/chat/completions).
+const char* api_path(ApiKind api);
+
+// The JSON body of the session's next turn.
+std::string next_request_body(const Session& s, const LoadgenOptions& o);
+
+}  // namespace radixmesh::tools::loadgen
