@@ -13,20 +13,17 @@ HashIndex::HashIndex() {
 }
 
 void HashIndex::rehash(size_t new_capacity) {
-  auto old_keys = std::move(keys_);
-  auto old_vals = std::move(vals_);
-  const size_t old_cap = old_keys ? mask_ + 1 : 0;
-  keys_ = std::make_unique<BlockHash[]>(new_capacity);  // value-initialised: 0 = empty
-  vals_ = std::make_unique<uint32_t[]>(new_capacity);
+  auto old = std::move(slots_);
+  const size_t old_cap = old ? mask_ + 1 : 0;
+  slots_ = std::make_unique<Slot[]>(new_capacity);  // value-initialised: key 0 = empty
   mask_ = new_capacity - 1;
   shift_ = 64 - std::countr_zero(new_capacity);
   for (size_t i = 0; i < old_cap; ++i) {
-    const BlockHash k = old_keys[i];
+    const BlockHash k = old[i].key;
     if (k == 0) continue;
     size_t j = slot(k);
-    while (keys_[j] != 0) j = (j + 1) & mask_;
-    keys_[j] = k;
-    vals_[j] = old_vals[i];
+    while (slots_[j].key != 0) j = (j + 1) & mask_;
+    slots_[j] = old[i];
   }
 }
 
@@ -34,14 +31,14 @@ void HashIndex::put(BlockHash key, uint32_t value) {
   if ((size_ + 1) * 10 > capacity() * 8) rehash(capacity() * 2);
   size_t i = slot(key);
   while (true) {
-    const BlockHash k = keys_[i];
+    const BlockHash k = slots_[i].key;
     if (k == key) {
-      vals_[i] = value;
+      slots_[i].value = value;
       return;
     }
     if (k == 0) {
-      keys_[i] = key;
-      vals_[i] = value;
+      slots_[i].key = key;
+      slots_[i].value = value;
       ++size_;
       return;
     }
@@ -52,7 +49,7 @@ void HashIndex::put(BlockHash key, uint32_t value) {
 bool HashIndex::erase(BlockHash key) {
   size_t i = slot(key);
   while (true) {
-    const BlockHash k = keys_[i];
+    const BlockHash k = slots_[i].key;
     if (k == 0) return false;
     if (k == key) break;
     i = (i + 1) & mask_;
@@ -63,16 +60,15 @@ bool HashIndex::erase(BlockHash key) {
   size_t j = i;
   while (true) {
     j = (j + 1) & mask_;
-    const BlockHash k = keys_[j];
+    const BlockHash k = slots_[j].key;
     if (k == 0) break;
     const size_t home = slot(k);
     const bool stays = (hole <= j) ? (hole < home && home <= j) : (hole < home || home <= j);
     if (stays) continue;
-    keys_[hole] = k;
-    vals_[hole] = vals_[j];
+    slots_[hole] = slots_[j];
     hole = j;
   }
-  keys_[hole] = 0;
+  slots_[hole].key = 0;
   --size_;
   if (capacity() > kMinCapacity && size_ * 10 < capacity()) rehash(capacity() / 2);
   return true;

@@ -1,7 +1,8 @@
 // HashIndex: BlockHash -> node id, the prefix tree's block index.
 //
-// Open addressing with linear probing and backward-shift deletion, keys and
-// values in two flat arrays (12 bytes a slot), power-of-two capacity,
+// Open addressing with linear probing and backward-shift deletion, one
+// packed 12-byte slot (key, value) so a probe touches one cache line,
+// power-of-two capacity,
 // grown past 80% load and shrunk below 10%, so memory follows the number of
 // blocks both ways. Key 0 marks an empty slot (block hash 0 is reserved).
 // Slots are chosen by Fibonacci hashing, so sequential test hashes spread
@@ -26,8 +27,8 @@ class HashIndex {
   uint32_t find(BlockHash key) const {
     size_t i = slot(key);
     while (true) {
-      const BlockHash k = keys_[i];
-      if (k == key) return vals_[i];
+      const BlockHash k = slots_[i].key;
+      if (k == key) return slots_[i].value;
       if (k == 0) return kNone;
       i = (i + 1) & mask_;
     }
@@ -38,7 +39,7 @@ class HashIndex {
   bool erase(BlockHash key);
   size_t size() const { return size_; }
   size_t capacity() const { return mask_ + 1; }
-  size_t bytes() const { return capacity() * (sizeof(BlockHash) + sizeof(uint32_t)); }
+  size_t bytes() const { return capacity() * sizeof(Slot); }
 
  private:
   size_t slot(BlockHash key) const {
@@ -46,8 +47,15 @@ class HashIndex {
   }
   void rehash(size_t new_capacity);
 
-  std::unique_ptr<BlockHash[]> keys_;
-  std::unique_ptr<uint32_t[]> vals_;
+#pragma pack(push, 4)
+  struct Slot {
+    BlockHash key;
+    uint32_t value;
+  };
+#pragma pack(pop)
+  static_assert(sizeof(Slot) == 12);
+
+  std::unique_ptr<Slot[]> slots_;
   size_t mask_ = 0;
   int shift_ = 64;
   size_t size_ = 0;

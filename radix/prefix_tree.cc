@@ -240,11 +240,17 @@ size_t PrefixTree::evict_lru(std::optional<WorkerId> worker, size_t blocks_to_fr
   std::vector<EvictEvent> events;
   size_t removed = 0;
   if (!entries.empty()) {
+    // In bounded steps per lock hold, so routers are not stalled.
+    constexpr size_t kWorkPerHold = 8192;
     for (auto& s : slots_) {
-      std::unique_lock lock(s->mu);
-      const auto t0 = Clock::now();
-      removed += s->shard.evict_older(worker, Hlc{cutoff}, &events);
-      record_hold(elapsed_ns(t0));
+      uint32_t cursor = 0;
+      for (bool done = false; !done;) {
+        std::unique_lock lock(s->mu);
+        const auto t0 = Clock::now();
+        removed +=
+            s->shard.evict_older_step(worker, Hlc{cutoff}, cursor, kWorkPerHold, &events, done);
+        record_hold(elapsed_ns(t0));
+      }
     }
   }
   evicted_blocks_.fetch_add(removed, std::memory_order_relaxed);

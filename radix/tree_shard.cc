@@ -179,7 +179,7 @@ void TreeShard::try_merge(uint32_t id) {
 }
 
 size_t TreeShard::sweep(uint32_t start, const std::function<bool(const TenantEntry&)>& pred,
-                        std::vector<EvictEvent>* events) {
+                        std::vector<EvictEvent>* events, bool compact) {
   size_t removed = 0;
   std::vector<uint32_t> order;
   std::vector<uint32_t> stack{start};
@@ -223,7 +223,7 @@ size_t TreeShard::sweep(uint32_t start, const std::function<bool(const TenantEnt
     }
   }
   if (above != kNil) try_merge(above);
-  maybe_compact();
+  if (compact) maybe_compact();
   publish_bytes();
   return removed;
 }

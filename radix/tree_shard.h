@@ -76,8 +76,12 @@ class TreeShard {
   void collect_entries(std::optional<WorkerId> worker,
                        std::vector<std::pair<uint64_t, uint32_t>>& out) const;
   // Removes entries (of `worker`, or all) stamped <= cutoff, appending one
-  // event per evicted subtree. Returns the worker-blocks removed.
-  size_t evict_older(std::optional<WorkerId> worker, Hlc cutoff, std::vector<EvictEvent>* events);
+  // event per evicted subtree; returns the worker-blocks removed. Works in
+  // bounded steps, so the caller can release the lock between them: scans the slab from `cursor`
+  // for about `work` units (nodes looked at + blocks removed), sweeping each top-most matching
+  // node. `done` once the scan reached the end of the slab.
+  size_t evict_older_step(std::optional<WorkerId> worker, Hlc cutoff, uint32_t& cursor, size_t work,
+                          std::vector<EvictEvent>* events, bool& done);
 
   bool contains(BlockHash hash) const { return locate(hash).has_value(); }
   std::optional<std::vector<BlockHash>> chain_to(BlockHash hash) const;
@@ -109,8 +113,9 @@ class TreeShard {
   void try_merge(uint32_t id);
   // Removes tenants matching pred in the subtree of start, prunes empty
   // nodes and restores canonical form. Returns the worker-blocks removed.
+  // compact=false keeps node ids stable (for stepwise scans).
   size_t sweep(uint32_t start, const std::function<bool(const TenantEntry&)>& pred,
-               std::vector<EvictEvent>* events);
+               std::vector<EvictEvent>* events, bool compact = true);
   uint64_t contribution(const Node& n, WorkerId worker) const;
   static bool has_worker(const Node& n, WorkerId worker);
   static size_t heap_of(const Node& n);

@@ -143,12 +143,42 @@ void TreeShard::collect_entries(std::optional<WorkerId> worker,
   }
 }
 
-size_t TreeShard::evict_older(std::optional<WorkerId> worker, Hlc cutoff,
-                              std::vector<EvictEvent>* events) {
-  return sweep(
-      kRoot,
-      [&](const TenantEntry& t) { return (!worker || t.worker == *worker) && t.ts <= cutoff; },
-      events);
+size_t TreeShard::evict_older_step(std::optional<WorkerId> worker, Hlc cutoff, uint32_t& cursor,
+                                   size_t work, std::vector<EvictEvent>* events, bool& done) {
+  auto pred = [&](const TenantEntry& t) {
+    return (!worker || t.worker == *worker) && t.ts <= cutoff;
+  };
+  size_t removed = 0, spent = 0;
+  while (cursor < nodes_.size() && spent < work) {
+    const uint32_t id = cursor++;
+    ++spent;
+    const Node& x = nodes_[id];
+    if (id == kRoot || !x.live) continue;
+    // Top-most: the parent's entry for that worker survives (or the parent
+    // is the root); otherwise the parent's sweep covers this node.
+    bool top = false;
+    for (const auto& t : x.tenants) {
+      if (!pred(t)) continue;
+      if (x.parent == kRoot) {
+        top = true;
+      } else {
+        for (const auto& p : nodes_[x.parent].tenants) {
+          if (p.worker == t.worker) top |= !pred(p);
+        }
+      }
+      if (top) break;
+    }
+    if (!top) continue;
+    const size_t r = sweep(id, pred, events, /*compact=*/false);
+    removed += r;
+    spent += r;
+  }
+  done = cursor >= nodes_.size();
+  if (done) {
+    maybe_compact();
+    publish_bytes();
+  }
+  return removed;
 }
 
 std::optional<std::vector<BlockHash>> TreeShard::chain_to(BlockHash hash) const {
