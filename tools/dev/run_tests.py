@@ -131,7 +131,7 @@ def run_tsan(tally):
             sys.stdout.write(r.stdout[-4000:])
             tally.add("tsan (setup)", 0, 1, time.monotonic() - start)
             return
-    targets = ["tests/radix/unit_radix"]
+    targets = ["tests/radix/unit_radix", "tests/policies/unit_policies"]
     r = subprocess.run(["ninja", "-C", str(tsan), *targets], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode:
