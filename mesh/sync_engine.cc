@@ -142,12 +142,14 @@ void SyncEngine::tick(uint64_t now_ms) {
 
   // Load: complete report while anything is in flight (peers decay silence),
   // one empty report when it drops to nothing, then silence.
-  std::string load = encode(load_.local_report());
-  const bool idle = load == encode(LoadReport{});
-  if (!idle || load != last_load_payload_) {
+  const LoadReport report = load_.local_report();
+  const bool idle = report.entries.empty();
+  if (!idle || !last_load_idle_) {
+    std::string load = encode(report);
     for (const auto& [peer, ps] : peers_) send(peer, FrameType::kLoadReport, load);
+    last_load_payload_ = idle ? std::string() : std::move(load);
   }
-  last_load_payload_ = idle ? std::string() : std::move(load);
+  last_load_idle_ = idle;
   load_.expire();
 
   if (cfg_.digest_every_rounds > 0 && round_ % cfg_.digest_every_rounds == 0)

@@ -196,7 +196,8 @@ class SyncEngine : public SyncHandler {
   uint64_t round_ = 0;
   uint64_t next_seq_ = 1;
   std::map<NodeId, PeerState> peers_;
-  std::string last_load_payload_;
+  std::string last_load_payload_;  // empty while idle
+  bool last_load_idle_ = true;
 
   std::map<ParkKey, Parked> parked_;
   size_t parked_records_ = 0;

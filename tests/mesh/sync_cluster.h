@@ -214,8 +214,7 @@ class SyncCluster {
   uint64_t now() const { return now_; }
 
   size_t add_node() {
-    nodes_.push_back(
-        std::make_unique<SyncNode>("n" + std::to_string(nodes_.size()), net_, &now_, opts_));
+    nodes_.push_back(std::make_unique<SyncNode>(node_name(nodes_.size()), net_, &now_, opts_));
     net_.attach(nodes_.back()->id, &nodes_.back()->engine);
     return nodes_.size() - 1;
   }
@@ -245,6 +244,12 @@ class SyncCluster {
   }
   // Delivers without ticking (to let in-flight frames land).
   void settle(uint64_t ms) { net_.run_until(now_ + ms); }
+
+  static std::string node_name(size_t i) {
+    std::string id = "n";  // not "n" + to_string(i): GCC 12 -Wrestrict false positive
+    id += std::to_string(i);
+    return id;
+  }
 
   bool converged(const std::string& model) {
     const uint64_t d = node(0).digest(model);
