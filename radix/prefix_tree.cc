@@ -105,7 +105,8 @@ MatchResult PrefixTree::match(std::span<const BlockHash> blocks) const {
 Result<uint32_t> PrefixTree::insert_locked(Slot& slot, std::span<const BlockHash> chain,
                                            WorkerId worker, Hlc ts, uint32_t* already_known,
                                            size_t* inserted_len) {
-  if (ts <= tombstones_->floor(worker)) {
+  const Hlc floor = tombstones_->floor(worker);
+  if (floor.value != 0 && ts <= floor) {
     refused_records_.fetch_add(1, std::memory_order_relaxed);
     return make_error(ErrorCode::kInvalidArgument, "record older than the worker's floor");
   }

@@ -28,7 +28,7 @@ void Tombstones::add(WorkerId worker, BlockHash from, Hlc ts, Hlc newest) {
     if (!expired && entries_.size() <= max_entries_) break;
     drop_oldest_locked();
   }
-  size_.store(entries_.size(), std::memory_order_relaxed);
+  publish_locked();
 }
 
 void Tombstones::drop_oldest_locked() {
@@ -64,11 +64,12 @@ Hlc Tombstones::floor(WorkerId worker) const {
   return it == workers_.end() ? Hlc{0} : Hlc{it->second.floor};
 }
 
-size_t Tombstones::bytes() const {
-  std::lock_guard lock(mu_);
-  // Hash node + set node + bucket pointers, approximated from the layouts.
-  return entries_.size() * (32 + 16 + 48 + 8) + entries_.bucket_count() * sizeof(void*) +
-         workers_.size() * 48;
+void Tombstones::publish_locked() {
+  size_.store(entries_.size(), std::memory_order_relaxed);
+  // Hash node + ordered-set node + bucket pointers + per-worker rows.
+  bytes_.store(entries_.size() * (32 + 16 + 48 + 8) + entries_.bucket_count() * sizeof(void*) +
+                   workers_.size() * 48,
+               std::memory_order_relaxed);
 }
 
 }  // namespace radixmesh::radix

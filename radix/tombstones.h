@@ -41,7 +41,8 @@ class Tombstones {
   // Records for `worker` stamped <= floor(worker) are refused.
   Hlc floor(WorkerId worker) const;
   size_t size() const { return size_.load(std::memory_order_relaxed); }
-  size_t bytes() const;
+  // Estimate from the container layouts; lock-free (read on every insert).
+  size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
  private:
   struct Key {
@@ -60,6 +61,7 @@ class Tombstones {
     uint64_t floor = 0;
   };
   void drop_oldest_locked();
+  void publish_locked();
 
   const size_t max_entries_;
   const uint64_t horizon_ms_;
@@ -68,6 +70,7 @@ class Tombstones {
   std::set<std::pair<uint64_t, std::pair<WorkerId, BlockHash>>> by_age_;  // guarded by mu_
   std::unordered_map<WorkerId, PerWorker> workers_;                       // guarded by mu_
   std::atomic<size_t> size_{0};
+  std::atomic<size_t> bytes_{0};
   std::atomic<size_t> floors_{0};  // workers with a non-zero floor
 };
 

@@ -61,11 +61,8 @@ class WorkerCounts {
     return out;
   }
   size_t bytes() const {
-    size_t b = sizeof(*this);
-    for (const auto& c : chunks_) {
-      if (c.load(std::memory_order_relaxed)) b += kChunk * sizeof(std::atomic<int64_t>);
-    }
-    return b;
+    return sizeof(*this) +
+           chunks_used_.load(std::memory_order_relaxed) * kChunk * sizeof(std::atomic<int64_t>);
   }
 
  private:
@@ -77,6 +74,7 @@ class WorkerCounts {
       auto* fresh = new std::atomic<int64_t>[kChunk]();
       if (slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
         chunk = fresh;
+        chunks_used_.fetch_add(1, std::memory_order_relaxed);
       } else {
         delete[] fresh;  // another thread won; chunk now holds its pointer
       }
@@ -86,6 +84,7 @@ class WorkerCounts {
 
   std::array<std::atomic<std::atomic<int64_t>*>, kChunks> chunks_{};
   std::atomic<int64_t> total_{0};
+  std::atomic<size_t> chunks_used_{0};
 };
 
 }  // namespace radixmesh::radix
