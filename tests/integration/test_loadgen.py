@@ -87,8 +87,9 @@ class LoadgenTest(harness.Cleanup, unittest.TestCase):
         shape = ["--workload", "multiturn", "--conversations", 12, "--turns", 6,
                  "--system-prompts", 12, "--system-bytes", 256, "--turn-bytes", 800,
                  "--max-tokens", 8, "--concurrency", 6]
-        rnd = self.loadgen(*self.targets(), *shape)
-        pin = self.loadgen("--pin-by-conversation", ",".join(self.urls), *shape)
+        # Different seeds: the second run must not reuse the first one's cache.
+        rnd = self.loadgen(*self.targets(), *shape, "--seed", 3)
+        pin = self.loadgen("--pin-by-conversation", ",".join(self.urls), *shape, "--seed", 7)
         self.assertTrue(pin["pinned"])
         self.assertEqual(rnd["requests"]["ok"], 72)
         self.assertEqual(pin["requests"]["ok"], 72)

@@ -20,11 +20,9 @@
 #pragma once
 
 #include <cstdint>
-#include <list>
 #include <mutex>
 #include <span>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace radixmesh::tools::sim {
@@ -47,11 +45,29 @@ class KvCacheModel {
   uint64_t evictions() const;
 
  private:
+  // Layout: nodes live in a slab (indices, no per-block allocation) linked
+  // into the LRU list; an open-addressing table (linear probing, backward-
+  // shift deletion, load <= 1/2) maps a hash to its node. Chained xxh3
+  // hashes are uniformly distributed, so their low bits index the table.
+  static constexpr uint32_t kNil = 0xffffffffu;
+  struct Node {
+    uint64_t hash;
+    uint32_t prev, next;  // towards the head (more recent) / the tail
+  };
+  uint32_t find(uint64_t hash) const;  // node index or kNil
+  void index_insert(uint64_t hash, uint32_t node);
+  void index_erase(uint64_t hash);
+  void grow_index();
+  void unlink(uint32_t n);
+  void push_front(uint32_t n);
+
   const uint64_t capacity_;
   mutable std::mutex mu_;
-  std::list<uint64_t> lru_;  // guarded by mu_; front = most recently used
-  std::unordered_map<uint64_t, std::list<uint64_t>::iterator> index_;  // guarded by mu_
-  uint64_t evictions_ = 0;                                             // guarded by mu_
+  std::vector<Node> nodes_;      // guarded by mu_; size() == blocks held
+  std::vector<uint32_t> table_;  // guarded by mu_; node index or kNil
+  uint32_t head_ = kNil;         // guarded by mu_; most recently used
+  uint32_t tail_ = kNil;         // guarded by mu_; least recently used
+  uint64_t evictions_ = 0;       // guarded by mu_
 };
 
 }  // namespace radixmesh::tools::sim
