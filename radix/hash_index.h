@@ -33,6 +33,9 @@ class HashIndex {
       i = (i + 1) & mask_;
     }
   }
+  // Starts loading the key's home slot: issuing these for a batch of keys
+  // before probing them overlaps their cache misses.
+  void prefetch(BlockHash key) const { __builtin_prefetch(&slots_[slot(key)]); }
   // Inserts or overwrites. key must not be 0.
   void put(BlockHash key, uint32_t value);
   // Returns true if the key was present.

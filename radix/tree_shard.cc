@@ -215,6 +215,7 @@ size_t TreeShard::sweep(uint32_t start, const std::function<bool(const TenantEnt
     if (id == kRoot || !nodes_[id].live) continue;
     Node& x = nodes_[id];
     if (x.tenants.empty() && x.first_child == kNil) {
+      for (BlockHash b : x.edge) index_.prefetch(b);
       for (BlockHash b : x.edge) index_.erase(b);
       unlink(id);
       free_node(id);

@@ -70,6 +70,7 @@ TreeShard::InsertOutcome TreeShard::insert(std::span<const BlockHash> chain, Wor
   if (n > k) {
     // New blocks; stop early at a hash already indexed elsewhere (only
     // possible for input that is not a hash chain).
+    for (uint32_t i = k; i < n; ++i) index_.prefetch(chain[i]);
     uint32_t j = k;
     while (j < n && chain[j] != 0 && index_.find(chain[j]) == HashIndex::kNone) ++j;
     if (j > k) {
