@@ -44,6 +44,7 @@ void SyncEngine::reject(const Error& e) {
 void SyncEngine::on_peer_up(const NodeId& peer) {
   auto [it, fresh] = peers_.try_emplace(peer, cfg_.outbox);
   it->second.up_round = round_;
+  it->second.digest_seen = false;
   if (!fresh) it->second.outbox.clear();
   // A joining peer learns our digests at once and pulls the snapshots it
   // lacks; it learns our load too.
@@ -210,6 +211,10 @@ void SyncEngine::send_digests(const NodeId& peer) {
 
 void SyncEngine::handle_digest(const NodeId& from, const Digest& d) {
   auto pit = peers_.find(from);
+  // First exchange since the peer came up: whatever differs was missed while
+  // apart (deltas made before an up are in no outbox), so pull it now.
+  const bool first = pit != peers_.end() && !pit->second.digest_seen;
+  if (pit != peers_.end()) pit->second.digest_seen = true;
   for (const auto& e : d.models) {
     if (e.digest == 0) continue;  // the peer holds nothing: it pulls from us
     auto tree = trees_.find(e.model);
@@ -223,8 +228,8 @@ void SyncEngine::handle_digest(const NodeId& from, const Digest& d) {
       seen = {};
       continue;
     }
-    if (local == 0) {
-      want_snapshot(from, e.model);  // joining (or restarted) node: pull now
+    if (local == 0 || first) {
+      want_snapshot(from, e.model);
     } else if (seen.remote == e.digest && seen.local == local) {
       // The same mismatch twice with neither side changing: not deltas in flight.
       if (now_ms_ >= seen.next_request_ms) {

@@ -28,10 +28,11 @@
 // observed by the HybridClock.
 //
 // Snapshots (per model): pulled by the receiver when digests differ — at
-// once when it holds nothing of the model (a joining node), otherwise when
-// the same mismatch is seen twice in a row with neither side changing (so
-// in-flight deltas never trigger one), with an exponential backoff per
-// (peer, model). Pushed by the sender when a peer fell too far behind.
+// once in the first digest exchange after a peer comes up (a node joining,
+// restarting or returning from a partition: what it missed is not in any
+// outbox), otherwise when the same mismatch is seen twice in a row with
+// neither side changing (so in-flight deltas never trigger one), with an
+// exponential backoff per (peer, model). Pushed by the sender when a peer fell too far behind.
 // Requests for one model coalesce into one build; a cached blob is reused
 // when nothing changed since, or when the peer was up when it was built
 // (everything later reached it as deltas). Merges never overwrite newer
@@ -126,6 +127,7 @@ class SyncEngine : public SyncHandler {
     explicit PeerState(PeerOutboxConfig c) : outbox(c) {}
     PeerOutbox outbox;
     uint64_t up_round = 0;
+    bool digest_seen = false;  // a digest arrived since this peer came up
     struct DigestSeen {
       uint64_t remote = 0, local = 0;
       uint32_t streak = 0;

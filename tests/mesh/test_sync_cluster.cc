@@ -247,3 +247,35 @@ TEST_CASE("an idle cluster sends only tiny digests") {
   CHECK(idle / 100.0 <= 20.0);   // what it is: one ~27-byte digest each way per 10 rounds
   CHECK(c.node(0).engine.stats().snapshots_requested.load() == 0);
 }
+
+TEST_CASE(
+    "after a partition with peers declared dead, the first digests pull what was missed, even "
+    "under traffic") {
+  SyncCluster c(3, 10);  // default digest interval (10 rounds)
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  c.cut(0, 1);
+  c.cut(0, 2);
+  c.link_down(0, 1);
+  c.link_down(0, 2);
+  std::mt19937_64 rng(31);
+  std::vector<std::vector<radix::BlockHash>> side0;
+  for (int i = 0; i < 10; ++i) {
+    side0.push_back(chain(rng, 5));
+    c.node(0).insert("m", side0.back(), kWorkers[0]);
+    c.node(1).insert("m", chain(rng, 5), kWorkers[1]);
+  }
+  c.run_rounds(2);
+  c.heal();
+  c.link_up(0, 1);
+  c.link_up(0, 2);
+  for (int r = 0; r < 3; ++r) {  // traffic keeps digests moving
+    c.node(2).insert("m", chain(rng, 4), kWorkers[2]);
+    c.run_round();
+  }
+  c.settle(50);
+  CHECK(c.converged("m"));
+  for (const auto& p : side0)
+    CHECK(c.node(2).holders("m", p) == std::set<std::string>{kWorkers[0]});
+}
