@@ -31,13 +31,13 @@ TEST_CASE("workload shapes") {
   CHECK(conv[0].system == conv[2].system);  // conversation c uses system prompt c % S
   CHECK(conv[0].system != conv[1].system);
   CHECK(conv[0].user_turns.size() == 3);
-  CHECK(conv[0].system.size() == o.system_bytes);
+  CHECK(make_text(conv[0].system).size() == o.system_bytes);
 
   o.workload = WorkloadKind::kSharedPrefix;
   auto shared = build_workload(o);
   REQUIRE(shared.size() == 12);
   std::set<std::string> prefixes;
-  for (auto& s : shared) prefixes.insert(s.system);
+  for (auto& s : shared) prefixes.insert(make_text(s.system));
   CHECK(prefixes.size() == 3);
 
   o.workload = WorkloadKind::kMixed;
@@ -47,7 +47,7 @@ TEST_CASE("workload shapes") {
 
   o.seed = 2;
   o.workload = WorkloadKind::kMultiturn;
-  CHECK(build_workload(o)[0].system != conv[0].system);
+  CHECK(make_text(build_workload(o)[0].system) != make_text(conv[0].system));
 }
 
 TEST_CASE("each turn of a conversation extends the previous request") {

@@ -49,21 +49,21 @@ std::vector<Session> build_workload(const LoadgenOptions& o) {
       Session s;
       s.kind = SessionKind::kConversation;
       s.pin_key = c;
-      s.system = make_text(key(o.seed, kSystem, c % o.system_prompts), o.system_bytes);
+      s.system = {key(o.seed, kSystem, c % o.system_prompts), o.system_bytes};
       for (uint32_t t = 0; t < o.turns; ++t)
-        s.user_turns.push_back(make_text(key(o.seed, kTurn, c, t), o.turn_bytes));
+        s.user_turns.push_back({key(o.seed, kTurn, c, t), o.turn_bytes});
       conv.push_back(std::move(s));
     }
   }
   if (all || o.workload == WorkloadKind::kSharedPrefix) {
     for (uint32_t g = 0; g < o.groups; ++g) {
-      std::string prefix = make_text(key(o.seed, kPrefix, g), o.prefix_bytes);
+      const TextRef prefix{key(o.seed, kPrefix, g), o.prefix_bytes};
       for (uint32_t q = 0; q < o.questions; ++q) {
         Session s;
         s.kind = SessionKind::kSharedPrefix;
         s.pin_key = g;
         s.system = prefix;
-        s.user_turns.push_back(make_text(key(o.seed, kQuestion, g, q), o.turn_bytes));
+        s.user_turns.push_back({key(o.seed, kQuestion, g, q), o.turn_bytes});
         shared.push_back(std::move(s));
       }
     }
@@ -73,8 +73,8 @@ std::vector<Session> build_workload(const LoadgenOptions& o) {
       Session s;
       s.kind = SessionKind::kUnique;
       s.pin_key = u;
-      s.system = make_text(key(o.seed, kUniqueSystem, u), o.system_bytes);
-      s.user_turns.push_back(make_text(key(o.seed, kUniqueTurn, u), o.turn_bytes));
+      s.system = {key(o.seed, kUniqueSystem, u), o.system_bytes};
+      s.user_turns.push_back({key(o.seed, kUniqueTurn, u), o.turn_bytes});
       uniq.push_back(std::move(s));
     }
   }
@@ -108,18 +108,19 @@ std::string next_request_body(const Session& s, const LoadgenOptions& o) {
   body["model"] = o.model;
   if (o.api == ApiKind::kChat) {
     json messages = json::array();
-    if (!s.system.empty()) messages.push_back({{"role", "system"}, {"content", s.system}});
+    if (s.system.bytes > 0)
+      messages.push_back({{"role", "system"}, {"content", make_text(s.system)}});
     for (size_t t = 0; t <= s.next_turn && t < s.user_turns.size(); ++t) {
-      messages.push_back({{"role", "user"}, {"content", s.user_turns[t]}});
+      messages.push_back({{"role", "user"}, {"content", make_text(s.user_turns[t])}});
       if (t < s.next_turn && t < s.replies.size())
         messages.push_back({{"role", "assistant"}, {"content", s.replies[t]}});
     }
     body["messages"] = std::move(messages);
   } else {
     // A plain-text transcript that each later turn extends.
-    std::string prompt = s.system.empty() ? "" : s.system + "\n\n";
+    std::string prompt = s.system.bytes > 0 ? make_text(s.system) + "\n\n" : "";
     for (size_t t = 0; t <= s.next_turn && t < s.user_turns.size(); ++t) {
-      prompt += "User: " + s.user_turns[t] + "\nAssistant:";
+      prompt += "User: " + make_text(s.user_turns[t]) + "\nAssistant:";
       if (t < s.next_turn && t < s.replies.size()) prompt += s.replies[t] + "\n";
     }
     if (o.api == ApiKind::kCompletions) {

@@ -25,12 +25,21 @@ namespace radixmesh::tools::loadgen {
 
 enum class SessionKind { kConversation, kSharedPrefix, kUnique };
 
+// A text by its generator key and size: texts are produced when a request is
+// built, so a large workload costs memory per request in flight, not per
+// prompt planned.
+struct TextRef {
+  uint64_t key = 0;
+  uint32_t bytes = 0;
+  bool operator==(const TextRef&) const = default;
+};
+
 struct Session {
   uint64_t id = 0;       // position in the workload
   uint64_t pin_key = 0;  // conversation, group or prompt number: chooses a pinned target
   SessionKind kind = SessionKind::kConversation;
-  std::string system;  // system prompt or shared prefix; may be empty
-  std::vector<std::string> user_turns;
+  TextRef system;  // system prompt or shared prefix; may be empty
+  std::vector<TextRef> user_turns;
   std::vector<std::string> replies;  // one per completed turn
   size_t next_turn = 0;
 
@@ -39,6 +48,9 @@ struct Session {
 
 // Deterministic text of exactly `bytes` bytes (space-separated words).
 std::string make_text(uint64_t key, size_t bytes);
+inline std::string make_text(TextRef t) {
+  return make_text(t.key, t.bytes);
+}
 
 std::vector<Session> build_workload(const LoadgenOptions& o);
 
