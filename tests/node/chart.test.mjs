@@ -1,0 +1,642 @@
+// Helm chart tests: a real helm v3 binary lints the chart and renders it with
+// default and non-default values; the rendered objects are checked against
+// each other (ports in flags = container ports = Service/probe targets,
+// selectors = pod labels, mounts = file flags) and against the daemon's own
+// option table in router/config_options.cc (every flag and config key the
+// chart passes exists). The container recipe helm/Dockerfile is checked for
+// the same binaries, ports and user as the chart.
+//
+// Run: cd tests/node && node --test chart.test.mjs
+// The helm binary is installed by tools/dev/install-deps --test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const HELM = path.resolve(HERE, '../../tools/dev/.helm/helm/helm');
+const CHART = path.join(ROOT, 'helm', 'radixmesh');
+const DOCKERFILE = path.join(ROOT, 'helm', 'Dockerfile');
+const HELM_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------- helpers
+
+function helm(args) {
+  if (!fs.existsSync(HELM)) {
+    throw new Error(`helm binary not found at ${path.relative(ROOT, HELM)}: ` +
+      'run tools/dev/install-deps --test (tools/dev/test does it)');
+  }
+  try {
+    return execFileSync(HELM, args, {
+      encoding: 'utf8', timeout: HELM_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    const err = new Error(`helm ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    err.stdout = e.stdout;
+    err.stderr = e.stderr;
+    throw err;
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'radixmesh-chart-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function valuesFile(name, text) {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+// The non-default values: every optional feature on, every port moved.
+const CUSTOM_NS = 'llm';
+const CUSTOM_VALUES = valuesFile('custom.yaml', `
+replicaCount: 5
+fullnameOverride: edge
+clusterDomain: k8s.example
+image:
+  repository: registry.example/radixmesh
+  tag: "1.2.3"
+  pullPolicy: Always
+imagePullSecrets:
+  - name: regcred
+ports:
+  data: 8080
+  admin: 9100
+  mesh: 17946
+service:
+  type: LoadBalancer
+  port: 80
+workers:
+  dns: vllm-headless.inference.svc.cluster.local:8000
+  urls:
+    - http://10.0.0.5:8000
+    - http://10.0.0.6:8000
+mesh:
+  extraPeers:
+    - other-router-0.other.llm.svc.k8s.example:7946
+  secret:
+    existingSecret: my-mesh-key
+    key: key
+metrics:
+  serviceMonitor:
+    enabled: true
+    interval: 15s
+    labels:
+      release: prometheus
+autoscaling:
+  enabled: true
+  minReplicas: 3
+  maxReplicas: 12
+  targetCPUUtilizationPercentage: 60
+  targetMemoryUtilizationPercentage: 80
+config:
+  policy: cost
+  cost-load-weight: 0.8
+  block-bytes: 128
+  log-level: debug
+extraArgs:
+  - --default-model=llama-3-8b
+podAnnotations:
+  team: infra
+podLabels:
+  tier: routing
+nodeSelector:
+  pool: routers
+tolerations:
+  - key: dedicated
+    operator: Equal
+    value: routers
+    effect: NoSchedule
+podDisruptionBudget:
+  minAvailable: 2
+`);
+
+function render({ files = [], sets = [], namespace = 'default', release = 'rm' } = {}) {
+  const args = ['template', release, CHART, '--namespace', namespace];
+  for (const f of files) args.push('--values', f);
+  for (const s of sets) args.push('--set', s);
+  const out = helm(args);
+  const docs = YAML.parseAllDocuments(out).map((d) => {
+    if (d.errors.length) throw new Error(`rendered YAML does not parse: ${d.errors[0].message}`);
+    return d.toJS();
+  });
+  return docs.filter((d) => d && typeof d === 'object');
+}
+
+// Rendered once per values set, on first use (a failure fails each test that needs it).
+const cache = new Map();
+function rendered(key, opts) {
+  if (!cache.has(key)) {
+    try {
+      cache.set(key, { objs: render(opts) });
+    } catch (e) {
+      cache.set(key, { error: e });
+    }
+  }
+  const r = cache.get(key);
+  if (r.error) throw r.error;
+  return r.objs;
+}
+const defaults = () => rendered('default', {});
+const custom = () => rendered('custom', { files: [CUSTOM_VALUES], namespace: CUSTOM_NS });
+
+const ofKind = (objs, kind) => objs.filter((o) => o.kind === kind);
+function one(objs, kind, pred = () => true) {
+  const found = ofKind(objs, kind).filter(pred);
+  assert.equal(found.length, 1, `expected exactly one ${kind}, found ${found.length}`);
+  return found[0];
+}
+const sts = (objs) => one(objs, 'StatefulSet');
+const podSpec = (objs) => sts(objs).spec.template.spec;
+function container(objs) {
+  const cs = podSpec(objs).containers;
+  const c = cs.find((x) => x.name === 'radixmesh');
+  assert.ok(c, 'no container named radixmesh');
+  return c;
+}
+
+// Container args as flag -> list of values; accepts "--f=v" and "--f v".
+function flags(objs) {
+  const c = container(objs);
+  assert.ok(!c.command, 'the chart must not override the image ENTRYPOINT');
+  const args = c.args ?? [];
+  const m = new Map();
+  for (let i = 0; i < args.length; i++) {
+    const a = String(args[i]);
+    assert.ok(a.startsWith('--'), `argument ${JSON.stringify(a)} is not a flag`);
+    let name, value;
+    const eq = a.indexOf('=');
+    if (eq > 0) {
+      name = a.slice(2, eq);
+      value = a.slice(eq + 1);
+    } else {
+      name = a.slice(2);
+      value = i + 1 < args.length && !String(args[i + 1]).startsWith('--') ? String(args[++i]) : '';
+    }
+    if (!m.has(name)) m.set(name, []);
+    m.get(name).push(value);
+  }
+  return m;
+}
+function flag(objs, name) {
+  const v = flags(objs).get(name);
+  assert.ok(v, `flag --${name} not passed to the daemon`);
+  assert.equal(v.length, 1, `flag --${name} passed ${v.length} times`);
+  return v[0];
+}
+
+// Resolves a probe or Service targetPort (name or number) to a container port number.
+function containerPort(objs, ref) {
+  const ports = container(objs).ports ?? [];
+  if (typeof ref === 'number') {
+    assert.ok(ports.some((p) => p.containerPort === ref), `no container port ${ref}`);
+    return ref;
+  }
+  const p = ports.find((x) => x.name === ref);
+  assert.ok(p, `no container port named ${ref}`);
+  return p.containerPort;
+}
+
+const podLabels = (objs) => sts(objs).spec.template.metadata.labels;
+function selects(selector, labels) {
+  assert.ok(selector && Object.keys(selector).length > 0, 'empty selector');
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+function headless(objs) {
+  return one(objs, 'Service', (s) => s.spec.clusterIP === 'None');
+}
+function clientService(objs) {
+  return one(objs, 'Service', (s) => s.spec.clusterIP !== 'None' &&
+    s.spec.ports.some((p) => p.name === 'http'));
+}
+
+// File a path flag points to, resolved through the volume mounts to the
+// volume that provides it: returns { volume, item }.
+function mountedFile(objs, filePath) {
+  const c = container(objs);
+  const mount = (c.volumeMounts ?? []).find((m) => filePath.startsWith(m.mountPath + '/'));
+  assert.ok(mount, `${filePath} is not under any volume mount`);
+  const rel = filePath.slice(mount.mountPath.length + 1);
+  const volume = podSpec(objs).volumes.find((v) => v.name === mount.name);
+  assert.ok(volume, `volume ${mount.name} is mounted but not defined`);
+  const src = volume.secret ?? volume.configMap;
+  assert.ok(src, `volume ${mount.name} is neither a Secret nor a ConfigMap`);
+  let key = rel;
+  if (src.items) {
+    const item = src.items.find((i) => i.path === rel);
+    assert.ok(item, `volume ${mount.name} has no item at ${rel}`);
+    key = item.key;
+  }
+  return { volume, key, mount };
+}
+
+// Flag names the daemon knows, read from its option table.
+function daemonOptions() {
+  const src = path.join(ROOT, 'router', 'config_options.cc');
+  assert.ok(fs.existsSync(src), 'router/config_options.cc (the daemon option table) is missing');
+  const text = fs.readFileSync(src, 'utf8');
+  const names = new Set();
+  for (const m of text.matchAll(/^\s*\{"([a-z0-9-]+)",\s*"/gm)) names.add(m[1]);
+  assert.ok(names.size > 20, `only ${names.size} options parsed from router/config_options.cc`);
+  return names;
+}
+
+function renderFails(opts, pattern) {
+  assert.throws(() => render(opts), (e) => {
+    assert.match(String(e.message), pattern);
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------- lint
+
+test('helm lint --strict passes with default values', () => {
+  const out = helm(['lint', '--strict', CHART]);
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+test('helm lint --strict passes with non-default values', () => {
+  const out = helm(['lint', '--strict', CHART, '--namespace', CUSTOM_NS, '--values', CUSTOM_VALUES]);
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+// ---------------------------------------------------------------- default values
+
+test('default: renders the router StatefulSet, both Services, ConfigMap, mesh Secret, PDB, ServiceAccount', () => {
+  const objs = defaults();
+  const kinds = objs.map((o) => o.kind).sort();
+  assert.deepEqual(kinds, ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Service', 'Service',
+    'ServiceAccount', 'StatefulSet']);
+  for (const o of objs) assert.equal(o.metadata.namespace, 'default', `${o.kind} ${o.metadata.name} namespace`);
+});
+
+test('default: the data port flag, container port, client Service target and headless Service match', () => {
+  const objs = defaults();
+  const port = Number(flag(objs, 'port'));
+  assert.equal(port, 8000);
+  assert.equal(flag(objs, 'host'), '0.0.0.0');
+  const svc = clientService(objs);
+  assert.equal(svc.spec.ports.length, 1);
+  assert.equal(containerPort(objs, svc.spec.ports[0].targetPort), port);
+  const meshPort = Number(flag(objs, 'mesh-port'));
+  assert.equal(containerPort(objs, 'mesh'), meshPort);
+  const hs = headless(objs);
+  assert.deepEqual(hs.spec.ports.map((p) => [p.port, containerPort(objs, p.targetPort)]),
+    [[meshPort, meshPort]]);
+});
+
+test('default: liveness probes /health and readiness probes /readiness on the data port', () => {
+  const objs = defaults();
+  const c = container(objs);
+  const port = Number(flag(objs, 'port'));
+  assert.equal(c.livenessProbe.httpGet.path, '/health');
+  assert.equal(containerPort(objs, c.livenessProbe.httpGet.port), port);
+  assert.equal(c.readinessProbe.httpGet.path, '/readiness');
+  assert.equal(containerPort(objs, c.readinessProbe.httpGet.port), port);
+});
+
+test('default: the headless Service selects the router pods and publishes not-ready addresses', () => {
+  const objs = defaults();
+  const hs = headless(objs);
+  assert.equal(hs.spec.publishNotReadyAddresses, true);
+  assert.ok(selects(hs.spec.selector, podLabels(objs)), 'headless selector does not match pod labels');
+  assert.equal(sts(objs).spec.serviceName, hs.metadata.name, 'StatefulSet serviceName is not the headless Service');
+  assert.ok(selects(sts(objs).spec.selector.matchLabels, podLabels(objs)));
+});
+
+test('default: the client Service selects the router pods, is not headless and has no stickiness', () => {
+  const objs = defaults();
+  const svc = clientService(objs);
+  assert.ok(selects(svc.spec.selector, podLabels(objs)));
+  assert.equal(svc.spec.type, 'ClusterIP');
+  assert.ok(!svc.spec.sessionAffinity || svc.spec.sessionAffinity === 'None');
+  assert.ok(!svc.spec.publishNotReadyAddresses, 'clients must only reach ready routers');
+});
+
+test('default: the mesh secret is mounted and --mesh-secret-file points at it', () => {
+  const objs = defaults();
+  const file = flag(objs, 'mesh-secret-file');
+  const { volume, key, mount } = mountedFile(objs, file);
+  assert.equal(mount.readOnly, true);
+  assert.ok(volume.secret, '--mesh-secret-file is not backed by a Secret');
+  const secret = one(objs, 'Secret', (s) => s.metadata.name === volume.secret.secretName);
+  assert.ok(secret.data && secret.data[key], `Secret ${secret.metadata.name} has no key ${key}`);
+  const value = Buffer.from(secret.data[key], 'base64').toString();
+  assert.ok(value.length >= 32, `generated mesh key is only ${value.length} characters`);
+});
+
+test('default: a generated mesh key differs between installs (random, not a constant)', () => {
+  const key = (objs) => Object.values(one(objs, 'Secret').data)[0];
+  assert.notEqual(key(render()), key(render()));
+});
+
+test('default: the mesh is wired from the pod: node id, advertised pod IP, peers via the headless FQDN', () => {
+  const objs = defaults();
+  const c = container(objs);
+  const env = Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+  assert.equal(flag(objs, 'node-id'), '$(POD_NAME)');
+  assert.equal(env.POD_NAME, 'metadata.name');
+  const meshPort = flag(objs, 'mesh-port');
+  assert.equal(flag(objs, 'mesh-advertise'), `$(POD_IP):${meshPort}`);
+  assert.equal(env.POD_IP, 'status.podIP');
+  assert.equal(flag(objs, 'peers-dns'),
+    `${headless(objs).metadata.name}.default.svc.cluster.local:${meshPort}`);
+});
+
+test('default: the admin port is loopback-bound and in no Service', () => {
+  const objs = defaults();
+  const admin = Number(flag(objs, 'admin-port'));
+  assert.equal(flag(objs, 'admin-host'), '127.0.0.1');
+  assert.ok(!flags(objs).has('admin-token-file'));
+  for (const s of ofKind(objs, 'Service')) {
+    for (const p of s.spec.ports) {
+      assert.notEqual(p.port, admin, `Service ${s.metadata.name} exposes the admin port`);
+      assert.notEqual(p.targetPort, admin, `Service ${s.metadata.name} targets the admin port`);
+      if (typeof p.targetPort === 'string') {
+        assert.notEqual(containerPort(objs, p.targetPort), admin);
+      }
+    }
+  }
+  assert.ok(!(container(objs).ports ?? []).some((p) => p.containerPort === admin),
+    'admin port declared as a container port while loopback-only');
+});
+
+test('default: no HorizontalPodAutoscaler, and the StatefulSet sets replicas', () => {
+  const objs = defaults();
+  assert.equal(ofKind(objs, 'HorizontalPodAutoscaler').length, 0);
+  assert.equal(sts(objs).spec.replicas, 3);
+});
+
+test('default: no ServiceMonitor', () => {
+  assert.equal(ofKind(defaults(), 'ServiceMonitor').length, 0);
+});
+
+test('default: pod and container run as non-root with a read-only root filesystem and no capabilities', () => {
+  const objs = defaults();
+  const pod = podSpec(objs).securityContext;
+  const sc = container(objs).securityContext;
+  assert.equal(pod.runAsNonRoot, true);
+  assert.equal(sc.runAsNonRoot, true);
+  assert.ok(sc.runAsUser > 0, 'runAsUser must be a non-zero uid');
+  assert.equal(sc.readOnlyRootFilesystem, true);
+  assert.equal(sc.allowPrivilegeEscalation, false);
+  assert.deepEqual(sc.capabilities.drop, ['ALL']);
+  assert.equal(sc.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(pod.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(podSpec(objs).automountServiceAccountToken, false);
+});
+
+test('default: a writable /tmp is mounted since the root filesystem is read-only', () => {
+  const objs = defaults();
+  const m = container(objs).volumeMounts.find((v) => v.mountPath === '/tmp');
+  assert.ok(m, 'no /tmp mount');
+  assert.ok(podSpec(objs).volumes.find((v) => v.name === m.name).emptyDir);
+});
+
+test('default: a PodDisruptionBudget covers the router pods', () => {
+  const objs = defaults();
+  const pdb = one(objs, 'PodDisruptionBudget');
+  assert.equal(pdb.apiVersion, 'policy/v1');
+  assert.ok(selects(pdb.spec.selector.matchLabels, podLabels(objs)));
+  assert.equal(pdb.spec.maxUnavailable, 1);
+});
+
+test('default: the ConfigMap holds parseable JSON, mounted where --config points', () => {
+  const objs = defaults();
+  const { volume, key } = mountedFile(objs, flag(objs, 'config'));
+  assert.ok(volume.configMap, '--config is not backed by a ConfigMap');
+  const cm = one(objs, 'ConfigMap', (c) => c.metadata.name === volume.configMap.name);
+  const cfg = JSON.parse(cm.data[key]);
+  assert.equal(cfg.policy, 'cache_aware');
+  assert.equal(typeof cfg['block-bytes'], 'number');
+  assert.equal(cfg['block-bytes'], 64);
+  assert.equal(cfg['memory-budget-bytes'], 536870912, 'large integers must stay exact integers');
+});
+
+test('default: every flag and config key the chart passes is a daemon option', () => {
+  const known = daemonOptions();
+  for (const objs of [defaults(), custom()]) {
+    for (const name of flags(objs).keys()) assert.ok(known.has(name), `unknown daemon flag --${name}`);
+    const { key } = mountedFile(objs, flag(objs, 'config'));
+    const cfg = JSON.parse(one(objs, 'ConfigMap').data[key]);
+    for (const k of Object.keys(cfg)) assert.ok(known.has(k), `unknown daemon config key ${k}`);
+  }
+});
+
+test('default: topology spread over zones and nodes selects the router pods', () => {
+  const objs = defaults();
+  const tsc = podSpec(objs).topologySpreadConstraints;
+  assert.deepEqual(tsc.map((t) => t.topologyKey), ['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
+  for (const t of tsc) assert.ok(selects(t.labelSelector.matchLabels, podLabels(objs)));
+});
+
+test('default: the image tag is the chart appVersion', () => {
+  const chart = YAML.parse(fs.readFileSync(path.join(CHART, 'Chart.yaml'), 'utf8'));
+  assert.equal(container(defaults()).image, `radixmesh/radixmesh:${chart.appVersion}`);
+});
+
+test('default: changing the config changes the pod template checksum (pods roll)', () => {
+  const sum = (objs) => sts(objs).spec.template.metadata.annotations['checksum/config'];
+  const a = sum(defaults());
+  const b = sum(render({ sets: ['config.policy=round_robin'] }));
+  assert.ok(a && b);
+  assert.notEqual(a, b);
+});
+
+// ---------------------------------------------------------------- non-default values
+
+test('custom: the worker DNS name lands in --workers-dns', () => {
+  assert.equal(flag(custom(), 'workers-dns'), 'vllm-headless.inference.svc.cluster.local:8000');
+  assert.ok(!flags(defaults()).has('workers-dns'));
+});
+
+test('custom: static worker URLs land as --worker flags', () => {
+  assert.deepEqual(flags(custom()).get('worker'), ['http://10.0.0.5:8000', 'http://10.0.0.6:8000']);
+  assert.ok(!flags(defaults()).has('worker'));
+});
+
+test('custom: moved ports flow to flags, container ports, Services and probes', () => {
+  const objs = custom();
+  assert.equal(flag(objs, 'port'), '8080');
+  assert.equal(flag(objs, 'admin-port'), '9100');
+  assert.equal(flag(objs, 'mesh-port'), '17946');
+  const svc = clientService(objs);
+  assert.equal(svc.spec.type, 'LoadBalancer');
+  assert.equal(svc.spec.ports[0].port, 80);
+  assert.equal(containerPort(objs, svc.spec.ports[0].targetPort), 8080);
+  const c = container(objs);
+  assert.equal(containerPort(objs, c.livenessProbe.httpGet.port), 8080);
+  assert.equal(containerPort(objs, c.readinessProbe.httpGet.port), 8080);
+  assert.equal(headless(objs).spec.ports[0].port, 17946);
+  assert.equal(flag(objs, 'peers-dns'), `edge-mesh.${CUSTOM_NS}.svc.k8s.example:17946`);
+  assert.equal(flag(objs, 'mesh-advertise'), '$(POD_IP):17946');
+});
+
+test('custom: HPA (autoscaling/v2) targets the StatefulSet, which then leaves replicas to it', () => {
+  const objs = custom();
+  const hpa = one(objs, 'HorizontalPodAutoscaler');
+  assert.equal(hpa.apiVersion, 'autoscaling/v2');
+  assert.equal(hpa.spec.scaleTargetRef.kind, 'StatefulSet');
+  assert.equal(hpa.spec.scaleTargetRef.name, sts(objs).metadata.name);
+  assert.equal(hpa.spec.minReplicas, 3);
+  assert.equal(hpa.spec.maxReplicas, 12);
+  assert.deepEqual(hpa.spec.metrics.map((m) => [m.resource.name, m.resource.target.averageUtilization]),
+    [['cpu', 60], ['memory', 80]]);
+  assert.equal(sts(objs).spec.replicas, undefined);
+});
+
+test('custom: ServiceMonitor scrapes /metrics on the admin port through a Service selecting the pods', () => {
+  const objs = custom();
+  const sm = one(objs, 'ServiceMonitor');
+  assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
+  assert.equal(sm.metadata.labels.release, 'prometheus');
+  assert.equal(sm.spec.endpoints.length, 1);
+  const ep = sm.spec.endpoints[0];
+  assert.equal(ep.path, '/metrics');
+  assert.equal(ep.interval, '15s');
+  const svcs = ofKind(objs, 'Service').filter((s) => selects(sm.spec.selector.matchLabels, s.metadata.labels));
+  assert.equal(svcs.length, 1, `ServiceMonitor selects ${svcs.length} Services`);
+  const svc = svcs[0];
+  assert.notEqual(svc.spec.clusterIP, 'None');
+  assert.ok(selects(svc.spec.selector, podLabels(objs)));
+  const p = svc.spec.ports.find((x) => x.name === ep.port);
+  assert.ok(p, `the Service has no port named ${ep.port}`);
+  assert.equal(containerPort(objs, p.targetPort), Number(flag(objs, 'admin-port')));
+  assert.equal(svc.spec.ports.length, 1, 'the admin Service must carry only the admin port');
+});
+
+test('custom: with a ServiceMonitor the admin API binds 0.0.0.0 with a mounted token that the scrape uses', () => {
+  const objs = custom();
+  assert.equal(flag(objs, 'admin-host'), '0.0.0.0');
+  const { volume, key } = mountedFile(objs, flag(objs, 'admin-token-file'));
+  assert.ok(volume.secret);
+  const secret = one(objs, 'Secret', (s) => s.metadata.name === volume.secret.secretName);
+  assert.ok(Buffer.from(secret.data[key], 'base64').toString().length >= 32);
+  const cred = one(objs, 'ServiceMonitor').spec.endpoints[0].authorization;
+  assert.equal(cred.type, 'Bearer');
+  assert.deepEqual([cred.credentials.name, cred.credentials.key], [volume.secret.secretName, key]);
+});
+
+test('custom: admin.expose alone creates the admin Service with a token but no ServiceMonitor', () => {
+  const objs = render({ sets: ['admin.expose=true'] });
+  assert.equal(flag(objs, 'admin-host'), '0.0.0.0');
+  assert.ok(flags(objs).has('admin-token-file'));
+  assert.equal(ofKind(objs, 'ServiceMonitor').length, 0);
+  assert.ok(ofKind(objs, 'Service').some((s) => s.spec.ports.some((p) => p.port === 9000)));
+});
+
+test('custom: an existing mesh Secret is mounted instead of a generated one', () => {
+  const objs = custom();
+  const file = flag(objs, 'mesh-secret-file');
+  const { volume, key } = mountedFile(objs, file);
+  assert.equal(volume.secret.secretName, 'my-mesh-key');
+  assert.equal(key, 'key');
+  assert.ok(!ofKind(objs, 'Secret').some((s) => s.metadata.name === 'my-mesh-key'),
+    'the chart must not create a Secret it was told exists');
+});
+
+test('custom: a mesh key given in values is used as is', () => {
+  const objs = render({ sets: ['mesh.secret.value=s3cr3t-shared-by-all-routers'] });
+  const { volume, key } = mountedFile(objs, flag(objs, 'mesh-secret-file'));
+  const secret = one(objs, 'Secret', (s) => s.metadata.name === volume.secret.secretName);
+  assert.equal(Buffer.from(secret.data[key], 'base64').toString(), 's3cr3t-shared-by-all-routers');
+});
+
+test('custom: the ConfigMap JSON carries the configured settings', () => {
+  const objs = custom();
+  const { key } = mountedFile(objs, flag(objs, 'config'));
+  const cfg = JSON.parse(one(objs, 'ConfigMap').data[key]);
+  assert.equal(cfg.policy, 'cost');
+  assert.equal(cfg['cost-load-weight'], 0.8);
+  assert.equal(cfg['block-bytes'], 128);
+  assert.equal(cfg['log-level'], 'debug');
+});
+
+test('custom: image, pull secrets, scheduling, annotations, extra peers and args are applied', () => {
+  const objs = custom();
+  const spec = podSpec(objs);
+  const c = container(objs);
+  assert.equal(c.image, 'registry.example/radixmesh:1.2.3');
+  assert.equal(c.imagePullPolicy, 'Always');
+  assert.deepEqual(spec.imagePullSecrets, [{ name: 'regcred' }]);
+  assert.deepEqual(spec.nodeSelector, { pool: 'routers' });
+  assert.equal(spec.tolerations[0].key, 'dedicated');
+  assert.equal(sts(objs).spec.template.metadata.annotations.team, 'infra');
+  assert.equal(podLabels(objs).tier, 'routing');
+  assert.deepEqual(flags(objs).get('peer'), ['other-router-0.other.llm.svc.k8s.example:7946']);
+  assert.equal(flag(objs, 'default-model'), 'llama-3-8b');
+  assert.equal(one(objs, 'PodDisruptionBudget').spec.minAvailable, 2);
+});
+
+test('custom: IPv6 pods advertise a bracketed address', () => {
+  const objs = render({ sets: ['mesh.ipFamily=IPv6'] });
+  assert.equal(flag(objs, 'mesh-advertise'), '[$(POD_IP)]:7946');
+});
+
+test('custom: with the mesh disabled no mesh flags, port or Secret are rendered', () => {
+  const objs = render({ sets: ['mesh.enabled=false'] });
+  const f = flags(objs);
+  for (const name of ['mesh-port', 'mesh-advertise', 'peers-dns', 'mesh-secret-file']) {
+    assert.ok(!f.has(name), `--${name} passed with the mesh disabled`);
+  }
+  assert.equal(ofKind(objs, 'Secret').length, 0);
+  assert.ok(!(container(objs).ports ?? []).some((p) => p.name === 'mesh'));
+});
+
+test('custom: a chart-managed setting in config is refused with a message', () => {
+  renderFails({ sets: ['config.port=1234'] }, /config\.port is set by the chart/);
+});
+
+test('custom: colliding ports are refused', () => {
+  renderFails({ sets: ['ports.admin=8000'] }, /must differ/);
+});
+
+test('custom: more than 64 replicas are refused by the values schema', () => {
+  renderFails({ sets: ['autoscaling.enabled=true', 'autoscaling.maxReplicas=100'] }, /maxReplicas/);
+});
+
+// ---------------------------------------------------------------- Dockerfile
+
+function dockerfile() {
+  assert.ok(fs.existsSync(DOCKERFILE), 'helm/Dockerfile is missing');
+  return fs.readFileSync(DOCKERFILE, 'utf8').replace(/\\\n/g, ' ');
+}
+
+test('Dockerfile: multi-stage on Debian 12, runtime stage ships radixmesh and radixmesh-ctl', () => {
+  const text = dockerfile();
+  const froms = [...text.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
+  assert.ok(froms.length >= 2, 'not a multi-stage build');
+  assert.match(text, /ARG DEBIAN_RELEASE=bookworm/);
+  for (const f of froms) assert.match(f, /^debian:(\$\{DEBIAN_RELEASE\}|bookworm)/);
+  assert.match(text, /ENTRYPOINT \["\/usr\/local\/bin\/radixmesh"\]/);
+  assert.match(text, /build\/router\/radixmesh /);
+  assert.match(text, /build\/tools\/ctl\/radixmesh-ctl /);
+  assert.match(text, /COPY --from=build \S+ \/usr\/local\/bin\//);
+});
+
+test('Dockerfile: EXPOSEs the chart default ports and runs as the chart user', () => {
+  const text = dockerfile();
+  const values = YAML.parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8'));
+  const exposed = [...text.matchAll(/^EXPOSE\s+(.+)$/gm)].flatMap((m) => m[1].trim().split(/\s+/)).map(Number);
+  assert.deepEqual(exposed.sort(), [values.ports.data, values.ports.admin, values.ports.mesh].sort());
+  const user = text.match(/^USER\s+(\d+)(?::(\d+))?\s*$/m);
+  assert.ok(user, 'USER must be numeric so runAsNonRoot can verify it');
+  assert.equal(Number(user[1]), values.securityContext.runAsUser);
+  assert.notEqual(Number(user[1]), 0);
+});
+
+test('Dockerfile: the build stage installs every package tools/dev/install-deps lists', () => {
+  const deps = fs.readFileSync(path.join(ROOT, 'tools', 'dev', 'install-deps'), 'utf8');
+  const m = deps.match(/APT_PACKAGES=\(([^)]*)\)/);
+  assert.ok(m, 'APT_PACKAGES not found in tools/dev/install-deps');
+  const want = m[1].split(/\s+/).filter(Boolean);
+  const build = dockerfile().split(/^FROM /m).find((s) => /AS build/.test(s));
+  assert.ok(build, 'no stage named build');
+  for (const p of want) assert.match(build, new RegExp(`\\s${p.replace(/[.+]/g, '\\$&')}\\s`), `build stage lacks ${p}`);
+});
