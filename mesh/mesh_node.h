@@ -91,6 +91,8 @@ class MeshNode : public PeerSender, private Transport::Handler {
   uint64_t incarnation() const { return incarnation_; }
   const NodeId& node_id() const { return cfg_.node_id; }
   SyncHandler* sync() { return sync_.get(); }
+  // Authenticated connections (mesh strand only; tests).
+  size_t connection_count() const { return transport_ ? transport_->peer_count() : 0; }
 
   // PeerSender (mesh strand only): queues a frame for a connected peer; when
   // there is no connection yet, dials the member's address and returns false.

@@ -120,6 +120,7 @@ class MembershipSim {
   uint64_t now = 0;
   std::vector<Event> events;
   uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;
 
  private:
   struct Sender : PeerSender {
@@ -144,6 +145,7 @@ class MembershipSim {
 
   bool enqueue(const NodeId& from, const NodeId& to, FrameType type, std::string payload) {
     ++messages_sent;
+    bytes_sent += 16 + payload.size();  // frame header + payload
     auto d = link(from, to);
     if (!d) return true;  // lost on the way: the sender cannot tell
     queue_.push(Msg{now + *d, order_++, from, to, type, std::move(payload)});

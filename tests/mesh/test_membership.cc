@@ -198,6 +198,20 @@ TEST_CASE("a restarted node (higher incarnation) is alive again after being left
   REQUIRE(t.has_value());
 }
 
+TEST_CASE("an idle cluster's failure detector costs well under 200 bytes/s per peer pair") {
+  MembershipSim sim(3);
+  sim.connect("n1", "n0");
+  sim.connect("n2", "n0");
+  sim.run_for(30000);  // past the join's gossip
+  const uint64_t before = sim.bytes_sent;
+  sim.run_for(120000);
+  const double per_pair = static_cast<double>(sim.bytes_sent - before) / 120.0 / 3.0;
+  MESSAGE("idle membership traffic: " << per_pair
+                                      << " bytes/s per peer pair (3 nodes, 1 s interval)");
+  CHECK(per_pair < 100);
+  CHECK(everyone_alive(sim));
+}
+
 TEST_CASE("suspicion timeout grows with cluster size and shrinks with confirmations") {
   MembershipSim small(3), big(40);
   for (int i = 1; i < 40; ++i) big.connect(nid(i), "n0");

@@ -141,6 +141,7 @@ TEST_CASE("three nodes find each other through one seed and deliver sync frames"
   // One connection per pair even though everyone dialed everyone.
   c.run_for(500);
   for (auto& n : c.nodes) CHECK(n->peers().size() == 2);
+  for (auto& n : c.nodes) CHECK(n->connection_count() == 2);
 
   // A sync frame sent through the PeerSender arrives at the sync engine.
   asio::post(c.io, [&] { CHECK(a.send("c", FrameType::kDeltaBatch, "delta-bytes")); });
@@ -311,4 +312,28 @@ TEST_CASE("graceful stop is seen as left; an abrupt death as dead") {
           << " ms at a 100 ms gossip interval");
   CHECK(view(a, "c")->state == MemberState::kAlive);
   d.reset();
+}
+
+TEST_CASE("a restarted node (same id, new address) is alive again with a higher incarnation") {
+  Cluster c;
+  auto& a = c.add("a", {});
+  c.add("b", {c.addr(0)});
+  c.add("c", {c.addr(0)});
+  REQUIRE(c.run_until([&] { return sees_alive(a, "b") && sees_alive(a, "c"); }, 5000));
+  const uint64_t old_inc = view(a, "b")->incarnation;
+  const std::string old_addr = view(a, "b")->address;
+  // Crash b: stop() while no thread runs the io_context times out before the
+  // leave is written and force-closes the sockets. Then b starts a new life.
+  c.nodes[1]->stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a later wall clock
+  auto& b2 = c.add("b", {c.addr(2)});                         // seeds through c this time
+  REQUIRE(c.run_until(
+      [&] {
+        auto v = view(a, "b");
+        return v && v->state == MemberState::kAlive && v->incarnation > old_inc && v->connected;
+      },
+      5000));
+  CHECK(view(a, "b")->address == b2.advertise());
+  CHECK(view(a, "b")->address != old_addr);
+  CHECK(sees_alive(b2, "a"));
 }
