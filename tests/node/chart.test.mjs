@@ -601,6 +601,75 @@ test('custom: more than 64 replicas are refused by the values schema', () => {
   renderFails({ sets: ['autoscaling.enabled=true', 'autoscaling.maxReplicas=100'] }, /maxReplicas/);
 });
 
+test('custom: the NetworkPolicy opens the mesh port only to router pods and admin only to metricsFrom', () => {
+  const objs = render({ sets: ['networkPolicy.enabled=true', 'admin.expose=true',
+    'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring'] });
+  const np = one(objs, 'NetworkPolicy');
+  assert.ok(selects(np.spec.podSelector.matchLabels, podLabels(objs)));
+  assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+  const rule = (port) => {
+    const r = np.spec.ingress.filter((i) => i.ports.some((p) => p.port === Number(port)));
+    assert.equal(r.length, 1, `expected one ingress rule for port ${port}`);
+    return r[0];
+  };
+  assert.equal(rule(flag(objs, 'port')).from, undefined, 'data port should be open to any client by default');
+  const mesh = rule(flag(objs, 'mesh-port')).from;
+  assert.equal(mesh.length, 1);
+  assert.ok(selects(mesh[0].podSelector.matchLabels, podLabels(objs)));
+  assert.deepEqual(rule(flag(objs, 'admin-port')).from,
+    [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }]);
+  assert.equal(np.spec.ingress.length, 3);
+  assert.equal(ofKind(defaults(), 'NetworkPolicy').length, 0);
+});
+
+// ---------------------------------------------------------------- documentation
+
+// values.yaml keys documented with a "# -- " comment, as dotted paths. A key
+// whose value is a block (a map or list written out below it) is documented
+// as a whole; its children need no comment of their own.
+function documentedValues() {
+  const lines = fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8').split('\n');
+  const documented = [];
+  const undocumented = [];
+  const stack = [];
+  let comment = [];
+  let skipIndent = -1;
+  for (const line of lines) {
+    const t = line.trim();
+    if (t.startsWith('#')) { comment.push(t.slice(1).trim()); continue; }
+    const m = line.match(/^(\s*)([\w.-]+):(.*)$/);
+    if (!m) { if (!t) comment = []; continue; }
+    const indent = m[1].length;
+    if (skipIndent >= 0 && indent > skipIndent) continue;
+    skipIndent = -1;
+    while (stack.length && stack[stack.length - 1].indent >= indent) stack.pop();
+    stack.push({ indent, key: m[2] });
+    const p = stack.map((s) => s.key).join('.');
+    if (comment.length && comment[0].startsWith('-- ')) {
+      documented.push(p);
+      if (!m[3].trim()) skipIndent = indent;
+    } else if (!comment.length) {
+      undocumented.push(p);
+    }
+    comment = [];
+  }
+  return { documented, undocumented };
+}
+
+test('docs: every values.yaml key carries a comment', () => {
+  const { documented, undocumented } = documentedValues();
+  assert.ok(documented.length > 40, `only ${documented.length} documented keys found`);
+  assert.deepEqual(undocumented, [], 'keys without a comment line above them');
+});
+
+test('docs: the chart README lists every documented value and no stale ones', () => {
+  const readme = fs.readFileSync(path.join(CHART, 'README.md'), 'utf8');
+  const { documented } = documentedValues();
+  const rows = [...readme.matchAll(/^\| `([\w.-]+)` \|/gm)].map((m) => m[1]);
+  for (const k of documented) assert.ok(rows.includes(k), `README.md has no row for ${k}`);
+  for (const k of rows) assert.ok(documented.includes(k), `README.md documents ${k}, which values.yaml lacks`);
+});
+
 // ---------------------------------------------------------------- Dockerfile
 
 function dockerfile() {
