@@ -20,7 +20,9 @@ SyncEngine::SyncEngine(SyncEngineConfig cfg, radix::TreeCatalog& trees,
       sender_(sender),
       snapshot_sender_(std::min(cfg_.snapshot_chunk_bytes, kMaxSnapshotChunkData),
                        (cfg_.wall_ms ? cfg_.wall_ms() : radix::system_physical_ms()) << 8),
-      assembler_(cfg_.assembler) {}
+      assembler_(cfg_.assembler),
+      worker_(cfg_.background_snapshots ? std::make_unique<SnapshotWorker>(cfg_.max_snapshot_jobs)
+                                        : nullptr) {}
 
 SyncEngine::~SyncEngine() = default;
 
@@ -43,7 +45,7 @@ void SyncEngine::reject(const Error& e) {
 
 void SyncEngine::on_peer_up(const NodeId& peer) {
   auto [it, fresh] = peers_.try_emplace(peer, cfg_.outbox);
-  it->second.up_round = round_;
+  it->second.up_epoch = ++epoch_;
   it->second.digest_seen = false;
   if (!fresh) it->second.outbox.clear();
   // A joining peer learns our digests at once and pulls the snapshots it

@@ -57,6 +57,7 @@
 #include "mesh/peer_outbox.h"
 #include "mesh/peer_sender.h"
 #include "mesh/snapshot_transfer.h"
+#include "mesh/snapshot_worker.h"
 #include "mesh/sync_codec.h"
 #include "mesh/sync_messages.h"
 #include "mesh/sync_stats.h"
@@ -76,6 +77,11 @@ struct SyncEngineConfig {
   SnapshotAssemblerConfig assembler;
   size_t snapshot_chunk_bytes = kMaxSnapshotChunkData;
   size_t max_snapshot_chunks_per_pump = 64;
+  // Build and merge snapshots on a background thread (completions run on
+  // the engine's thread at its next frame or tick). Off: inline, which makes
+  // in-process tests deterministic.
+  bool background_snapshots = true;
+  size_t max_snapshot_jobs = 4;
   size_t max_send_snapshot_bytes = size_t{256} << 20;   // larger blobs are not sent
   size_t max_decoded_snapshot_bytes = size_t{1} << 30;  // merge cap (LZ4 output)
   size_t max_parked_records = 65536;                    // waiting for an anchor
@@ -126,7 +132,7 @@ class SyncEngine : public SyncHandler {
   struct PeerState {
     explicit PeerState(PeerOutboxConfig c) : outbox(c) {}
     PeerOutbox outbox;
-    uint64_t up_round = 0;
+    uint64_t up_epoch = 0;     // epoch_ when it came up
     bool digest_seen = false;  // a digest arrived since this peer came up
     struct DigestSeen {
       uint64_t remote = 0, local = 0;
@@ -148,8 +154,8 @@ class SyncEngine : public SyncHandler {
   };
   struct Cached {
     std::shared_ptr<const std::string> blob;
-    uint64_t version = 0;
-    uint64_t round = 0;
+    uint64_t version = 0;  // version_ of the model when the build started
+    uint64_t epoch = 0;    // epoch_ when the build started
     uint64_t built_ms = 0;
   };
 
@@ -180,6 +186,10 @@ class SyncEngine : public SyncHandler {
   void queue_snapshot(const NodeId& to, const std::string& model);
   void queue_all_snapshots(const NodeId& to);
   void flush_snapshots();
+  void flush_snapshots_for(const std::string& model);
+  void build_snapshot(const std::string& model);
+  void start_transfer(const NodeId& to, const std::string& model,
+                      const std::shared_ptr<const std::string>& blob);
   void handle_snapshot_request(const NodeId& from, const SnapshotRequest& q);
   void handle_snapshot_chunk(const NodeId& from, const SnapshotChunk& c);
   void snapshot_housekeeping();
@@ -208,8 +218,12 @@ class SyncEngine : public SyncHandler {
   std::map<std::string, Cached, std::less<>> cache_;
   std::map<std::string, std::set<NodeId>, std::less<>> to_send_;
   std::map<std::string, Wanted, std::less<>> wanted_;
+  std::set<std::string, std::less<>> building_;  // models with a build under way
+  uint64_t epoch_ = 0;                           // orders peer ups and build starts
   SnapshotSender snapshot_sender_;
   SnapshotAssembler assembler_;
+  // Last: destroyed first, so no job outlives the state its completion uses.
+  std::unique_ptr<SnapshotWorker> worker_;  // null: builds and merges inline
 };
 
 }  // namespace radixmesh::mesh

@@ -33,48 +33,88 @@ void SyncEngine::handle_snapshot_request(const NodeId& from, const SnapshotReque
 
 // Every peer waiting for a model is served from one build (coalescing).
 void SyncEngine::flush_snapshots() {
+  if (worker_) worker_->poll();  // finished builds and merges
   for (auto& [model, peers] : to_send_) {
     if (peers.empty()) continue;
-    auto tree = trees_.find(model);
-    if (!tree) {
+    if (!trees_.find(model)) {
       peers.clear();
       continue;
     }
-    const uint64_t version = version_[model];
-    Cached& c = cache_[model];
-    bool rebuild = !c.blob;
-    if (!rebuild && c.version != version)
-      for (const auto& p : peers) {
-        auto pit = peers_.find(p);
-        // A peer that was up when the blob was built got every later change
-        // as a delta; one that came up later needs a fresh blob.
-        if (pit == peers_.end() || pit->second.up_round >= c.round) rebuild = true;
+    const Cached& c = cache_[model];
+    if (c.blob) {
+      // A blob whose build started after a peer came up covers it: every
+      // later change reaches that peer as a delta. Unchanged: covers anyone.
+      const bool unchanged = c.version == version_[model];
+      for (auto it = peers.begin(); it != peers.end();) {
+        auto pit = peers_.find(*it);
+        if (pit == peers_.end()) {
+          it = peers.erase(it);
+        } else if (unchanged || pit->second.up_epoch < c.epoch) {
+          start_transfer(*it, model, c.blob);
+          it = peers.erase(it);
+        } else {
+          ++it;
+        }
       }
-    if (rebuild) {
-      auto blob = radix::encode_snapshot(*tree, workers_);
-      if (!blob.ok()) {
-        peers.clear();
-        continue;
-      }
-      c = Cached{std::make_shared<const std::string>(std::move(*blob)), version, round_, now_ms_};
-      SyncStats::bump(stats_.snapshots_built);
     }
-    if (c.blob->size() > cfg_.max_send_snapshot_bytes) {
-      SyncStats::bump(stats_.snapshots_rejected);
-      peers.clear();
-      continue;
-    }
-    for (const auto& p : peers) {
-      snapshot_sender_.start(p, model, c.blob);
-      SyncStats::bump(stats_.snapshot_bytes_sent, c.blob->size());
-    }
-    peers.clear();
+    if (!peers.empty()) build_snapshot(model);  // served when it is ready
   }
   size_t done = 0;
   snapshot_sender_.pump(
       [this](const NodeId& to, FrameType t, std::string p) { return send(to, t, std::move(p)); },
       cfg_.max_snapshot_chunks_per_pump, &done);
   SyncStats::bump(stats_.snapshots_sent, done);
+}
+
+void SyncEngine::start_transfer(const NodeId& to, const std::string& model,
+                                const std::shared_ptr<const std::string>& blob) {
+  if (blob->size() > cfg_.max_send_snapshot_bytes) {
+    SyncStats::bump(stats_.snapshots_rejected);
+    return;
+  }
+  snapshot_sender_.start(to, model, blob);
+  SyncStats::bump(stats_.snapshot_bytes_sent, blob->size());
+}
+
+void SyncEngine::build_snapshot(const std::string& model) {
+  if (building_.count(model) != 0) return;  // coalesce: one build at a time
+  auto tree = trees_.find(model);
+  if (!tree) return;
+  const uint64_t version = version_[model];
+  const uint64_t epoch = ++epoch_;
+  auto finish = [this, model, version, epoch](Result<std::string> blob) {
+    building_.erase(model);
+    if (!blob.ok()) {
+      SyncStats::bump(stats_.snapshots_rejected);
+      to_send_[model].clear();
+      return;
+    }
+    cache_[model] =
+        Cached{std::make_shared<const std::string>(std::move(*blob)), version, epoch, now_ms_};
+    SyncStats::bump(stats_.snapshots_built);
+  };
+  building_.insert(model);
+  if (!worker_) {
+    finish(radix::encode_snapshot(*tree, workers_));
+    flush_snapshots_for(model);
+    return;
+  }
+  radix::WorkerDirectory* workers = &workers_;
+  const bool queued = worker_->submit([tree, workers, finish]() -> std::function<void()> {
+    auto blob = std::make_shared<Result<std::string>>(radix::encode_snapshot(*tree, *workers));
+    return [finish, blob]() mutable { finish(std::move(*blob)); };
+  });
+  if (!queued) building_.erase(model);  // worker busy: the next flush tries again
+}
+
+// Serves the peers of one model right after an inline build.
+void SyncEngine::flush_snapshots_for(const std::string& model) {
+  auto it = to_send_.find(model);
+  const Cached& c = cache_[model];
+  if (it == to_send_.end() || !c.blob) return;
+  for (const auto& p : it->second)
+    if (peers_.count(p) != 0) start_transfer(p, model, c.blob);
+  it->second.clear();
 }
 
 void SyncEngine::handle_snapshot_chunk(const NodeId& from, const SnapshotChunk& chunk) {
@@ -84,28 +124,42 @@ void SyncEngine::handle_snapshot_chunk(const NodeId& from, const SnapshotChunk& 
     return reject(r.error());
   }
   if (!r->has_value()) return;
-  auto& done = **r;
-  auto tree_or = trees_.get_or_create(done.model);
+  auto blob = std::make_shared<std::string>(std::move((*r)->blob));
+  const std::string model = (*r)->model;
+  auto tree_or = trees_.get_or_create(model);
   if (!tree_or.ok()) {
     SyncStats::bump(stats_.snapshots_rejected);
     return;
   }
-  Status st = [&] {
+  auto finish = [this, from, model, size = blob->size()](Status st) {
+    if (!st.ok()) {
+      SyncStats::bump(stats_.snapshots_rejected);
+      return reject(st.error());
+    }
+    SyncStats::bump(stats_.snapshots_received);
+    SyncStats::bump(stats_.snapshot_bytes_received, size);
+    version_[model] += 1;
+    auto w = wanted_.find(model);
+    if (w != wanted_.end() && w->second.from == from) wanted_.erase(w);
+    // Inserts parked on anchors the snapshot brought are now applicable.
+    for (const auto& [peer, ps] : peers_) retry_parked(peer, model);
+    retry_parked(from, model);
+  };
+  std::shared_ptr<radix::PrefixTree> tree = *tree_or;
+  const size_t cap = cfg_.max_decoded_snapshot_bytes;
+  if (!worker_) {
     DeltaJournal::RemoteScope remote;
-    return radix::merge_snapshot(done.blob, **tree_or, workers_, cfg_.max_decoded_snapshot_bytes);
-  }();
-  if (!st.ok()) {
-    SyncStats::bump(stats_.snapshots_rejected);
-    return reject(st.error());
+    return finish(radix::merge_snapshot(*blob, *tree, workers_, cap));
   }
-  SyncStats::bump(stats_.snapshots_received);
-  SyncStats::bump(stats_.snapshot_bytes_received, done.blob.size());
-  version_[done.model] += 1;
-  auto w = wanted_.find(done.model);
-  if (w != wanted_.end() && w->second.from == from) wanted_.erase(w);
-  // Inserts parked on anchors the snapshot brought are now applicable.
-  for (const auto& [peer, ps] : peers_) retry_parked(peer, done.model);
-  retry_parked(from, done.model);
+  radix::WorkerDirectory* workers = &workers_;
+  const bool queued =
+      worker_->submit([tree, workers, blob, cap, finish]() -> std::function<void()> {
+        DeltaJournal::RemoteScope remote;
+        Status st = radix::merge_snapshot(*blob, *tree, *workers, cap);
+        return [finish, st]() { finish(st); };
+      });
+  // Worker busy: dropped; the request times out and is sent again.
+  if (!queued) SyncStats::bump(stats_.snapshots_rejected);
 }
 
 void SyncEngine::snapshot_housekeeping() {
@@ -124,19 +178,13 @@ void SyncEngine::snapshot_housekeeping() {
   // Proactive builds, off the request path: on change count, or on age with
   // a minimum change count. Requests then reuse the blob when they can.
   for (const auto& [model, version] : version_) {
-    Cached& c = cache_[model];
+    const Cached& c = cache_[model];
     const uint64_t changes = version - c.version;
     const bool by_count =
         cfg_.snapshot_change_trigger != 0 && changes >= cfg_.snapshot_change_trigger;
     const bool by_age =
         now_ms_ >= c.built_ms + cfg_.snapshot_stale_ms && changes >= cfg_.snapshot_min_changes;
-    if (!by_count && !by_age) continue;
-    auto tree = trees_.find(model);
-    if (!tree) continue;
-    auto blob = radix::encode_snapshot(*tree, workers_);
-    if (!blob.ok()) continue;
-    c = Cached{std::make_shared<const std::string>(std::move(*blob)), version, round_, now_ms_};
-    SyncStats::bump(stats_.snapshots_built);
+    if (by_count || by_age) build_snapshot(model);
   }
 }
 

@@ -138,8 +138,16 @@ class NodeSender : public PeerSender {
   NodeId self_;
 };
 
+// Snapshots are built and merged inline unless a test asks for the
+// background worker: inline keeps runs deterministic.
+inline SyncEngineConfig inline_engine_config() {
+  SyncEngineConfig c;
+  c.background_snapshots = false;
+  return c;
+}
+
 struct NodeOptions {
-  SyncEngineConfig engine;
+  SyncEngineConfig engine = inline_engine_config();
   DeltaJournalConfig journal;
   radix::PrefixTree::Options tree;
 };
