@@ -40,7 +40,10 @@
 //
 // Threads: every method runs on the mesh io thread, except stats() which
 // may be read anywhere. The trees, directory, clock, journal and load board
-// are thread-safe and shared with router threads.
+// are thread-safe and shared with router threads. With background_snapshots
+// (the default), snapshot encoding and merging run on one extra thread
+// (mesh/snapshot_worker.h) that touches only the trees and the directory;
+// their completions run on the io thread at the next frame or tick.
 #pragma once
 
 #include <cstdint>
