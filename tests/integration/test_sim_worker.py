@@ -4,8 +4,10 @@ injection, as the router's tests, the demo and the benchmarks rely on them.
 
 Timing assertions use wide margins: the machine is shared and small.
 """
+import base64
 import json
 import socket
+import struct
 import threading
 import time
 import unittest
@@ -185,6 +187,12 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(len(r["data"]), 2)
         self.assertEqual(len(r["data"][0]["embedding"]), 8)
+        # The openai client asks for base64 (little-endian float32) by default.
+        status, r, _ = self.timed_post(port, {"model": "sim-model", "input": "a",
+                                              "encoding_format": "base64"}, "/v1/embeddings")
+        self.assertEqual(status, 200)
+        vec = struct.unpack("<8f", base64.b64decode(r["data"][0]["embedding"]))
+        self.assertTrue(all(-1.0 <= v <= 1.0 for v in vec), vec)
 
     def test_concurrency_limit_queues_and_max_queue_rejects(self):
         # One slot, one queue place; each request holds its slot for ~0.4 s.

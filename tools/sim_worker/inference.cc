@@ -131,9 +131,10 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
   }
   if (ep == Endpoint::kEmbeddings) {
     st.counters.prompt_tokens.fetch_add(r.prompt_tokens, std::memory_order_relaxed);
-    co_return co_await send_response(
-        s, req, http::status::ok, "application/json",
-        embeddings_body(r.model, r.embedding_inputs, o.embedding_dim, r.prompt_tokens, o.seed), st);
+    co_return co_await send_response(s, req, http::status::ok, "application/json",
+                                     embeddings_body(r.model, r.embedding_inputs, o.embedding_dim,
+                                                     r.prompt_tokens, o.seed, r.embedding_base64),
+                                     st);
   }
 
   // Time to first token counts from here: queue wait + uncached prefill.

@@ -164,6 +164,8 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
                                        inputs.size() > 0 && inputs.at(0).is_string())
         r.embedding_inputs = inputs.size();
       if (!read_prompt(field, r)) return bad("'input' must be a string, strings or token ids");
+      if (std::string_view fmt; root["encoding_format"].get_string().get(fmt) == simdjson::SUCCESS)
+        r.embedding_base64 = fmt == "base64";
       r.stream = false;
       break;
   }

@@ -38,6 +38,7 @@ struct SimRequest {
   std::optional<uint64_t> max_tokens;
   bool stream = false;
   uint64_t embedding_inputs = 1;
+  bool embedding_base64 = false;  // encoding_format "base64" (the openai client's default)
 };
 
 // Errors are kInvalidArgument with a message fit for an OpenAI error body.

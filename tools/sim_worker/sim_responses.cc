@@ -1,6 +1,7 @@
 #include "tools/sim_worker/sim_responses.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace radixmesh::tools::sim {
 namespace {
@@ -191,19 +192,40 @@ std::string models_body(const std::vector<std::string>& models, int64_t created)
 }
 
 std::string embeddings_body(std::string_view model, uint64_t inputs, uint32_t dim,
-                            uint64_t prompt_tokens, uint64_t seed) {
+                            uint64_t prompt_tokens, uint64_t seed, bool base64) {
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out = "{\"object\":\"list\",\"data\":[";
   for (uint64_t i = 0; i < inputs; ++i) {
     if (i) out += ",";
-    out += "{\"object\":\"embedding\",\"index\":" + std::to_string(i) + ",\"embedding\":[";
+    out += "{\"object\":\"embedding\",\"index\":" + std::to_string(i) + ",\"embedding\":";
+    std::string raw;  // little-endian float32 bytes, for base64
+    out += base64 ? "\"" : "[";
     for (uint32_t d = 0; d < dim; ++d) {
+      const double v = static_cast<double>(mix(seed + i * 131 + d) % 20001) / 10000.0 - 1.0;
+      if (base64) {
+        const float f = static_cast<float>(v);
+        uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        for (int b = 0; b < 4; ++b) raw.push_back(static_cast<char>((bits >> (8 * b)) & 0xff));
+        continue;
+      }
       if (d) out += ",";
       char buf[32];
-      double v = static_cast<double>(mix(seed + i * 131 + d) % 20001) / 10000.0 - 1.0;
       std::snprintf(buf, sizeof buf, "%.4f", v);
       out += buf;
     }
-    out += "]}";
+    if (base64) {
+      for (size_t k = 0; k < raw.size(); k += 3) {
+        uint32_t n = static_cast<uint8_t>(raw[k]) << 16;
+        if (k + 1 < raw.size()) n |= static_cast<uint8_t>(raw[k + 1]) << 8;
+        if (k + 2 < raw.size()) n |= static_cast<uint8_t>(raw[k + 2]);
+        out.push_back(kB64[(n >> 18) & 63]);
+        out.push_back(kB64[(n >> 12) & 63]);
+        out.push_back(k + 1 < raw.size() ? kB64[(n >> 6) & 63] : '=');
+        out.push_back(k + 2 < raw.size() ? kB64[n & 63] : '=');
+      }
+    }
+    out += base64 ? "\"}" : "]}";
   }
   out += "],\"model\":";
   append_json_string(out, model);

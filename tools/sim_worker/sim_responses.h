@@ -56,7 +56,8 @@ std::string usage_chunk(const ResponseMeta& m, const Usage& u);
 
 std::string models_body(const std::vector<std::string>& models, int64_t created);
 
+// Vectors as float arrays, or base64 of little-endian float32 when `base64`.
 std::string embeddings_body(std::string_view model, uint64_t inputs, uint32_t dim,
-                            uint64_t prompt_tokens, uint64_t seed);
+                            uint64_t prompt_tokens, uint64_t seed, bool base64);
 
 }  // namespace radixmesh::tools::sim
