@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -536,4 +537,74 @@ TEST_CASE("a parser grown by a large body gives its memory back and keeps workin
     REQUIRE(i.ok());
     CHECK(i->canonical.size() < 100);
   }
+}
+
+TEST_CASE("property: every prefix of a random conversation is a byte prefix of the next") {
+  // Random conversations mixing every message shape; each turn adds one or
+  // two messages. Deterministic (fixed seed), bounded (300 x 8 turns).
+  uint32_t x = 2024;
+  auto next = [&x](uint32_t n) {
+    x = x * 1664525u + 1013904223u;
+    return (x >> 8) % n;
+  };
+  auto random_text = [&](size_t max_len) {
+    static const char* kWords[] = {"a ",         "b\n",     "é ",  "\x1e",
+                                   "{\"k\":1} ", "ümlaut ", "\\ ", "🙂"};
+    std::string s;
+    const size_t n = next(static_cast<uint32_t>(max_len));
+    for (size_t i = 0; i < n; ++i) s += kWords[next(8)];
+    return s;
+  };
+  auto random_message = [&]() {
+    static const char* kRoles[] = {"user", "assistant", "system", "tool", "developer"};
+    json m = {{"role", kRoles[next(5)]}};
+    switch (next(5)) {
+      case 0:
+        m["content"] = random_text(40);
+        break;
+      case 1:
+        m["content"] = nullptr;
+        break;
+      case 2: {
+        json parts = json::array();
+        for (uint32_t i = 0, n = 1 + next(3); i < n; ++i) {
+          if (next(3) == 0)
+            parts.push_back({{"type", "image_url"}, {"image_url", {{"url", random_text(10)}}}});
+          else
+            parts.push_back({{"type", "text"}, {"text", random_text(20)}});
+        }
+        m["content"] = parts;
+        break;
+      }
+      case 3:
+        m["content"] = random_text(5);
+        m["tool_calls"] =
+            json::array({{{"id", random_text(3)},
+                          {"function", {{"name", "f"}, {"arguments", random_text(8)}}}}});
+        break;
+      default:
+        m["content"] = random_text(10);
+        m["tool_call_id"] = random_text(3);
+        m["name"] = random_text(3);
+    }
+    return m;
+  };
+  RequestParser p;
+  std::set<std::string> finals;
+  for (int conv = 0; conv < 300; ++conv) {
+    json body = {{"model", "m"}, {"messages", json::array()}};
+    if (next(2))
+      body["tools"] =
+          json::array({{{"type", "function"}, {"function", {{"name", random_text(4)}}}}});
+    std::string prev = parse_ok(body.dump(), Endpoint::kChatCompletions, &p).canonical;
+    for (int turn = 0; turn < 8; ++turn) {
+      for (uint32_t k = 0, n = 1 + next(2); k < n; ++k)
+        body["messages"].push_back(random_message());
+      const std::string cur = parse_ok(body.dump(), Endpoint::kChatCompletions, &p).canonical;
+      REQUIRE(is_strict_prefix(prev, cur));
+      prev = cur;
+    }
+    finals.insert(prev);
+  }
+  CHECK(finals.size() == 300);  // distinct random conversations, distinct bytes
 }
