@@ -1,10 +1,14 @@
 // Snapshot chunking and reassembly: <= 1 MiB chunks, out-of-order and
-// duplicate chunks, size caps, bounded buffers, peers vanishing.
+// duplicate chunks, size caps, bounded buffers, peers vanishing; and the
+// background worker that builds and merges snapshots.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <mutex>
 #include <random>
 
 #include "mesh/snapshot_transfer.h"
+#include "mesh/snapshot_worker.h"
 #include "mesh/sync_codec.h"
 
 using namespace radixmesh;
@@ -101,4 +105,34 @@ TEST_CASE("idle transfers expire and a vanished peer's buffers are freed") {
   a.drop_peer("q");
   CHECK(a.buffered_bytes() == 0);
   CHECK(a.transfers() == 0);
+}
+
+TEST_CASE("the snapshot worker runs jobs off-thread, completions on poll, bounded queue") {
+  std::atomic<int> ran{0};
+  int completed = 0;
+  std::mutex gate;
+  std::unique_lock hold(gate);  // keeps the first job running
+  {
+    SnapshotWorker w(2);
+    CHECK(w.submit([&]() -> std::function<void()> {
+      std::lock_guard wait(gate);
+      ++ran;
+      return [&] { ++completed; };
+    }));
+    CHECK(w.submit([&]() -> std::function<void()> {
+      ++ran;
+      return [&] { ++completed; };
+    }));
+    CHECK_FALSE(w.submit([]() -> std::function<void()> { return {}; }));  // full
+    CHECK(w.poll() == 0);
+    CHECK(completed == 0);  // completions never run on the worker thread
+    hold.unlock();
+    REQUIRE(w.wait_idle(5000));
+    CHECK(w.poll() == 2);
+    CHECK(completed == 2);
+    CHECK(w.pending() == 0);
+    CHECK(w.submit([&]() -> std::function<void()> { return [&] { ++completed; }; }));
+  }  // destroyed with a job possibly pending: joins, drops the completion
+  CHECK(ran.load() == 2);
+  CHECK(completed == 2);
 }
