@@ -194,6 +194,28 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
         vec = struct.unpack("<8f", base64.b64decode(r["data"][0]["embedding"]))
         self.assertTrue(all(-1.0 <= v <= 1.0 for v in vec), vec)
 
+    def test_responses_api(self):
+        port, _ = self.start("--decode-us-per-token", "0", "--prefill-us-per-token", "0")
+        body = {"model": "sim-model", "instructions": "brief", "input": words(400, 30),
+                "max_output_tokens": 3}
+        for _ in range(2):
+            status, r, _ = self.timed_post(port, body, "/v1/responses")
+        self.assertEqual(status, 200)
+        self.assertEqual(r["object"], "response")
+        self.assertEqual(r["status"], "completed")
+        self.assertEqual(len(r["output"][0]["content"][0]["text"]), 12)
+        self.assertEqual(r["usage"]["output_tokens"], 3)
+        self.assertGreater(r["usage"]["input_tokens_details"]["cached_tokens"], 0)
+        events = [json.loads(d) for _, d in harness.sse_events(
+            port, "/v1/responses", dict(body, stream=True))]
+        types = [e["type"] for e in events]
+        self.assertEqual(types, ["response.created"] + ["response.output_text.delta"] * 3
+                         + ["response.completed"])
+        self.assertEqual([e["sequence_number"] for e in events], list(range(5)))
+        done = events[-1]["response"]
+        self.assertEqual(done["output"][0]["content"][0]["text"],
+                         "".join(e["delta"] for e in events[1:4]))
+
     def test_concurrency_limit_queues_and_max_queue_rejects(self):
         # One slot, one queue place; each request holds its slot for ~0.4 s.
         port, _ = self.start("--concurrency", "1", "--max-queue", "1", "--kv-capacity-tokens",

@@ -22,6 +22,7 @@ std::optional<Endpoint> inference_endpoint(std::string_view path) {
   if (path == "/v1/completions") return Endpoint::kCompletions;
   if (path == "/generate") return Endpoint::kGenerate;
   if (path == "/v1/embeddings") return Endpoint::kEmbeddings;
+  if (path == "/v1/responses") return Endpoint::kResponses;
   return std::nullopt;
 }
 

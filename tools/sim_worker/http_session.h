@@ -2,6 +2,7 @@
 // Reads requests one at a time (bounded body, idle timeout) and dispatches:
 //   GET  /health /v1/models /metrics
 //   POST /v1/chat/completions /v1/completions /generate /v1/embeddings
+//        /v1/responses
 // Unknown paths get 404, wrong methods 405, oversized bodies 413, all with
 // OpenAI error bodies.
 //

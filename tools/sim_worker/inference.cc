@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "tools/sim_worker/peer_watch.h"
+#include "tools/sim_worker/responses_api.h"
 #include "tools/sim_worker/sim_responses.h"
 
 namespace radixmesh::tools::sim {
@@ -46,20 +47,26 @@ const char* id_prefix(Endpoint ep) {
       return "chatcmpl-";
     case Endpoint::kCompletions:
       return "cmpl-";
+    case Endpoint::kResponses:
+      return "resp_";
     default:
       return "gen-";
   }
 }
 
-// Writes one SSE event as one HTTP chunk; false on a write error.
-asio::awaitable<bool> write_event(Stream& s, const std::string& payload) {
+std::string sse_data(const std::string& payload) {
   std::string ev;
   ev.reserve(payload.size() + 8);
   ev += "data: ";
   ev += payload;
   ev += "\n\n";
+  return ev;
+}
+
+// Writes whole SSE events as one HTTP chunk; false on a write error.
+asio::awaitable<bool> write_chunk(Stream& s, const std::string& wire) {
   s.expires_after(kWriteTimeout);
-  auto [ec, n] = co_await asio::async_write(s, http::make_chunk(asio::buffer(ev)),
+  auto [ec, n] = co_await asio::async_write(s, http::make_chunk(asio::buffer(wire)),
                                             asio::as_tuple(asio::use_awaitable));
   s.expires_never();
   co_return !ec;
@@ -186,8 +193,12 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
     text.reserve(u.completion_tokens * 4);
     for (uint64_t i = 0; i < u.completion_tokens; ++i) text += token_text(o.seed, n, i);
     st.counters.completion_tokens.fetch_add(u.completion_tokens, std::memory_order_relaxed);
+    // A named local, not a conditional expression: g++ 12 destroys a
+    // conditional's temporary twice when it initialises a coroutine parameter.
+    std::string body = ep == Endpoint::kResponses ? responses_object(meta, text, u, true)
+                                                  : completion_body(meta, text, u, "length");
     co_return co_await send_response(s, req, http::status::ok, "application/json",
-                                     completion_body(meta, text, u, "length"), st);
+                                     std::move(body), st);
   }
 
   st.counters.streams.fetch_add(1, std::memory_order_relaxed);
@@ -205,8 +216,10 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
       ec)
     co_return cancelled();
 
-  std::string cumulative;  // /generate streams the whole text so far
+  const bool responses = ep == Endpoint::kResponses;
+  std::string cumulative;  // /generate streams the whole text so far; responses end with it
   uint64_t emitted = 0;
+  uint64_t seq = 0;  // responses: event sequence number
   for (uint64_t k = 0; k < chunks; ++k) {
     const uint64_t take = std::min(tpc, u.completion_tokens - emitted);
     if (k > 0) {
@@ -217,21 +230,30 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
     std::string text;
     for (uint64_t i = 0; i < take; ++i) text += token_text(o.seed, n, emitted + i);
     emitted += take;
-    if (ep == Endpoint::kGenerate) cumulative += text;
+    if (ep == Endpoint::kGenerate || responses) cumulative += text;
     const bool last = k + 1 == chunks;
     Usage so_far = u;
     so_far.completion_tokens = emitted;
-    if (!co_await write_event(
-            s, stream_chunk(meta, text, cumulative, k == 0, last ? "length" : nullptr, so_far)))
-      co_return cancelled();
+    std::string wire;
+    if (responses) {
+      if (k == 0) wire = responses_created_event(meta, seq++);
+      wire += responses_delta_event(meta, seq++, text);
+    } else {
+      wire =
+          sse_data(stream_chunk(meta, text, cumulative, k == 0, last ? "length" : nullptr, so_far));
+    }
+    if (!co_await write_chunk(s, wire)) co_return cancelled();
     st.counters.completion_tokens.fetch_add(take, std::memory_order_relaxed);
   }
-  std::string usage = usage_chunk(meta, u);
-  if (!usage.empty() && !co_await write_event(s, usage)) co_return cancelled();
-  std::string done = "data: [DONE]\n\n";
-  auto [ec1, n1] = co_await asio::async_write(s, http::make_chunk(asio::buffer(done)),
-                                              asio::as_tuple(asio::use_awaitable));
-  if (ec1) co_return cancelled();
+  // The end: OpenAI's usage chunk and [DONE]; the Responses API's completed event.
+  std::string tail;
+  if (responses) {
+    tail = responses_completed_event(meta, seq++, cumulative, u);
+  } else {
+    if (std::string usage = usage_chunk(meta, u); !usage.empty()) tail = sse_data(usage);
+    tail += "data: [DONE]\n\n";
+  }
+  if (!co_await write_chunk(s, tail)) co_return cancelled();
   auto [ec2, n2] =
       co_await asio::async_write(s, http::make_chunk_last(), asio::as_tuple(asio::use_awaitable));
   s.expires_never();

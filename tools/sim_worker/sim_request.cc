@@ -107,6 +107,8 @@ const char* endpoint_name(Endpoint e) {
       return "generate";
     case Endpoint::kEmbeddings:
       return "embeddings";
+    case Endpoint::kResponses:
+      return "responses";
   }
   return "unknown";
 }
@@ -155,6 +157,24 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
       element sp;
       if (root["sampling_params"].get(sp) == simdjson::SUCCESS && sp.is_object())
         r.max_tokens = read_uint(sp, "max_new_tokens");
+      break;
+    }
+    case Endpoint::kResponses: {
+      if (std::string_view ins; root["instructions"].get_string().get(ins) == simdjson::SUCCESS) {
+        r.prompt.append("system\n");
+        r.prompt.append(ins);
+        r.prompt.push_back('\n');
+      }
+      if (root["input"].get(field) != simdjson::SUCCESS)
+        return bad("'input' is a required property");
+      if (std::string_view text; field.get_string().get(text) == simdjson::SUCCESS) {
+        r.prompt.append("user\n");
+        r.prompt.append(text);
+        r.prompt.push_back('\n');
+      } else if (!read_chat(field, r)) {
+        return bad("'input' must be a string or an array of {role, content}");
+      }
+      r.max_tokens = read_uint(root, "max_output_tokens");
       break;
     }
     case Endpoint::kEmbeddings:

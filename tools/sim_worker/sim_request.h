@@ -8,6 +8,8 @@
 //   completions  prompt (string, array of strings joined, or token ids)
 //   /generate    text, or input_ids
 //   embeddings   input (string or array)
+//   responses    ["system\n" + instructions + "\n"] then input: a string as
+//                one user message, or items as chat messages
 // Token ids are encoded as 4 little-endian bytes each, so one id is one token
 // and a block holds block_tokens ids, in a namespace apart from text.
 //
@@ -26,7 +28,8 @@
 
 namespace radixmesh::tools::sim {
 
-enum class Endpoint { kChat, kCompletions, kGenerate, kEmbeddings };
+enum class Endpoint { kChat, kCompletions, kGenerate, kEmbeddings, kResponses };
+inline constexpr int kEndpointCount = 5;
 
 const char* endpoint_name(Endpoint e);
 

@@ -67,7 +67,7 @@ std::string render_metrics(SimState& s) {
   std::string out;
   out.reserve(4096);
   std::string req;
-  for (int e = 0; e < 4; ++e)
+  for (int e = 0; e < kEndpointCount; ++e)
     req += sample("sim_requests_total",
                   std::string("endpoint=\"") + endpoint_name(static_cast<Endpoint>(e)) + "\"",
                   ld(c.requests[e]));

@@ -19,7 +19,7 @@
 namespace radixmesh::tools::sim {
 
 struct SimCounters {
-  std::atomic<uint64_t> requests[4] = {};  // by Endpoint
+  std::atomic<uint64_t> requests[kEndpointCount] = {};  // by Endpoint
   std::atomic<uint64_t> status_200{0}, status_400{0}, status_404{0}, status_413{0}, status_429{0},
       status_500{0};
   std::atomic<uint64_t> prompt_tokens{0}, cached_tokens{0}, completion_tokens{0};
