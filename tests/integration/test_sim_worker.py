@@ -166,6 +166,22 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
         self.assertEqual(len(last["text"]), 32)  # SGLang streams the cumulative text
         self.assertEqual(last["meta_info"]["completion_tokens"], 8)
 
+    def test_http10_stream_is_raw_and_ends_with_the_connection(self):
+        # nginx talks HTTP/1.0 to upstreams by default: no chunked encoding.
+        port, _ = self.start("--decode-us-per-token", "0")
+        body = json.dumps(chat("x", max_tokens=3, stream=True)).encode()
+        with socket.create_connection((harness.HOST, port), timeout=5) as s:
+            s.sendall(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Length: %d\r\n\r\n"
+                      % len(body) + body)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, payload = data.partition(b"\r\n\r\n")
+        self.assertNotIn(b"chunked", head.lower())
+        self.assertTrue(payload.startswith(b"data: {"), payload[:40])
+        self.assertTrue(payload.endswith(b"data: [DONE]\n\n"), payload[-40:])
+        self.assertEqual(payload.count(b"data: "), 3 + 2)  # 3 tokens, usage, [DONE]
+
     def test_generate_completions_embeddings_non_streaming(self):
         port, _ = self.start("--decode-us-per-token", "0", "--prefill-us-per-token", "0")
         ids = list(range(1, 200))

@@ -63,13 +63,23 @@ std::string sse_data(const std::string& payload) {
   return ev;
 }
 
-// Writes whole SSE events as one HTTP chunk; false on a write error.
-asio::awaitable<bool> write_chunk(Stream& s, const std::string& wire) {
+// Writes whole SSE events as one HTTP chunk (or raw bytes for an HTTP/1.0
+// client, whose stream is delimited by closing the connection); false on a
+// write error.
+asio::awaitable<bool> write_chunk(Stream& s, const std::string& wire, bool chunked) {
   s.expires_after(kWriteTimeout);
-  auto [ec, n] = co_await asio::async_write(s, http::make_chunk(asio::buffer(wire)),
-                                            asio::as_tuple(asio::use_awaitable));
+  boost::system::error_code wec;
+  if (chunked) {
+    auto [ec, n] = co_await asio::async_write(s, http::make_chunk(asio::buffer(wire)),
+                                              asio::as_tuple(asio::use_awaitable));
+    wec = ec;
+  } else {
+    auto [ec10, n10] =
+        co_await asio::async_write(s, asio::buffer(wire), asio::as_tuple(asio::use_awaitable));
+    wec = ec10;
+  }
   s.expires_never();
-  co_return !ec;
+  co_return !wec;
 }
 
 // Waits for a batch slot; returns false (with the reason counted) if the
@@ -197,8 +207,8 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
     // conditional's temporary twice when it initialises a coroutine parameter.
     std::string body = ep == Endpoint::kResponses ? responses_object(meta, text, u, true)
                                                   : completion_body(meta, text, u, "length");
-    co_return co_await send_response(s, req, http::status::ok, "application/json",
-                                     std::move(body), st);
+    co_return co_await send_response(s, req, http::status::ok, "application/json", std::move(body),
+                                     st);
   }
 
   st.counters.streams.fetch_add(1, std::memory_order_relaxed);
@@ -207,8 +217,12 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
   res.set(http::field::content_type, "text/event-stream");
   res.set(http::field::cache_control, "no-cache");
   res.set("x-worker-id", o.id);
-  res.keep_alive(req.keep_alive());
-  res.chunked(true);
+  // HTTP/1.1: chunked, keep-alive as asked. HTTP/1.0 (e.g. nginx's default
+  // upstream protocol) has no chunked encoding: the stream ends with the
+  // connection.
+  const bool chunked = req.version() >= 11;
+  res.keep_alive(chunked && req.keep_alive());
+  res.chunked(chunked);
   st.counters.count_status(200);
   http::response_serializer<http::empty_body> sr{res};
   s.expires_after(kWriteTimeout);
@@ -242,7 +256,7 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
       wire =
           sse_data(stream_chunk(meta, text, cumulative, k == 0, last ? "length" : nullptr, so_far));
     }
-    if (!co_await write_chunk(s, wire)) co_return cancelled();
+    if (!co_await write_chunk(s, wire, chunked)) co_return cancelled();
     st.counters.completion_tokens.fetch_add(take, std::memory_order_relaxed);
   }
   // The end: OpenAI's usage chunk and [DONE]; the Responses API's completed event.
@@ -253,7 +267,8 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
     if (std::string usage = usage_chunk(meta, u); !usage.empty()) tail = sse_data(usage);
     tail += "data: [DONE]\n\n";
   }
-  if (!co_await write_chunk(s, tail)) co_return cancelled();
+  if (!co_await write_chunk(s, tail, chunked)) co_return cancelled();
+  if (!chunked) co_return false;
   auto [ec2, n2] =
       co_await asio::async_write(s, http::make_chunk_last(), asio::as_tuple(asio::use_awaitable));
   s.expires_never();
