@@ -61,3 +61,18 @@ TEST_CASE("malformed bodies are errors") {
   REQUIRE_FALSE(e.ok());
   CHECK(!e.error().message.empty());
 }
+
+TEST_CASE("responses API input: instructions first, string or message items") {
+  simdjson::dom::parser p;
+  auto s = parse_sim_request(
+      Endpoint::kResponses, R"({"instructions":"be brief","input":"hi","max_output_tokens":5})", p);
+  REQUIRE(s.ok());
+  CHECK(s->prompt == "system\nbe brief\nuser\nhi\n");
+  CHECK(s->max_tokens == 5);
+  auto items = parse_sim_request(
+      Endpoint::kResponses,
+      R"({"input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]}]})", p);
+  REQUIRE(items.ok());
+  CHECK(items->prompt == "user\nhi\n");
+  CHECK_FALSE(parse_sim_request(Endpoint::kResponses, R"({"input":5})", p).ok());
+}

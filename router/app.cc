@@ -1,0 +1,283 @@
+#include "router/app.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <fstream>
+#include <stdexcept>
+
+namespace radixmesh::router {
+namespace {
+
+policies::PolicyConfig policy_config(const RouterConfig& c) {
+  policies::PolicyConfig p;
+  p.name = c.policy;
+  p.cache_threshold = c.cache_threshold;
+  p.balance_abs_threshold = static_cast<size_t>(std::max<int64_t>(c.balance_abs_threshold, 0));
+  p.balance_rel_threshold = c.balance_rel_threshold;
+  p.cost_overlap_weight = c.cost_overlap_weight;
+  p.cost_load_weight = c.cost_load_weight;
+  return p;
+}
+
+std::unique_ptr<policies::Policy> make_policy_or_throw(const RouterConfig& c) {
+  auto p = policies::make_policy(policy_config(c));
+  if (!p.ok()) throw std::runtime_error("policy: " + p.error().message);
+  return std::move(p).value();
+}
+
+radix::PrefixTree::Options tree_options(const RouterConfig& c,
+                                        const radix::WorkerDirectory* directory) {
+  radix::PrefixTree::Options o;
+  o.max_blocks_per_worker = static_cast<size_t>(c.max_blocks_per_worker);
+  o.max_bytes = static_cast<size_t>(c.memory_budget_bytes);
+  o.workers = directory;
+  return o;
+}
+
+std::chrono::milliseconds ms(int64_t v) {
+  return std::chrono::milliseconds(v);
+}
+
+constexpr size_t kMaxModels = 1024;
+constexpr size_t kMaxWorkers = 4096;
+
+}  // namespace
+
+App::IoThread::IoThread(const App& app, size_t index) {
+  const auto& c = app.config_;
+  UpstreamPool::Options pool;
+  // --pool-size is per worker for the whole process: split over the threads.
+  const size_t threads = static_cast<size_t>(std::max(c.threads, 1));
+  pool.max_per_worker = std::max<size_t>(
+      1, (static_cast<size_t>(std::max<int64_t>(c.pool_size, 1)) + threads - 1) / threads);
+  pool.connect_timeout = ms(c.connect_timeout_ms);
+  pool.keepalive = std::min(ms(c.idle_timeout_ms), std::chrono::milliseconds(30000));
+  radix::ParseLimits limits;
+  limits.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
+  limits.max_canonical_bytes = static_cast<size_t>(c.max_body_bytes);
+  state = std::make_unique<IoThreadState>(
+      ioc.get_executor(), pool, limits,
+      0x9E3779B97F4A7C15ULL * (index + 1) ^ static_cast<uint64_t>(now_ms()));
+}
+
+App::App(RouterConfig config, const Logger& log)
+    : config_(std::move(config)),
+      log_(log),
+      families_(metrics_),
+      directory_(kMaxWorkers),
+      clock_(radix::system_physical_ms),
+      broker_(static_cast<size_t>(config_.memory_budget_bytes)),
+      // Mesh seam: the mesh passes its TreeObserver here (inserts and
+      // evictions become gossip deltas). nullptr: single-node routing.
+      trees_(tree_options(config_, &directory_), kMaxModels, &broker_, /*observer=*/nullptr),
+      policy_(make_policy_or_throw(config_)),
+      registry_(
+          WorkerRegistry::Options{kMaxWorkers,
+                                  CircuitBreaker::Options{static_cast<uint32_t>(std::max<int64_t>(
+                                                              config_.breaker_failures, 1)),
+                                                          config_.breaker_cooldown_ms}},
+          [this](const std::string& url) { return directory_.intern(url); }) {
+  dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, config_.policy);
+
+  RoutingOptions routing;
+  routing.default_model = config_.default_model;
+  routing.block_bytes = static_cast<size_t>(std::max<int64_t>(config_.block_bytes, 1));
+  routing.max_blocks_per_worker = static_cast<size_t>(config_.max_blocks_per_worker);
+  routing.parse_limits.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
+  routing.parse_limits.max_canonical_bytes = static_cast<size_t>(config_.max_body_bytes);
+  // Mesh seam: the mesh's load board supplies other routers' in-flight
+  // counts per worker here. Empty: 0 (this router's own counts only).
+  MeshLoadFn mesh_load;
+  engine_ = std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
+                                            std::move(mesh_load));
+
+  ProxyOptions proxy;
+  proxy.first_byte_timeout = ms(config_.first_byte_timeout_ms);
+  proxy.idle_timeout = ms(config_.idle_timeout_ms);
+  proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
+  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get());
+
+  HandlerOptions handler;
+  handler.session_header = config_.session_header;
+  handler_ = std::make_unique<RequestHandler>(*engine_, *proxy_, registry_, dp_metrics_.get(),
+                                              state_, handler);
+
+  const size_t n = static_cast<size_t>(std::max(config_.threads, 1));
+  for (size_t i = 0; i < n; ++i) threads_.push_back(std::make_unique<IoThread>(*this, i));
+  auto& control = threads_.front()->ioc;
+
+  HealthChecker::Options health;
+  health.interval = ms(std::max<int64_t>(config_.health_interval_ms, 50));
+  health.timeout = ms(std::min(config_.connect_timeout_ms + 1000,
+                               std::max<int64_t>(config_.health_interval_ms, 1000)));
+  health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, health,
+                                            dp_metrics_.get(), log_);
+  registry_.set_on_added([this](const std::shared_ptr<Worker>& w) {
+    log_.info("worker added: " + w->url());
+    health_->watch(w);
+  });
+  registry_.set_on_removed([this](const std::shared_ptr<Worker>& w) {
+    // Erase it from every tree now, not when LRU gets to it.
+    const size_t n = trees_.remove_worker_everywhere(w->id());
+    log_.info("worker removed: " + w->url() + " (" + std::to_string(n) + " tree blocks erased)");
+    // Mesh seam: announce the removal to peers here.
+  });
+
+  std::vector<Listener::Thread> listener_threads;
+  for (auto& t : threads_) listener_threads.push_back({&t->ioc, t->state.get()});
+  SessionOptions session;
+  session.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
+  session.keepalive_timeout = ms(config_.idle_timeout_ms);
+  session.read_timeout = ms(config_.idle_timeout_ms);
+  error_code ec;
+  const auto address = net::ip::make_address(config_.host, ec);
+  if (ec) throw std::runtime_error("--host " + config_.host + ": not an IP address");
+  try {
+    listener_ = std::make_unique<Listener>(
+        control, tcp::endpoint(address, static_cast<unsigned short>(config_.port)),
+        std::move(listener_threads), *handler_, session,
+        [this](const std::string& m) { log_.error(m); });
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot listen on " + config_.host + ":" +
+                             std::to_string(config_.port) + ": " + e.code().message());
+  }
+
+
+  signals_ = std::make_unique<net::signal_set>(control, SIGINT, SIGTERM);
+  signals_->async_wait([this](error_code e, int sig) {
+    if (e) return;
+    log_.info("signal " + std::to_string(sig) + ": shutting down");
+    request_shutdown();
+  });
+  broker_timer_ = std::make_unique<net::steady_timer>(control);
+
+  add_configured_workers();
+}
+
+App::~App() {
+  // Reached after run() returned cleanly: no coroutine is left on any
+  // io_context. Io objects go before their io_contexts (member order).
+  listener_.reset();
+  signals_.reset();
+  broker_timer_.reset();
+  health_.reset();
+  threads_.clear();
+}
+
+void App::add_configured_workers() {
+  std::vector<std::string> urls = config_.workers;
+  if (!config_.workers_file.empty()) {
+    std::ifstream in(config_.workers_file);
+    if (!in) throw std::runtime_error("--workers-file " + config_.workers_file + ": cannot read");
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t hash = line.find('#');
+      if (hash != std::string::npos) line.resize(hash);
+      const size_t b = line.find_first_not_of(" \t\r");
+      if (b == std::string::npos) continue;
+      const size_t e = line.find_last_not_of(" \t\r");
+      urls.push_back(line.substr(b, e - b + 1));
+    }
+  }
+  for (const auto& url : urls) {
+    auto added = registry_.add(url);
+    if (!added.ok()) throw std::runtime_error("worker " + url + ": " + added.error().message);
+  }
+  // TODO(dns): --workers-dns discovery joins here (router/dns_discovery).
+}
+
+awaitable<void> App::broker_loop() {
+  // The memory broker relieves pressure across trees (and mesh buffers).
+  while (!shutdown_started_.load()) {
+    broker_timer_->expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await broker_timer_->async_wait(use_tuple);
+    if (ec) break;
+    broker_.tick();
+    uint64_t max_ns = 0;
+    for (const auto& [model, tree] : trees_.all()) {
+      max_ns = std::max<uint64_t>(max_ns, tree->take_max_lock_hold_ns());
+    }
+    families_.lock_hold_max.with({"tree_shard"})->set_max(static_cast<double>(max_ns) * 1e-9);
+  }
+}
+
+void App::request_shutdown() {
+  if (shutdown_started_.exchange(true)) return;
+  net::co_spawn(threads_.front()->ioc, shutdown_sequence(), net::detached);
+  std::lock_guard lock(run_mu_);
+  run_cv_.notify_all();
+}
+
+awaitable<void> App::shutdown_sequence() {
+  // 1. Stop accepting, fail readiness, close idle keep-alive connections.
+  state_.draining.store(true);
+  listener_->stop();
+  for (auto& t : threads_) {
+    net::post(t->ioc, [s = t->state.get()] { s->sessions.close_idle(); });
+  }
+  // 2. Let active requests finish, up to the grace deadline.
+  const auto deadline = Clock::now() + ms(std::max<int64_t>(config_.shutdown_grace_ms, 0));
+  net::steady_timer poll(threads_.front()->ioc);
+  while (state_.active_requests.load() > 0 && Clock::now() < deadline) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(use_tuple);
+  }
+  const int64_t left = state_.active_requests.load();
+  if (left > 0) {
+    log_.warn("shutdown grace period over: closing " + std::to_string(left) + " active request(s)");
+  } else {
+    log_.info("all requests finished");
+  }
+  // 3. Close everything left; the io threads then run out of work.
+  health_->stop();
+  signals_->cancel();
+  broker_timer_->cancel();
+  for (auto& t : threads_) {
+    net::post(t->ioc, [s = t->state.get()] {
+      s->sessions.close_all();
+      s->pool.shutdown();
+    });
+  }
+  work_.clear();
+}
+
+bool App::run() {
+  listener_->start();
+  net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
+  log_.info("radixmesh listening on " + config_.host + ":" +
+            std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
+            " io threads, policy " + config_.policy + ")");
+
+  for (auto& t : threads_) work_.push_back(net::make_work_guard(t->ioc));
+  {
+    std::lock_guard lock(run_mu_);
+    threads_running_ = threads_.size();
+  }
+  for (auto& t : threads_) {
+    t->thread = std::thread([this, ioc = &t->ioc] {
+      ioc->run();
+      std::lock_guard lock(run_mu_);
+      --threads_running_;
+      run_cv_.notify_all();
+    });
+  }
+  // Wait for a shutdown request; then give the threads a bounded time (the
+  // grace period plus a margin) to run out of work.
+  std::unique_lock lock(run_mu_);
+  run_cv_.wait(lock, [&] { return threads_running_ == 0 || shutdown_started_.load(); });
+  const bool clean = run_cv_.wait_for(
+      lock, ms(std::max<int64_t>(config_.shutdown_grace_ms, 0)) + std::chrono::seconds(5),
+      [&] { return threads_running_ == 0; });
+  lock.unlock();
+  if (!clean) {
+    log_.error("io threads did not stop in time; exiting without cleanup");
+    for (auto& t : threads_) t->ioc.stop();
+  }
+  for (auto& t : threads_) {
+    if (t->thread.joinable()) t->thread.join();
+  }
+  return clean;
+}
+
+}  // namespace radixmesh::router

@@ -1,0 +1,128 @@
+// App: the composition root of the radixmesh daemon.
+//
+// Builds every component from a RouterConfig, wires them, runs the io
+// threads and shuts down in order. Nothing else constructs shared services:
+// there are no singletons; everything below is owned here and passed by
+// reference.
+//
+//   RouterConfig ─> WorkerDirectory, HybridClock, MemoryBroker, TreeCatalog
+//                   Policy, WorkerRegistry (workers from flags/file/DNS/admin)
+//                   RoutingEngine ─> Proxy ─> RequestHandler ─> Listener
+//                   HealthChecker, per-thread IoThreadState (pool, parser)
+//                   MetricsRegistry + RouterMetrics + DataPlaneMetrics
+//
+// Shutdown (SIGTERM/SIGINT or request_shutdown()):
+//   1. stop accepting; /readiness answers 503; keep-alive is refused;
+//      idle client connections are closed;
+//   2. wait until no request is active, at most --shutdown-grace-ms;
+//   3. close every remaining connection, stop health checks and timers;
+//      the io threads run out of work and exit.
+//
+// Threads: construct and run() on the main thread; request_shutdown() from
+// any thread. Accessors are for the admin API and tests, valid while the
+// App lives.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "policies/policy.h"
+#include "radix/hlc.h"
+#include "radix/memory_broker.h"
+#include "radix/tree_catalog.h"
+#include "radix/worker_directory.h"
+#include "router/config.h"
+#include "router/data_plane_metrics.h"
+#include "router/health_checker.h"
+#include "router/listener.h"
+#include "router/log.h"
+#include "router/metrics.h"
+#include "router/metrics_catalog.h"
+#include "router/proxy.h"
+#include "router/request_handler.h"
+#include "router/routing_engine.h"
+#include "router/worker_registry.h"
+
+namespace radixmesh::router {
+
+class App {
+ public:
+  // Throws std::runtime_error on start-up errors (bad worker URL, port in use).
+  App(RouterConfig config, const Logger& log);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Runs until shutdown has completed. Returns true when every io thread
+  // ended by itself; false when some had to be abandoned after the deadline
+  // (the caller should then exit without running destructors).
+  bool run();
+  void request_shutdown();
+
+  const RouterConfig& config() const { return config_; }
+  WorkerRegistry& registry() { return registry_; }
+  radix::TreeCatalog& trees() { return trees_; }
+  radix::WorkerDirectory& directory() { return directory_; }
+  radix::MemoryBroker& broker() { return broker_; }
+  radix::HybridClock& clock() { return clock_; }
+  const RoutingEngine& engine() const { return *engine_; }
+  MetricsRegistry& metrics() { return metrics_; }
+  ServerState& server_state() { return state_; }
+  tcp::endpoint data_endpoint() const { return listener_->local_endpoint(); }
+  // For the admin API: runs `fn` on an io thread's executor (explain needs a
+  // RoutingScratch; admin owns one of its own instead when it can).
+  net::any_io_executor control_executor() { return threads_.front()->ioc.get_executor(); }
+
+ private:
+  struct IoThread {
+    explicit IoThread(const App& app, size_t index);
+    net::io_context ioc{1};
+    std::unique_ptr<IoThreadState> state;
+    std::thread thread;
+  };
+
+  void add_configured_workers();
+  awaitable<void> broker_loop();
+  awaitable<void> shutdown_sequence();
+  void finish_threads();
+
+  RouterConfig config_;
+  const Logger& log_;
+
+  MetricsRegistry metrics_;
+  RouterMetrics families_;
+  std::unique_ptr<DataPlaneMetrics> dp_metrics_;
+
+  radix::WorkerDirectory directory_;
+  radix::HybridClock clock_;
+  radix::MemoryBroker broker_;
+  radix::TreeCatalog trees_;
+  std::unique_ptr<policies::Policy> policy_;
+  WorkerRegistry registry_;
+  std::unique_ptr<RoutingEngine> engine_;
+  std::unique_ptr<Proxy> proxy_;
+  ServerState state_;
+  std::unique_ptr<RequestHandler> handler_;
+
+  // Io threads last among the data members that coroutines use, so that they
+  // are destroyed first (see ~App).
+  std::vector<std::unique_ptr<IoThread>> threads_;
+  std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<net::signal_set> signals_;
+  std::unique_ptr<net::steady_timer> broker_timer_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::atomic<bool> shutdown_started_{false};
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;  // run() waits on it for shutdown / thread exit
+  size_t threads_running_ = 0;      // guarded by run_mu_
+};
+
+}  // namespace radixmesh::router
