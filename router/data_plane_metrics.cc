@@ -1,0 +1,104 @@
+#include "router/data_plane_metrics.h"
+
+#include "router/worker.h"
+
+namespace radixmesh::router {
+
+std::string_view to_label(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kChat:
+      return "chat";
+    case RouteKind::kCompletions:
+      return "completions";
+    case RouteKind::kGenerate:
+      return "generate";
+    case RouteKind::kEmbeddings:
+      return "embeddings";
+    case RouteKind::kResponses:
+      return "responses";
+    case RouteKind::kModels:
+      return "models";
+    case RouteKind::kHealth:
+      return "health";
+    case RouteKind::kReadiness:
+      return "readiness";
+    case RouteKind::kOther:
+    case RouteKind::kCount:
+      break;
+  }
+  return "other";
+}
+
+DataPlaneMetrics::DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& families,
+                                   std::string policy_name)
+    : families_(families), policy_(std::move(policy_name)) {
+  for (size_t k = 0; k < kKinds; ++k) {
+    const std::string label(to_label(static_cast<RouteKind>(k)));
+    for (size_t s = 0; s < kNumStatuses; ++s) {
+      requests_[k][s] = families_.requests.with({label, std::to_string(kStatuses[s])});
+    }
+    latency_[k] = families_.latency.with({label});
+    ttft_[k] = families_.ttft.with({label});
+    retries_[k] = families_.retries.with({label});
+  }
+  for (size_t r = 0; r < kReasons; ++r) {
+    decisions_[r] = families_.decisions.with(
+        {policy_, std::string(policies::to_string(static_cast<policies::Reason>(r)))});
+  }
+  decision_seconds_ =
+      registry
+          .histogram("radixmesh_routing_decision_seconds",
+                     "Routing decision time: tree match, policy and insert.", {},
+                     {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 1e-1})
+          .with({});
+}
+
+void DataPlaneMetrics::request_done(RouteKind kind, unsigned status, double seconds) {
+  const size_t k = static_cast<size_t>(kind);
+  bool counted = false;
+  for (size_t s = 0; s < kNumStatuses; ++s) {
+    if (kStatuses[s] == status) {
+      requests_[k][s]->inc();
+      counted = true;
+      break;
+    }
+  }
+  if (!counted)
+    families_.requests.with({std::string(to_label(kind)), std::to_string(status)})->inc();
+  latency_[k]->observe(seconds);
+}
+
+void DataPlaneMetrics::first_byte(RouteKind kind, double seconds) {
+  ttft_[static_cast<size_t>(kind)]->observe(seconds);
+}
+
+void DataPlaneMetrics::retry(RouteKind kind) {
+  retries_[static_cast<size_t>(kind)]->inc();
+}
+
+void DataPlaneMetrics::upstream_error(const Worker& worker, std::string_view kind) {
+  families_.upstream_errors.with({worker.url(), std::string(kind)})->inc();
+}
+
+void DataPlaneMetrics::decision(policies::Reason reason, double seconds) {
+  const size_t r = static_cast<size_t>(reason);
+  if (r < kReasons) decisions_[r]->inc();
+  decision_seconds_->observe(seconds);
+}
+
+void DataPlaneMetrics::refresh_worker(const Worker& worker, int64_t now_ms) {
+  const LabelValues labels{worker.url()};
+  families_.in_flight.with(labels)->set(worker.in_flight());
+  families_.worker_healthy.with(labels)->set(worker.routable(now_ms) ? 1.0 : 0.0);
+  families_.breaker_state.with(labels)->set(
+      static_cast<double>(static_cast<int>(worker.breaker().state(now_ms))));
+}
+
+void DataPlaneMetrics::forget_worker(const Worker& worker) {
+  const LabelValues labels{worker.url()};
+  families_.in_flight.remove(labels);
+  families_.worker_healthy.remove(labels);
+  families_.breaker_state.remove(labels);
+}
+
+}  // namespace radixmesh::router

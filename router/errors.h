@@ -1,0 +1,58 @@
+// Router errors: an error enum with its own error_category (so they travel in
+// the same boost::system::error_code as Asio's and Beast's), the HTTP status
+// each one maps to, and the OpenAI-style JSON body the client receives:
+//
+//   {"error": {"message": "...", "type": "invalid_request_error", "code": "model_not_found"}}
+//
+// Modelled on Beast's http/error.hpp + impl/error.ipp.
+//
+// Threads: pure functions and a static category object; call from anywhere.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "radix/result.h"
+
+namespace radixmesh::router {
+
+enum class RouterErrc {
+  kBadRequest = 1,    // malformed JSON or shape: 400
+  kNotFound,          // unknown path: 404
+  kUnknownModel,      // no worker serves the model: 404
+  kMethodNotAllowed,  // known path, wrong method: 405
+  kBodyTooLarge,      // body over --max-body-bytes: 413
+  kHeaderTooLarge,    // request header over the limit: 431
+  kNoHealthyWorker,   // nothing routable: 503
+  kShuttingDown,      // draining: 503
+  kPoolExhausted,     // no upstream connection slot in time: 503
+  kUpstreamFailure,   // connect refused, reset, garbage: 502
+  kUpstreamTimeout,   // connect / first byte / idle timeout upstream: 504
+  kInternal,          // a bug: 500
+};
+
+const boost::system::error_category& router_category();
+boost::system::error_code make_error_code(RouterErrc e);
+
+// The HTTP status a client receives for e.
+unsigned http_status(RouterErrc e);
+// OpenAI's "type" field: invalid_request_error, not_found_error, server_error...
+std::string_view error_type(RouterErrc e);
+// A stable snake_case "code" field ("model_not_found", "body_too_large", ...).
+std::string_view error_code_name(RouterErrc e);
+
+// The JSON body for e; message is JSON-escaped.
+std::string error_body(RouterErrc e, std::string_view message);
+
+// Maps a radix/policies error (RequestParser, registry, routing) to the
+// router error the client sees.
+RouterErrc from_error_code(ErrorCode code);
+
+}  // namespace radixmesh::router
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<radixmesh::router::RouterErrc> : std::true_type {};
+}  // namespace boost::system

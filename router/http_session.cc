@@ -1,0 +1,104 @@
+#include "router/http_session.h"
+
+#include "router/local_response.h"
+
+namespace radixmesh::router {
+namespace {
+
+// After answering an error on a connection the client is still writing to
+// (a 413 before its body was read), closing at once would make the kernel
+// reset the connection and the client could lose our response. Half-close,
+// then read and discard for a bounded time and amount before closing.
+awaitable<void> lingering_close(beast::tcp_stream& stream) {
+  error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  static constexpr size_t kMaxDiscard = 64 << 20;
+  static char sink[16384];  // contents never read
+  size_t discarded = 0;
+  stream.expires_after(std::chrono::seconds(2));
+  while (discarded < kMaxDiscard) {
+    auto [rec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
+    if (rec) break;
+    discarded += n;
+  }
+  stream.close();
+}
+
+}  // namespace
+
+awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& handler,
+                                  IoThreadState& thread, SessionOptions options) {
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  beast::tcp_stream stream(std::move(socket));
+  SessionRegistration registration(thread.sessions, stream);
+  SessionState session;
+  // Bounded: a header, plus read-ahead of the body / pipelined requests.
+  beast::flat_buffer buffer(options.max_header_bytes + 64 * 1024);
+  error_code result;
+  bool linger = false;  // answered an error before reading the whole request
+
+  for (;;) {
+    registration.set_busy(false);
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+    parser.body_limit(options.max_body_bytes);
+    stream.expires_after(options.keepalive_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        co_await write_error(stream, RouterErrc::kHeaderTooLarge, "request header too large",
+                             false);
+        linger = true;
+      } else if (ec == http::error::body_limit) {
+        co_await write_error(
+            stream, RouterErrc::kBodyTooLarge,
+            "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", false);
+        linger = true;
+      } else if (!is_expected_disconnect(ec) &&
+                 ec.category() == http::make_error_code(http::error::bad_method).category()) {
+        co_await write_error(stream, RouterErrc::kBadRequest,
+                             "malformed HTTP request: " + ec.message(), false);
+        linger = true;
+      } else if (!is_expected_disconnect(ec)) {
+        result = ec;
+      }
+      break;
+    }
+    registration.set_busy(true);
+    stream.expires_after(options.read_timeout);
+    const auto& req = parser.get();
+    if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
+      http::response<http::empty_body> cont{http::status::continue_, req.version()};
+      auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+      if (cec) break;
+    }
+    if (!parser.is_done()) {
+      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+      if (bec) {
+        if (bec == http::error::body_limit) {
+          co_await write_error(
+              stream, RouterErrc::kBodyTooLarge,
+              "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", false);
+          linger = true;
+        } else if (!is_expected_disconnect(bec)) {
+          co_await write_error(stream, RouterErrc::kBadRequest,
+                               "malformed HTTP request body: " + bec.message(), false);
+          linger = true;
+        }
+        break;
+      }
+    }
+    stream.expires_never();
+    const bool keep = co_await handler.handle(stream, parser.get(), thread, session);
+    if (!keep) break;
+  }
+  if (linger) {
+    co_await lingering_close(stream);
+  } else {
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+  co_return result;
+}
+
+}  // namespace radixmesh::router

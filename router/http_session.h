@@ -1,0 +1,37 @@
+// HTTP session: one client connection, read request -> handle -> repeat.
+//
+// Requests on a connection are served one at a time in order (HTTP/1.1
+// pipelining works: later requests wait in the bounded read buffer and the
+// kernel's socket buffer, which back-pressures the client). Bounds: request
+// header (max_header_bytes -> 431), body (max_body_bytes -> 413, checked
+// against Content-Length before the body is read), read buffer, idle time
+// between requests (keep-alive timeout). "Expect: 100-continue" is answered
+// before the body is read. A malformed request gets 400 and the connection
+// closes; every other error closes it silently (expected disconnects) or
+// with one log line (unexpected ones, logged where the session is spawned).
+//
+// Threads: the session coroutine runs on one io thread, with that thread's
+// IoThreadState.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "router/net.h"
+#include "router/request_handler.h"
+
+namespace radixmesh::router {
+
+struct SessionOptions {
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_bytes = 8 << 20;
+  std::chrono::milliseconds keepalive_timeout{60000};  // idle between requests
+  std::chrono::milliseconds read_timeout{60000};       // a request's header+body
+};
+
+// Serves one connection until it closes. Returns the first unexpected error
+// (for the spawner to log), or a default error_code.
+awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& handler,
+                                  IoThreadState& thread, SessionOptions options);
+
+}  // namespace radixmesh::router

@@ -1,0 +1,285 @@
+#include "router/proxy.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "router/headers.h"
+#include "router/local_response.h"
+#include "router/response_relay.h"
+#include "router/retry_policy.h"
+
+namespace radixmesh::router {
+namespace {
+
+constexpr size_t kMaxUpstreamHeaderBytes = 64 * 1024;
+
+// Watches the client socket while the worker computes. Readable means the
+// client closed (EOF/reset: cancel the upstream exchange) or sent its next
+// pipelined request (stop watching; it is read after this response).
+struct ClientWatch {
+  beast::tcp_stream* upstream = nullptr;  // cancelled when the client leaves
+  bool active = true;
+  bool client_gone = false;
+};
+
+void arm_watch(tcp::socket& client, std::shared_ptr<ClientWatch> watch) {
+  client.async_wait(tcp::socket::wait_read, [&client, watch](error_code ec) {
+    if (ec || !watch->active) return;
+    char byte;
+    error_code peek_ec;
+    const size_t n = client.receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
+    if (!peek_ec && n > 0) return;  // pipelined data: not a disconnect
+    if (peek_ec == net::error::would_block || peek_ec == net::error::try_again) {
+      arm_watch(client, watch);
+      return;
+    }
+    watch->client_gone = true;
+    if (watch->upstream) watch->upstream->cancel();
+  });
+}
+
+// Ends the watch when the attempt ends, however it ends.
+class WatchScope {
+ public:
+  WatchScope(beast::tcp_stream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
+    arm_watch(client_.socket(), watch_);
+  }
+  ~WatchScope() {
+    watch_->active = false;
+    watch_->upstream = nullptr;
+    error_code ignored;
+    client_.socket().cancel(ignored);  // only the watch is pending here
+  }
+  ClientWatch& operator*() { return *watch_; }
+  ClientWatch* operator->() { return watch_.get(); }
+
+ private:
+  beast::tcp_stream& client_;
+  std::shared_ptr<ClientWatch> watch_;
+};
+
+bool is_reset(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == http::error::partial_message;
+}
+
+}  // namespace
+
+struct Proxy::Attempt {
+  enum class Kind { kDone, kFailed, kClientGone, kBrokenAfterBytes };
+  RouteChoice choice;
+  http::request<http::string_body>* upstream_request = nullptr;
+  Kind kind = Kind::kFailed;
+  AttemptFailure failure = AttemptFailure::kReset;
+  error_code error;
+  unsigned status = 0;
+  bool client_keep_alive = false;
+  Clock::time_point first_byte_at{};
+};
+
+Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics)
+    : engine_(engine), options_(options), metrics_(metrics) {}
+
+awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
+                               bool can_retry) const {
+  using Kind = Attempt::Kind;
+  const std::shared_ptr<Worker> worker = a.choice.guard.worker();
+  WatchScope watch(ex.client);
+
+  // Two rounds at most: the second only when a pooled connection turned out
+  // to be closed by the worker before it saw our request.
+  for (int round = 0; round < 2; ++round) {
+    auto [ec, lease] = co_await pool.acquire(worker, /*fresh=*/round > 0);
+    if (watch->client_gone) {
+      a.kind = Kind::kClientGone;
+      co_return;
+    }
+    if (ec) {
+      a.kind = Kind::kFailed;
+      a.error = ec;
+      a.failure = ec == RouterErrc::kPoolExhausted     ? AttemptFailure::kPoolExhausted
+                  : ec == RouterErrc::kUpstreamTimeout ? AttemptFailure::kConnectTimeout
+                                                       : AttemptFailure::kConnectRefused;
+      co_return;
+    }
+    beast::tcp_stream& up = lease.stream();
+    watch->upstream = &up;
+
+    up.expires_after(options_.idle_timeout);
+    auto [wec, written] = co_await http::async_write(up, *a.upstream_request, use_tuple);
+    if (watch->client_gone) {
+      a.kind = Kind::kClientGone;
+      co_return;
+    }
+    if (wec) {
+      if (lease.reused()) continue;  // stale keep-alive connection
+      a.kind = Kind::kFailed;
+      a.error = wec;
+      a.failure =
+          wec == beast::error::timeout ? AttemptFailure::kFirstByteTimeout : AttemptFailure::kReset;
+      co_return;
+    }
+
+    beast::flat_buffer buffer(kMaxUpstreamHeaderBytes + kRelayBufferBytes);
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(kMaxUpstreamHeaderBytes);
+    parser.body_limit(boost::none);  // streamed, never stored
+    up.expires_after(options_.first_byte_timeout);
+    auto [rec, got] = co_await http::async_read_header(up, buffer, parser, use_tuple);
+    if (watch->client_gone) {
+      a.kind = Kind::kClientGone;
+      co_return;
+    }
+    if (rec) {
+      if (lease.reused() && !parser.got_some() && is_reset(rec)) continue;  // stale
+      a.kind = Kind::kFailed;
+      a.error = rec;
+      a.failure = rec == beast::error::timeout ? AttemptFailure::kFirstByteTimeout
+                  : is_reset(rec)              ? AttemptFailure::kReset
+                                               : AttemptFailure::kBadResponse;
+      co_return;
+    }
+
+    const unsigned status = parser.get().result_int();
+    if (can_retry && (status >= 500 || status == 429)) {
+      a.kind = Kind::kFailed;
+      a.status = status;
+      a.failure = status == 429 ? AttemptFailure::kStatus429 : AttemptFailure::kStatus5xx;
+      co_return;  // the lease closes: the unread body makes it unusable
+    }
+
+    RelayResult r =
+        co_await relay_response(ex.client, up, buffer, parser, worker->url(), ex.keep_alive,
+                                ex.request.version(), options_.idle_timeout);
+    a.status = status;
+    a.first_byte_at = r.first_byte_at;
+    if (watch->client_gone || r.client_error) {
+      a.kind = Kind::kClientGone;
+      co_return;
+    }
+    if (r.upstream_error) {
+      a.error = r.upstream_error;
+      if (r.bytes_sent) {
+        a.kind = Kind::kBrokenAfterBytes;
+      } else {
+        a.kind = Kind::kFailed;
+        a.failure = r.upstream_error == beast::error::timeout ? AttemptFailure::kFirstByteTimeout
+                                                              : AttemptFailure::kReset;
+      }
+      co_return;
+    }
+    watch->upstream = nullptr;
+    lease.release(r.upstream_reusable);
+    a.kind = Kind::kDone;
+    a.client_keep_alive = ex.keep_alive && (ex.request.version() >= 11 || ex.keep_alive);
+    co_return;
+  }
+  a.kind = Kind::kFailed;
+  a.failure = AttemptFailure::kReset;
+}
+
+awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch,
+                                      UpstreamPool& pool) const {
+  using Kind = Attempt::Kind;
+  ProxyResult result;
+
+  // The upstream request is built once; only Host changes between attempts.
+  // The body moves (no copy) and goes out byte for byte.
+  http::request<http::string_body> up;
+  up.method(ex.request.method());
+  up.target(ex.request.target());
+  up.version(11);
+  copy_end_to_end(ex.request, up);
+  up.body() = std::move(ex.request.body());
+  up.content_length(up.body().size());
+  up.keep_alive(true);
+
+  std::vector<radix::WorkerId> tried;
+  RouterErrc last_error = RouterErrc::kNoHealthyWorker;
+  std::string last_message;
+  for (int attempt_no = 0;; ++attempt_no) {
+    auto choice = engine_.choose(scratch, ex.prepared, tried);
+    if (!choice.ok()) {
+      const RouterErrc e = attempt_no == 0 ? from_error_code(choice.error().code) : last_error;
+      const std::string& message = attempt_no == 0 ? choice.error().message : last_message;
+      const error_code ec =
+          co_await write_error(ex.client, e, message, ex.keep_alive, ex.request.version());
+      result.status = http_status(e);
+      result.keep_alive = ex.keep_alive && !ec;
+      co_return result;
+    }
+    if (metrics_) {
+      metrics_->decision(choice->decision.reason,
+                         std::chrono::duration<double>(choice->decision_time).count());
+    }
+
+    Attempt a;
+    a.choice = std::move(choice).value();
+    Worker& w = a.choice.worker();
+    tried.push_back(w.id());
+    up.set(http::field::host, w.address().host_header);
+    a.upstream_request = &up;
+    co_await attempt(a, ex, pool, attempt_no < options_.max_retries);
+
+    const int64_t now = now_ms();
+    switch (a.kind) {
+      case Kind::kDone:
+        if (a.status >= 500) {
+          w.breaker().on_failure(now, a.choice.probe);
+          if (metrics_) metrics_->upstream_error(w, "status_5xx");
+        } else {
+          w.breaker().on_success(a.choice.probe);
+        }
+        if (metrics_ && a.first_byte_at != Clock::time_point{}) {
+          metrics_->first_byte(ex.kind,
+                               std::chrono::duration<double>(a.first_byte_at - ex.started).count());
+        }
+        result.status = a.status;
+        result.keep_alive = a.client_keep_alive;
+        co_return result;
+      case Kind::kClientGone:
+        // Says nothing about the worker.
+        w.breaker().on_abandoned(a.choice.probe);
+        result.status = 499;  // nginx's "client closed request", for metrics only
+        result.keep_alive = false;
+        co_return result;
+      case Kind::kBrokenAfterBytes:
+        // Too late for an error response: closing the connection tells the
+        // client the response is incomplete.
+        w.breaker().on_failure(now, a.choice.probe);
+        if (metrics_) metrics_->upstream_error(w, "reset_mid_body");
+        result.status = a.status;
+        result.keep_alive = false;
+        co_return result;
+      case Kind::kFailed: {
+        const RetryDecision d =
+            decide_retry(a.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
+        if (d.breaker_failure) {
+          w.breaker().on_failure(now, a.choice.probe);
+        } else {
+          w.breaker().on_abandoned(a.choice.probe);
+        }
+        if (d.mark_unhealthy) w.set_healthy(false);
+        if (metrics_) metrics_->upstream_error(w, to_string(a.failure));
+        last_error = d.final_error;
+        last_message = "worker " + w.url() + ": " + std::string(to_string(a.failure));
+        if (a.status) last_message += " (status " + std::to_string(a.status) + ")";
+        if (a.error) last_message += " (" + a.error.message() + ")";
+        if (d.retry) {
+          ++result.retries;
+          if (metrics_) metrics_->retry(ex.kind);
+          continue;  // a's guard is released here: in-flight moves with the retry
+        }
+        const error_code ec = co_await write_error(ex.client, d.final_error, last_message,
+                                                   ex.keep_alive, ex.request.version());
+        result.status = http_status(d.final_error);
+        result.keep_alive = ex.keep_alive && !ec;
+        co_return result;
+      }
+    }
+  }
+}
+
+}  // namespace radixmesh::router

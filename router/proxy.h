@@ -1,0 +1,76 @@
+// Proxy: one client request -> a worker -> the response streamed back.
+//
+//   for attempt in 0..max_retries:
+//     choose a worker (RoutingEngine; excludes those already tried)
+//     lease a pooled connection (UpstreamPool)  ── connect errors: retry
+//     write the request byte for byte (hop-by-hop headers dropped, Host set)
+//     read the response header (first-byte timeout)  ── reset, 5xx, 429: retry
+//     relay the body to the client as it arrives (router/response_relay.h)
+//   no byte went to the client yet -> answer the error (502/503/504) as JSON
+//
+// Retries follow router/retry_policy.h: never after a byte reached the
+// client, always on another worker, bounded. A reused keep-alive connection
+// that turns out closed by the worker is retried once on a fresh connection
+// to the same worker (not a failure, not a retry).
+//
+// While waiting on the worker, the client socket is watched: if the client
+// closes, the upstream exchange is cancelled and its connection closed (the
+// worker sees the disconnect and can stop generating).
+//
+// Every attempt holds the worker's InFlightGuard from routing until the
+// attempt ends; the breaker hears the outcome (success, failure, or
+// abandoned when the client left).
+//
+// Threads: forward() runs on the client connection's io thread with that
+// thread's scratch and pool. The Proxy object itself is immutable and shared.
+#pragma once
+
+#include <chrono>
+
+#include "router/data_plane_metrics.h"
+#include "router/net.h"
+#include "router/routing_engine.h"
+#include "router/upstream_pool.h"
+
+namespace radixmesh::router {
+
+struct ProxyOptions {
+  std::chrono::milliseconds first_byte_timeout{60000};
+  std::chrono::milliseconds idle_timeout{60000};
+  int max_retries = 2;
+};
+
+struct ProxyResult {
+  unsigned status = 0;      // status sent to the client (0: nothing complete was sent)
+  bool keep_alive = false;  // the client connection may serve another request
+  int retries = 0;
+};
+
+// One client request as the proxy sees it.
+struct ClientExchange {
+  beast::tcp_stream& client;
+  http::request<http::string_body>& request;  // its body is moved upstream
+  const PreparedRequest& prepared;
+  RouteKind kind = RouteKind::kOther;
+  Clock::time_point started;
+  bool keep_alive = true;
+};
+
+class Proxy {
+ public:
+  Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics);
+
+  awaitable<ProxyResult> forward(ClientExchange exchange, RoutingScratch& scratch,
+                                 UpstreamPool& pool) const;
+
+ private:
+  struct Attempt;
+  awaitable<void> attempt(Attempt& a, ClientExchange& exchange, UpstreamPool& pool,
+                          bool can_retry) const;
+
+  const RoutingEngine& engine_;
+  const ProxyOptions options_;
+  DataPlaneMetrics* metrics_;  // null in tests
+};
+
+}  // namespace radixmesh::router

@@ -1,0 +1,152 @@
+#include "router/request_handler.h"
+
+#include <nlohmann/json.hpp>
+
+#include "router/local_response.h"
+
+namespace radixmesh::router {
+namespace {
+
+std::string_view path_of(std::string_view target) {
+  const size_t q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+RouteKind kind_of(radix::Endpoint e) {
+  switch (e) {
+    case radix::Endpoint::kChatCompletions:
+      return RouteKind::kChat;
+    case radix::Endpoint::kCompletions:
+      return RouteKind::kCompletions;
+    case radix::Endpoint::kGenerate:
+      return RouteKind::kGenerate;
+    case radix::Endpoint::kEmbeddings:
+      return RouteKind::kEmbeddings;
+    case radix::Endpoint::kResponses:
+      return RouteKind::kResponses;
+  }
+  return RouteKind::kOther;
+}
+
+// Counts a request as active from read to response end (the shutdown gate).
+class ActiveRequest {
+ public:
+  explicit ActiveRequest(ServerState& s) : s_(s) { s_.active_requests.fetch_add(1); }
+  ~ActiveRequest() { s_.active_requests.fetch_sub(1); }
+  ActiveRequest(const ActiveRequest&) = delete;
+  ActiveRequest& operator=(const ActiveRequest&) = delete;
+
+ private:
+  ServerState& s_;
+};
+
+}  // namespace
+
+RequestHandler::RequestHandler(const RoutingEngine& engine, const Proxy& proxy,
+                               const WorkerRegistry& registry, DataPlaneMetrics* metrics,
+                               ServerState& state, HandlerOptions options)
+    : engine_(engine),
+      proxy_(proxy),
+      registry_(registry),
+      metrics_(metrics),
+      state_(state),
+      options_(std::move(options)) {}
+
+std::string RequestHandler::models_body(const RegistrySnapshot& snapshot) {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& name : snapshot.models()) {
+    data.push_back({{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "radixmesh"}});
+  }
+  return nlohmann::json{{"object", "list"}, {"data", std::move(data)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool RequestHandler::any_routable(const RegistrySnapshot& snapshot, int64_t now_ms) {
+  for (const auto& w : snapshot.all) {
+    if (w->routable(now_ms)) return true;
+  }
+  return false;
+}
+
+awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
+                                       http::request<http::string_body>& request,
+                                       IoThreadState& thread, SessionState& session) const {
+  ActiveRequest active(state_);
+  const auto started = Clock::now();
+  const bool keep_alive = request.keep_alive() && !state_.draining.load();
+  const unsigned version = request.version();
+  const std::string_view path = path_of(request.target());
+  const auto method = request.method();
+  const bool is_get = method == http::verb::get || method == http::verb::head;
+
+  RouteKind kind = RouteKind::kOther;
+  unsigned status = 0;
+  error_code ec;
+  bool reusable = keep_alive;
+
+  if (path == "/health" || path == "/readiness" || path == "/v1/models") {
+    kind = path == "/health"      ? RouteKind::kHealth
+           : path == "/readiness" ? RouteKind::kReadiness
+                                  : RouteKind::kModels;
+    if (!is_get) {
+      status = 405;
+      ec = co_await write_error(stream, RouterErrc::kMethodNotAllowed,
+                                "use GET for " + std::string(path), keep_alive, version, "GET");
+    } else if (kind == RouteKind::kHealth) {
+      status = 200;
+      ec = co_await write_json(stream, 200, R"({"status":"ok"})", keep_alive, version);
+    } else if (kind == RouteKind::kReadiness) {
+      const auto snapshot = registry_.snapshot();
+      if (state_.draining.load()) {
+        status = 503;
+        ec = co_await write_error(stream, RouterErrc::kShuttingDown, "shutting down", keep_alive,
+                                  version);
+      } else if (!any_routable(*snapshot, now_ms())) {
+        status = 503;
+        ec = co_await write_error(stream, RouterErrc::kNoHealthyWorker,
+                                  "no healthy worker is known", keep_alive, version);
+      } else {
+        status = 200;
+        ec = co_await write_json(stream, 200, R"({"status":"ready"})", keep_alive, version);
+      }
+    } else {
+      status = 200;
+      ec =
+          co_await write_json(stream, 200, models_body(*registry_.snapshot()), keep_alive, version);
+    }
+  } else if (const auto endpoint = radix::endpoint_for_path(path)) {
+    kind = kind_of(*endpoint);
+    if (method != http::verb::post) {
+      status = 405;
+      ec = co_await write_error(stream, RouterErrc::kMethodNotAllowed,
+                                "use POST for " + std::string(path), keep_alive, version, "POST");
+    } else {
+      const auto session_key = request[options_.session_header];
+      Status prepared =
+          engine_.prepare(thread.scratch, request.body(), *endpoint, session_key, session.prepared);
+      if (!prepared.ok()) {
+        const RouterErrc e = from_error_code(prepared.error().code);
+        status = http_status(e);
+        ec = co_await write_error(stream, e, prepared.error().message, keep_alive, version);
+      } else {
+        ProxyResult r = co_await proxy_.forward(
+            ClientExchange{stream, request, session.prepared, kind, started, keep_alive},
+            thread.scratch, thread.pool);
+        status = r.status;
+        reusable = r.keep_alive;
+      }
+    }
+  } else {
+    status = 404;
+    ec = co_await write_error(stream, RouterErrc::kNotFound, "no route for " + std::string(path),
+                              keep_alive, version);
+  }
+
+  if (metrics_) {
+    metrics_->request_done(kind, status,
+                           std::chrono::duration<double>(Clock::now() - started).count());
+  }
+  co_return reusable && !ec;
+}
+
+}  // namespace radixmesh::router

@@ -1,0 +1,81 @@
+// RequestHandler: one parsed client request -> its response.
+//
+//   GET  /health              200 while the process serves (liveness)
+//   GET  /readiness           200 when a healthy worker is known and the
+//                             router is not shutting down, else 503
+//   GET  /v1/models           the union of the workers' models (OpenAI list)
+//   POST /v1/chat/completions, /v1/completions, /generate, /v1/embeddings,
+//        /v1/responses        parsed, routed and proxied (router/proxy.h)
+//   anything else             404 (unknown path) or 405 (known path, wrong
+//                             method), as OpenAI-style JSON errors
+//
+// Ownership: borrows everything (the composition root owns it); immutable
+// after construction and shared by all io threads. Per-thread state comes in
+// through IoThreadState, per-connection state through SessionState.
+//
+// Threads: handle() runs on the connection's io thread; safe concurrently.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "router/data_plane_metrics.h"
+#include "router/net.h"
+#include "router/proxy.h"
+#include "router/routing_engine.h"
+#include "router/session_set.h"
+#include "router/upstream_pool.h"
+#include "router/worker_registry.h"
+
+namespace radixmesh::router {
+
+// What one io thread owns. Members are used only on that thread.
+struct IoThreadState {
+  IoThreadState(net::any_io_executor ex, UpstreamPool::Options pool_options,
+                radix::ParseLimits limits, uint64_t seed)
+      : pool(ex, pool_options), scratch(limits, seed) {}
+  UpstreamPool pool;
+  RoutingScratch scratch;
+  SessionSet sessions;
+};
+
+// Per connection, reused across its keep-alive requests.
+struct SessionState {
+  PreparedRequest prepared;
+};
+
+struct HandlerOptions {
+  std::string session_header = "X-Session-Id";
+};
+
+// Process-wide state the handler reads and the shutdown sequence writes.
+struct ServerState {
+  std::atomic<bool> draining{false};        // shutting down: readiness 503, no keep-alive
+  std::atomic<int64_t> active_requests{0};  // requests between read and response end
+};
+
+class RequestHandler {
+ public:
+  RequestHandler(const RoutingEngine& engine, const Proxy& proxy, const WorkerRegistry& registry,
+                 DataPlaneMetrics* metrics, ServerState& state, HandlerOptions options);
+
+  // Writes the response. Returns whether the connection may serve another
+  // request (keep-alive and no write error).
+  awaitable<bool> handle(beast::tcp_stream& stream, http::request<http::string_body>& request,
+                         IoThreadState& thread, SessionState& session) const;
+
+  // The /v1/models body: {"object":"list","data":[{"id":..,"object":"model",..}]}.
+  static std::string models_body(const RegistrySnapshot& snapshot);
+  // True when at least one registered worker is routable now.
+  static bool any_routable(const RegistrySnapshot& snapshot, int64_t now_ms);
+
+ private:
+  const RoutingEngine& engine_;
+  const Proxy& proxy_;
+  const WorkerRegistry& registry_;
+  DataPlaneMetrics* metrics_;
+  ServerState& state_;
+  const HandlerOptions options_;
+};
+
+}  // namespace radixmesh::router

@@ -1,0 +1,43 @@
+// Response relay: stream one upstream response to the client as it arrives.
+//
+// The upstream header has been read into `parser` (a buffer_body parser);
+// relay_response() writes the client response header (end-to-end headers of
+// the worker's response, plus x-radixmesh-worker) and then, in a loop, reads
+// whatever body bytes the worker sent (async_read_some: one socket read) into
+// a fixed buffer and writes them to the client before reading more. So:
+//   - each SSE event reaches the client when the worker sent it;
+//   - a slow client back-pressures the upstream read: per exchange memory is
+//     one fixed buffer plus Beast's bounded parse buffer, never the stream;
+//   - a worker's Content-Length is kept; otherwise (chunked, close-delimited)
+//     the client gets chunked encoding.
+// Timeouts: idle_timeout bounds each upstream read and each client write.
+//
+// Threads: runs on the connection's io thread; both streams belong to it.
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "router/net.h"
+
+namespace radixmesh::router {
+
+struct RelayResult {
+  error_code upstream_error;       // reading the worker failed mid-body
+  error_code client_error;         // writing to the client failed (client gone)
+  bool bytes_sent = false;         // some byte reached the client
+  bool complete = false;           // the whole response was relayed
+  bool upstream_reusable = false;  // the worker connection may be pooled
+  Clock::time_point first_byte_at{};
+};
+
+inline constexpr size_t kRelayBufferBytes = 16 * 1024;
+
+awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
+                                      beast::flat_buffer& upstream_buffer,
+                                      http::response_parser<http::buffer_body>& parser,
+                                      std::string_view worker_url, bool client_keep_alive,
+                                      unsigned client_version,
+                                      std::chrono::milliseconds idle_timeout);
+
+}  // namespace radixmesh::router

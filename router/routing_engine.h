@@ -1,0 +1,135 @@
+// RoutingEngine: request body -> the worker it should go to.
+//
+//   prepare():  parse (RequestParser) -> model (or --default-model)
+//               -> chained block hashes of the canonical prompt
+//   choose():   registry snapshot -> candidates serving the model that are
+//               routable now (healthy, not drained/removed, breaker admits)
+//               -> tree match (only if the policy needs it; the tree's own
+//               short shard lock) -> policy.choose -> tree.insert for the
+//               chosen worker -> breaker admission -> InFlightGuard
+//
+// Nothing here does I/O and no lock is held when choose() returns: the
+// caller talks to the network afterwards. choose() may be called again for
+// a retry with the workers already tried excluded.
+//
+// Ownership: the engine borrows the registry, catalog, policy and clock (the
+// composition root owns them and outlives the engine). RoutingScratch is the
+// per-io-thread state (parser, random source, reusable vectors); it is not
+// thread-safe: one per thread. PreparedRequest is per request.
+//
+// Threads: prepare/choose are safe from any number of threads at once, each
+// with its own scratch.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policies/policy.h"
+#include "policies/random.h"
+#include "radix/canonical_prompt.h"
+#include "radix/hlc.h"
+#include "radix/prefix_tree.h"
+#include "radix/tree_catalog.h"
+#include "router/in_flight_guard.h"
+#include "router/worker_registry.h"
+
+namespace radixmesh::router {
+
+struct RoutingOptions {
+  std::string default_model;  // used when a request names none
+  uint64_t cluster_salt = 0;  // h[-1] derivation, equal on every router
+  size_t block_bytes = 64;
+  size_t max_blocks_per_worker = 262144;
+  radix::ParseLimits parse_limits;
+};
+
+// In-flight requests other routers report for a worker (the mesh's load
+// board). Empty function: 0 (no mesh).
+using MeshLoadFn = std::function<uint32_t(radix::WorkerId)>;
+
+class RoutingScratch {
+ public:
+  RoutingScratch(radix::ParseLimits limits, uint64_t seed) : parser(limits), rng(seed) {}
+  radix::RequestParser parser;
+  policies::Xoshiro256 rng;
+  std::vector<Worker*> candidates;
+  std::vector<Worker*> routable;
+  std::vector<policies::WorkerView> views;
+};
+
+struct PreparedRequest {
+  radix::Endpoint endpoint = radix::Endpoint::kChatCompletions;
+  radix::ParsedRequest parsed;
+  std::string model;  // parsed.model or the default
+  std::vector<radix::BlockHash> blocks;
+  std::string session_key;  // session header, else the "user" field
+};
+
+struct RouteChoice {
+  InFlightGuard guard;  // holds the worker; in-flight +1 while alive
+  bool probe = false;   // the breaker's half-open probe
+  policies::Decision decision;
+  std::chrono::nanoseconds decision_time{0};  // match + policy + insert
+  size_t candidates = 0;                      // routable workers considered
+
+  Worker& worker() const { return *guard.worker(); }
+};
+
+// Per-worker detail of a dry run (admin "route explain").
+struct ExplainEntry {
+  std::string url;
+  radix::WorkerId id = 0;
+  bool routable = false;
+  uint32_t in_flight = 0;
+  uint32_t matched_blocks = 0;
+};
+struct Explanation {
+  std::string model;
+  size_t total_blocks = 0;
+  policies::Decision decision;
+  std::string chosen_url;  // empty when none
+  std::vector<ExplainEntry> workers;
+};
+
+class RoutingEngine {
+ public:
+  RoutingEngine(WorkerRegistry& registry, radix::TreeCatalog& trees, const policies::Policy& policy,
+                radix::HybridClock& clock, RoutingOptions options, MeshLoadFn mesh_load = {});
+
+  // Parse + hash. Errors: kInvalidArgument (400), kTooLarge (413).
+  Status prepare(RoutingScratch& scratch, std::string_view body, radix::Endpoint endpoint,
+                 std::string_view session_header_value, PreparedRequest& out) const;
+
+  // Errors: kNotFound (no worker serves the model: 404), kUnavailable (none
+  // routable, or all excluded: 503).
+  Result<RouteChoice> choose(RoutingScratch& scratch, const PreparedRequest& request,
+                             std::span<const radix::WorkerId> exclude) const;
+
+  // Dry run for the admin API: same decision path, no insert, no in-flight.
+  Result<Explanation> explain(RoutingScratch& scratch, const PreparedRequest& request) const;
+
+  const policies::Policy& policy() const { return policy_; }
+  const RoutingOptions& options() const { return options_; }
+
+ private:
+  // Fills scratch.routable/views for the request; returns the model's tree
+  // (may be null when the catalog is full).
+  Result<std::shared_ptr<radix::PrefixTree>> gather(RoutingScratch& scratch,
+                                                    const PreparedRequest& request,
+                                                    std::span<const radix::WorkerId> exclude,
+                                                    int64_t now) const;
+
+  WorkerRegistry& registry_;
+  radix::TreeCatalog& trees_;
+  const policies::Policy& policy_;
+  radix::HybridClock& clock_;
+  const RoutingOptions options_;
+  const MeshLoadFn mesh_load_;
+};
+
+}  // namespace radixmesh::router

@@ -1,0 +1,89 @@
+// Worker: one upstream inference server as the data plane sees it.
+//
+// Identity (url, host, port, id) is immutable after construction. Live state
+// (health, drain, removal, in-flight count, breaker) is atomic and read by
+// every io thread without a lock; the set of models a worker serves lives in
+// the registry's snapshot (router/worker_registry.h), not here.
+//
+// Ownership: the registry creates Workers and hands out shared_ptr<Worker>;
+// an exchange in flight keeps its worker alive through its InFlightGuard even
+// after the worker is removed from the registry.
+//
+// Threads: all members are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "radix/block_hash_types.h"
+#include "radix/result.h"
+#include "router/circuit_breaker.h"
+
+namespace radixmesh::router {
+
+// "http://host:port[/]" split into the parts a connection needs. Only plain
+// HTTP: TLS to workers is not supported (workers sit on the cluster network).
+struct WorkerAddress {
+  std::string url;          // normalised: http://host:port
+  std::string host;         // host name or address (IPv6 without brackets)
+  std::string port;         // decimal
+  std::string host_header;  // what goes in Host: host:port (IPv6 bracketed)
+};
+
+// Parses and normalises a worker URL: scheme http, a host, an optional port
+// (default 80), no path beyond "/". kInvalidArgument otherwise.
+Result<WorkerAddress> parse_worker_url(std::string_view url);
+
+class Worker : public std::enable_shared_from_this<Worker> {
+ public:
+  Worker(radix::WorkerId id, WorkerAddress address, CircuitBreaker::Options breaker);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  radix::WorkerId id() const { return id_; }
+  const std::string& url() const { return address_.url; }
+  const WorkerAddress& address() const { return address_; }
+
+  // Health, from the active checker (and passive connect failures).
+  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+  void set_healthy(bool h) { healthy_.store(h, std::memory_order_relaxed); }
+  // Draining: takes no new requests, finishes those in flight.
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  void set_draining(bool d) { draining_.store(d, std::memory_order_relaxed); }
+  // Removed from the registry: never routable again; its health loop exits.
+  bool removed() const { return removed_.load(std::memory_order_relaxed); }
+  void mark_removed() { removed_.store(true, std::memory_order_relaxed); }
+
+  // Routable now: healthy, not drained or removed, breaker admits requests.
+  bool routable(int64_t now_ms) const {
+    return healthy() && !draining() && !removed() && breaker_.allows(now_ms);
+  }
+
+  // Requests this router has in flight to the worker (see InFlightGuard).
+  uint32_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  void add_in_flight() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void sub_in_flight() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+
+  // Worker-reported load, when known (not yet collected: left for the
+  // worker's metrics scrape). -1 = unknown.
+  int64_t queue_depth() const { return queue_depth_.load(std::memory_order_relaxed); }
+  void set_queue_depth(int64_t q) { queue_depth_.store(q, std::memory_order_relaxed); }
+
+  CircuitBreaker& breaker() { return breaker_; }
+  const CircuitBreaker& breaker() const { return breaker_; }
+
+ private:
+  const radix::WorkerId id_;
+  const WorkerAddress address_;
+  std::atomic<bool> healthy_{false};  // unknown until the first check
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> removed_{false};
+  std::atomic<uint32_t> in_flight_{0};
+  std::atomic<int64_t> queue_depth_{-1};
+  CircuitBreaker breaker_;
+};
+
+}  // namespace radixmesh::router

@@ -1,0 +1,106 @@
+// Router error bodies and statuses; the retry decision; hop-by-hop headers.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "router/errors.h"
+#include "router/headers.h"
+#include "router/retry_policy.h"
+
+using namespace radixmesh;
+using namespace radixmesh::router;
+
+TEST_CASE("error bodies are OpenAI-shaped JSON with escaped messages") {
+  const std::string body = error_body(RouterErrc::kUnknownModel, "model \"x\"\n not served");
+  auto j = nlohmann::json::parse(body);
+  REQUIRE(j.contains("error"));
+  CHECK(j["error"]["message"] == "model \"x\"\n not served");
+  CHECK(j["error"]["type"] == "not_found_error");
+  CHECK(j["error"]["code"] == "model_not_found");
+  // Invalid UTF-8 in a message (echoing bad input) must not throw.
+  CHECK_NOTHROW(nlohmann::json::parse(error_body(RouterErrc::kBadRequest, "\xff\xfe")));
+}
+
+TEST_CASE("each router error has the status the API promises") {
+  CHECK(http_status(RouterErrc::kBadRequest) == 400);
+  CHECK(http_status(RouterErrc::kNotFound) == 404);
+  CHECK(http_status(RouterErrc::kUnknownModel) == 404);
+  CHECK(http_status(RouterErrc::kMethodNotAllowed) == 405);
+  CHECK(http_status(RouterErrc::kBodyTooLarge) == 413);
+  CHECK(http_status(RouterErrc::kNoHealthyWorker) == 503);
+  CHECK(http_status(RouterErrc::kUpstreamFailure) == 502);
+  CHECK(http_status(RouterErrc::kUpstreamTimeout) == 504);
+  // Parser/routing error codes map to the right client errors.
+  CHECK(from_error_code(ErrorCode::kInvalidArgument) == RouterErrc::kBadRequest);
+  CHECK(from_error_code(ErrorCode::kTooLarge) == RouterErrc::kBodyTooLarge);
+  CHECK(from_error_code(ErrorCode::kNotFound) == RouterErrc::kUnknownModel);
+  CHECK(from_error_code(ErrorCode::kUnavailable) == RouterErrc::kNoHealthyWorker);
+}
+
+TEST_CASE("router errors travel in boost error_codes with their own category") {
+  boost::system::error_code ec = RouterErrc::kPoolExhausted;
+  CHECK(ec == RouterErrc::kPoolExhausted);
+  CHECK(ec != RouterErrc::kUpstreamTimeout);
+  CHECK(std::string(ec.category().name()) == "radixmesh.router");
+  CHECK(ec.message() == "upstream_pool_exhausted");
+}
+
+TEST_CASE("retry only before bytes reached the client, bounded by max_retries") {
+  for (auto f : {AttemptFailure::kConnectRefused, AttemptFailure::kReset,
+                 AttemptFailure::kStatus5xx, AttemptFailure::kStatus429,
+                 AttemptFailure::kConnectTimeout, AttemptFailure::kPoolExhausted}) {
+    CAPTURE(to_string(f));
+    CHECK(decide_retry(f, 0, 2, false).retry);
+    CHECK(decide_retry(f, 1, 2, false).retry);
+    CHECK_FALSE(decide_retry(f, 2, 2, false).retry);
+    CHECK_FALSE(decide_retry(f, 0, 2, true).retry);
+    CHECK_FALSE(decide_retry(f, 0, 0, false).retry);
+  }
+}
+
+TEST_CASE("a first-byte timeout is not retried and answers 504") {
+  const auto d = decide_retry(AttemptFailure::kFirstByteTimeout, 0, 5, false);
+  CHECK_FALSE(d.retry);
+  CHECK(d.breaker_failure);
+  CHECK(http_status(d.final_error) == 504);
+}
+
+TEST_CASE("429 is retried but does not count against the breaker") {
+  const auto d = decide_retry(AttemptFailure::kStatus429, 0, 2, false);
+  CHECK(d.retry);
+  CHECK_FALSE(d.breaker_failure);
+  CHECK_FALSE(d.mark_unhealthy);
+  const auto refused = decide_retry(AttemptFailure::kConnectRefused, 0, 2, false);
+  CHECK(refused.breaker_failure);
+  CHECK(refused.mark_unhealthy);
+  CHECK(http_status(refused.final_error) == 503);  // down, not misbehaving
+  CHECK(http_status(decide_retry(AttemptFailure::kReset, 2, 2, false).final_error) == 502);
+}
+
+TEST_CASE("hop-by-hop headers and those named by Connection are not forwarded") {
+  namespace http = boost::beast::http;
+  http::request<http::string_body> in;
+  in.set(http::field::connection, "keep-alive, X-Private");
+  in.set("X-Private", "secret");
+  in.set(http::field::keep_alive, "timeout=5");
+  in.set(http::field::transfer_encoding, "chunked");
+  in.set(http::field::te, "trailers");
+  in.set(http::field::upgrade, "h2c");
+  in.set(http::field::host, "router:8000");
+  in.set(http::field::content_length, "12");
+  in.set(http::field::authorization, "Bearer sk-1");
+  in.set("X-Session-Id", "abc");
+  in.set(http::field::content_type, "application/json");
+  http::request<http::string_body> out;
+  copy_end_to_end(in, out);
+  CHECK(out[http::field::authorization] == "Bearer sk-1");
+  CHECK(out["X-Session-Id"] == "abc");
+  CHECK(out[http::field::content_type] == "application/json");
+  for (auto name : {"Connection", "X-Private", "Keep-Alive", "Transfer-Encoding", "TE", "Upgrade",
+                    "Host", "Content-Length"}) {
+    CAPTURE(name);
+    CHECK(out.find(name) == out.end());
+  }
+  CHECK(is_hop_by_hop("Proxy-Authorization"));
+  CHECK_FALSE(is_hop_by_hop("Authorization"));
+}
