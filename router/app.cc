@@ -52,7 +52,9 @@ App::IoThread::IoThread(const App& app, size_t index) {
   pool.max_per_worker = std::max<size_t>(
       1, (static_cast<size_t>(std::max<int64_t>(c.pool_size, 1)) + threads - 1) / threads);
   pool.connect_timeout = ms(c.connect_timeout_ms);
-  pool.keepalive = std::min(ms(c.idle_timeout_ms), std::chrono::milliseconds(30000));
+  // Shorter than common worker keep-alive timeouts (uvicorn: 5 s), so the
+  // pool rarely hands out a connection the worker is closing.
+  pool.keepalive = std::min(ms(c.idle_timeout_ms), std::chrono::milliseconds(4000));
   radix::ParseLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   limits.max_canonical_bytes = static_cast<size_t>(c.max_body_bytes);

@@ -173,7 +173,7 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
     watch->upstream = nullptr;
     lease.release(r.upstream_reusable);
     a.kind = Kind::kDone;
-    a.client_keep_alive = ex.keep_alive && (ex.request.version() >= 11 || ex.keep_alive);
+    a.client_keep_alive = r.client_keep_alive;
     co_return;
   }
   a.kind = Kind::kFailed;
@@ -192,6 +192,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
   up.target(ex.request.target());
   up.version(11);
   copy_end_to_end(ex.request, up);
+  // The body is already read: the worker must not answer "100 Continue".
+  up.erase(http::field::expect);
   up.body() = std::move(ex.request.body());
   up.content_length(up.body().size());
   up.keep_alive(true);
@@ -221,7 +223,10 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     tried.push_back(w.id());
     up.set(http::field::host, w.address().host_header);
     a.upstream_request = &up;
-    co_await attempt(a, ex, pool, attempt_no < options_.max_retries);
+    // A retry needs another routable worker: with none left, the worker's own
+    // 5xx/429 answer is relayed instead of being replaced by a 502.
+    const bool can_retry = attempt_no < options_.max_retries && a.choice.candidates > 1;
+    co_await attempt(a, ex, pool, can_retry);
 
     const int64_t now = now_ms();
     switch (a.kind) {

@@ -72,6 +72,7 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
     if (sr.is_done()) break;
   }
   result.complete = true;
+  result.client_keep_alive = client_keep_alive;
   result.upstream_reusable = parser.is_done() && parser.keep_alive() && upstream_buffer.size() == 0;
   co_return result;
 }

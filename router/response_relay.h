@@ -28,6 +28,7 @@ struct RelayResult {
   bool bytes_sent = false;         // some byte reached the client
   bool complete = false;           // the whole response was relayed
   bool upstream_reusable = false;  // the worker connection may be pooled
+  bool client_keep_alive = false;  // the client connection may serve another request
   Clock::time_point first_byte_at{};
 };
 

@@ -1,0 +1,152 @@
+"""Failure handling of the router: a worker killed mid-run, all workers down,
+upstream errors, and every kind of bad client input answered with its status
+and an OpenAI-style error body while the router keeps serving.
+"""
+import concurrent.futures
+import json
+import socket
+import time
+import unittest
+
+import harness
+import router_util as ru
+
+
+def error_code(data):
+    try:
+        return json.loads(data)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class RouterFailureTest(harness.Cleanup, unittest.TestCase):
+    def assert_still_serving(self, port):
+        status, _, _ = harness.request(port, "GET", "/health")
+        self.assertEqual(status, 200)
+        s, _, b = ru.chat(port, [{"role": "user", "content": "still there?"}])
+        self.assertEqual(s, 200, b)
+
+    def test_worker_killed_mid_run_requests_retry_elsewhere_and_nothing_hangs(self):
+        # 20 ms of prefill per request: requests are in flight when the kill lands.
+        sims = ru.start_sims(self, 3, "--prefill-us-per-token", "200",
+                             "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims, "--max-retries", "2", "--breaker-failures", "2")
+        victim = sims[1][1]
+
+        def one(i):
+            start = time.monotonic()
+            s, h, b = ru.chat(port, [{"role": "user", "content": ru.words(400, 5000 + i)}])
+            return s, time.monotonic() - start
+
+        results = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(one, i) for i in range(120)]
+            time.sleep(0.3)
+            victim.kill()
+            for f in futures:
+                results.append(f.result(timeout=30))
+        statuses = [s for s, _ in results]
+        self.assertEqual(statuses.count(200), len(statuses), statuses)
+        self.assertLess(max(t for _, t in results), 10.0)
+        # The dead worker leaves routing: later requests never go there.
+        dead_url = f"http://127.0.0.1:{sims[1][0]}"
+        for i in range(10):
+            s, h, b = ru.chat(port, [{"role": "user", "content": f"after kill {i}"}])
+            self.assertEqual(s, 200, b)
+            self.assertNotEqual(h["x-radixmesh-worker"], dead_url)
+
+    def test_all_workers_down_answers_503_then_recovers_readiness(self):
+        sims = ru.start_sims(self, 2, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims)
+        for _, proc, _ in sims:
+            proc.kill()
+        for i in range(3):
+            s, _, b = ru.chat(port, [{"role": "user", "content": f"anyone {i}"}])
+            self.assertEqual(s, 503, b)
+            self.assertEqual(b["error"]["code"], "no_healthy_worker")
+        ru.wait_status(port, "/readiness", 503)
+        status, _, _ = harness.request(port, "GET", "/health")
+        self.assertEqual(status, 200)
+
+    def test_upstream_5xx_is_retried_on_another_worker(self):
+        bad = ru.start_sims(self, 1, "--error-rate", "1.0")
+        good = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, bad + good, policy="round_robin")
+        for i in range(6):
+            s, h, b = ru.chat(port, [{"role": "user", "content": f"retry me {i}"}])
+            self.assertEqual(s, 200, b)
+            self.assertEqual(h["x-radixmesh-worker"], f"http://127.0.0.1:{good[0][0]}")
+
+    def test_only_failing_worker_passes_its_error_through_after_retries(self):
+        bad = ru.start_sims(self, 1, "--error-rate", "1.0")
+        port, _ = ru.start_router(self, bad, "--breaker-failures", "100")
+        s, h, b = ru.chat(port, [{"role": "user", "content": "x"}])
+        self.assertEqual(s, 500)
+        self.assertIn("x-radixmesh-worker", h)
+
+    def test_bad_inputs_get_their_status_and_the_router_keeps_serving(self):
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims, "--max-body-bytes", "4096")
+        cases = [
+            ("POST", "/v1/chat/completions", b"{not json", 400, "invalid_request"),
+            ("POST", "/v1/chat/completions", b"[1,2]", 400, "invalid_request"),
+            ("POST", "/v1/chat/completions", json.dumps({"model": "sim-model",
+                                                         "messages": "nope"}).encode(),
+             400, "invalid_request"),
+            ("POST", "/v1/chat/completions", json.dumps(
+                {"model": "sim-model",
+                 "messages": [{"role": "user", "content": "x" * 10000}]}).encode(),
+             413, "body_too_large"),
+            ("POST", "/v1/chat/completions", json.dumps(
+                {"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}).encode(),
+             404, "model_not_found"),
+            ("GET", "/v1/chat/completions", None, 405, "method_not_allowed"),
+            ("POST", "/v1/models", b"{}", 405, "method_not_allowed"),
+            ("GET", "/v2/nothing", None, 404, "not_found"),
+            ("POST", "/generate", b"{\"text\": 5}", 400, "invalid_request"),
+        ]
+        for method, path, body, want, code in cases:
+            with self.subTest(path=path, want=want):
+                headers = {"Content-Type": "application/json"} if body is not None else {}
+                status, hdrs, data = harness.request(port, method, path, body=body,
+                                                     headers=headers)
+                self.assertEqual(status, want, data[:300])
+                self.assertEqual(error_code(data), code, data[:300])
+                self.assertTrue(hdrs.get("content-type", "").startswith("application/json"))
+                self.assert_still_serving(port)
+
+    def test_malformed_http_and_huge_headers_are_refused(self):
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims)
+        with socket.create_connection((harness.HOST, port), timeout=5) as s:
+            s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+            reply = s.recv(4096)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply[:100])
+        with socket.create_connection((harness.HOST, port), timeout=5) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
+            reply = s.recv(4096)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 431"), reply[:100])
+        self.assert_still_serving(port)
+
+    def test_keep_alive_and_pipelined_requests_are_answered_in_order(self):
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims)
+        body = json.dumps(ru.chat_body([{"role": "user", "content": "pipelined"}])).encode()
+        req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        with socket.create_connection((harness.HOST, port), timeout=10) as s:
+            s.sendall(req + b"GET /health HTTP/1.1\r\nHost: r\r\n\r\n" + req)
+            data = b""
+            deadline = time.monotonic() + 10
+            while data.count(b"HTTP/1.1 200") < 3 and time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertEqual(data.count(b"HTTP/1.1 200"), 3, data[:2000])
+            first_health = data.find(b'{"status":"ok"}')
+            self.assertGreater(first_health, data.find(b"chat.completion"))
+
+
+if __name__ == "__main__":
+    unittest.main()
