@@ -145,7 +145,6 @@ App::App(RouterConfig config, const Logger& log)
                              std::to_string(config_.port) + ": " + e.code().message());
   }
 
-
   signals_ = std::make_unique<net::signal_set>(control, SIGINT, SIGTERM);
   signals_->async_wait([this](error_code e, int sig) {
     if (e) return;
@@ -163,6 +162,7 @@ App::~App() {
   listener_.reset();
   signals_.reset();
   broker_timer_.reset();
+  dns_.reset();
   health_.reset();
   threads_.clear();
 }
@@ -186,7 +186,13 @@ void App::add_configured_workers() {
     auto added = registry_.add(url);
     if (!added.ok()) throw std::runtime_error("worker " + url + ": " + added.error().message);
   }
-  // TODO(dns): --workers-dns discovery joins here (router/dns_discovery).
+  if (!config_.workers_dns.empty()) {
+    dns_ = std::make_unique<DnsDiscovery>(
+        threads_.front()->ioc.get_executor(), registry_,
+        DnsDiscovery::parse(config_.workers_dns,
+                            ms(std::max<int64_t>(config_.dns_interval_ms, 100))),
+        log_);
+  }
 }
 
 awaitable<void> App::broker_loop() {
@@ -233,6 +239,7 @@ awaitable<void> App::shutdown_sequence() {
   }
   // 3. Close everything left; the io threads then run out of work.
   health_->stop();
+  if (dns_) dns_->stop();
   signals_->cancel();
   broker_timer_->cancel();
   for (auto& t : threads_) {
@@ -247,6 +254,7 @@ awaitable<void> App::shutdown_sequence() {
 bool App::run() {
   listener_->start();
   net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
+  if (dns_) dns_->start();
   log_.info("radixmesh listening on " + config_.host + ":" +
             std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
             " io threads, policy " + config_.policy + ")");

@@ -40,6 +40,7 @@
 #include "radix/worker_directory.h"
 #include "router/config.h"
 #include "router/data_plane_metrics.h"
+#include "router/dns_discovery.h"
 #include "router/health_checker.h"
 #include "router/listener.h"
 #include "router/log.h"
@@ -115,6 +116,7 @@ class App {
   // are destroyed first (see ~App).
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<DnsDiscovery> dns_;  // --workers-dns, when set
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> broker_timer_;

@@ -1,0 +1,90 @@
+#include "router/dns_discovery.h"
+
+#include <boost/asio/post.hpp>
+#include <stdexcept>
+
+namespace radixmesh::router {
+
+DnsDiscovery::Options DnsDiscovery::parse(const std::string& spec,
+                                          std::chrono::milliseconds interval) {
+  const size_t colon = spec.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
+    throw std::invalid_argument("--workers-dns " + spec + ": expected NAME:PORT");
+  }
+  Options o;
+  o.name = spec.substr(0, colon);
+  o.port = spec.substr(colon + 1);
+  o.interval = interval;
+  auto check = parse_worker_url("http://example:" + o.port);
+  if (!check.ok()) throw std::invalid_argument("--workers-dns " + spec + ": bad port");
+  return o;
+}
+
+DnsDiscovery::DnsDiscovery(net::any_io_executor executor, WorkerRegistry& registry, Options options,
+                           const Logger& log)
+    : executor_(executor),
+      registry_(registry),
+      options_(std::move(options)),
+      log_(log),
+      timer_(executor) {}
+
+void DnsDiscovery::start() {
+  net::co_spawn(executor_, loop(), net::detached);
+}
+
+void DnsDiscovery::stop() {
+  net::post(executor_, [this] {
+    stopped_ = true;
+    timer_.cancel();
+  });
+}
+
+void DnsDiscovery::apply(const std::set<std::string>& urls) {
+  if (urls.empty() && !owned_.empty()) {
+    log_.warn("workers-dns " + options_.name + ": empty answer ignored");
+    return;
+  }
+  for (const auto& url : urls) {
+    if (owned_.count(url)) continue;
+    if (registry_.find(url)) continue;  // configured elsewhere: not ours
+    auto added = registry_.add(url);
+    if (added.ok()) {
+      owned_.insert(url);
+    } else {
+      log_.warn("workers-dns: cannot add " + url + ": " + added.error().message);
+    }
+  }
+  for (auto it = owned_.begin(); it != owned_.end();) {
+    if (urls.count(*it)) {
+      ++it;
+      continue;
+    }
+    (void)registry_.remove(*it);
+    it = owned_.erase(it);
+  }
+}
+
+awaitable<void> DnsDiscovery::loop() {
+  tcp::resolver resolver(executor_);
+  while (!stopped_) {
+    auto [ec, results] = co_await resolver.async_resolve(options_.name, options_.port, use_tuple);
+    if (stopped_) break;
+    if (ec) {
+      log_.warn("workers-dns " + options_.name + ": " + ec.message());
+    } else {
+      std::set<std::string> urls;
+      for (const auto& entry : results) {
+        const auto address = entry.endpoint().address();
+        const std::string host =
+            address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+        urls.insert("http://" + host + ":" + options_.port);
+      }
+      apply(urls);
+    }
+    timer_.expires_after(options_.interval);
+    auto [tec] = co_await timer_.async_wait(use_tuple);
+    if (tec) break;
+  }
+}
+
+}  // namespace radixmesh::router
