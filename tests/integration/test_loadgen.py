@@ -5,7 +5,9 @@ perfect affinity (--pin-by-conversation) shows a clearly higher cache hit
 ratio than random targets on a multi-turn workload.
 """
 import json
+import os
 import subprocess
+import tempfile
 import unittest
 
 import harness
@@ -63,6 +65,24 @@ class LoadgenTest(harness.Cleanup, unittest.TestCase):
         self.assertLessEqual(r["ttft_ms"]["p50"], r["latency_ms"]["p50"])
         self.assertLessEqual(r["ttft_ms"]["p50"], r["ttft_ms"]["p99"])
         self.assertGreater(r["throughput_rps"], 0)
+
+    def test_samples_file_has_one_line_per_request(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "samples.jsonl")
+            r = self.loadgen(*self.targets(), "--workload", "multiturn", "--conversations", 3,
+                             "--turns", 2, "--max-tokens", 2, "--stream", "--samples", path)
+            with open(path) as f:
+                lines = [json.loads(line) for line in f]
+        self.assertEqual(len(lines), r["requests"]["sent"])
+        self.assertEqual(sorted((x["session"], x["turn"]) for x in lines),
+                         [(c, t) for c in range(3) for t in range(2)])
+        for x in lines:
+            self.assertEqual(x["outcome"], "ok")
+            self.assertIn(x["worker"], ("w0", "w1"))
+            self.assertIn(x["target"], self.urls)
+            self.assertLessEqual(x["ttft_ms"], x["latency_ms"])
+        second_turns = [x for x in lines if x["turn"] == 1]
+        self.assertTrue(all(x["prompt_tokens"] > 0 for x in second_turns))
 
     def test_bounded_by_requests(self):
         r = self.loadgen(*self.targets(), "--workload", "unique", "--unique-prompts", 50,

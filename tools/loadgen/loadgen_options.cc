@@ -132,6 +132,8 @@ bool parse_loadgen_options(int argc, char** argv, LoadgenOptions& o, int& exit_c
   f.add("expect-workers", "0",
         "workers that should share the load (the spread counts idle ones; 0: those seen)",
         [&](std::string_view v) { o.expect_workers = u32(v, 0, 1 << 20); });
+  f.add("samples", "(none)", "also write one JSON line per request to this file",
+        [&](std::string_view v) { o.samples_path = v; });
   f.add_switch("json", "print one JSON object (schema: docs/load-generator.md)", &o.json);
 
   std::string err = f.parse(argc, argv);

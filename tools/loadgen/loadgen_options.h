@@ -49,6 +49,7 @@ struct LoadgenOptions {
   uint32_t expect_workers = 0;  // workers that may receive load (for the spread)
 
   bool json = false;
+  std::string samples_path;  // --samples: one JSON line per request
 };
 
 // Parses argv into `out`. Returns true to go on; false when the program should

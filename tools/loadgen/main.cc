@@ -16,6 +16,7 @@
 #include "tools/loadgen/loadgen_options.h"
 #include "tools/loadgen/run_stats.h"
 #include "tools/loadgen/runner.h"
+#include "tools/loadgen/sample_log.h"
 #include "tools/loadgen/workload.h"
 
 namespace asio = boost::asio;
@@ -45,8 +46,17 @@ int main(int argc, char** argv) {
     targets.push_back(std::make_unique<HttpTarget>(ioc, text, *url, endpoints));
   }
 
+  std::unique_ptr<SampleLog> samples;
+  if (!opts.samples_path.empty()) {
+    try {
+      samples = std::make_unique<SampleLog>(opts.samples_path);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "radixmesh-loadgen: %s\n", e.what());
+      return 2;
+    }
+  }
   RunStats stats;
-  Runner runner(ioc, opts, build_workload(opts), std::move(targets), stats);
+  Runner runner(ioc, opts, build_workload(opts), std::move(targets), stats, samples.get());
   if (!opts.json)
     std::fprintf(stderr, "radixmesh-loadgen: %s, up to %llu requests to %zu target(s)...\n",
                  to_string(opts.workload), static_cast<unsigned long long>(runner.planned()),

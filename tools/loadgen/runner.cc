@@ -11,12 +11,14 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 Runner::Runner(asio::io_context& ioc, const LoadgenOptions& opts, std::vector<Session> sessions,
-               std::vector<std::unique_ptr<HttpTarget>> targets, RunStats& stats)
+               std::vector<std::unique_ptr<HttpTarget>> targets, RunStats& stats,
+               SampleLog* samples)
     : ioc_(ioc),
       opts_(opts),
       sessions_(std::move(sessions)),
       targets_(std::move(targets)),
       stats_(stats),
+      samples_(samples),
       rng_(opts.seed * 0x9e3779b97f4a7c15ull + 7) {
   uint64_t total = 0;
   for (const Session& s : sessions_) total += s.user_turns.size();
@@ -73,8 +75,13 @@ asio::awaitable<void> Runner::send_turn(Session* s) {
     req.extra_header = opts_.session_header;
     req.extra_value = "s-" + std::to_string(s->id);
   }
+  const auto sent_at = Clock::now();
   Outcome out = co_await target.exchange(req);
   stats_.record(out);
+  if (samples_) {
+    const double start_ms = std::chrono::duration<double, std::milli>(sent_at - t0_).count();
+    samples_->write(*s, s->next_turn, target.url(), start_ms, out);
+  }
   if (out.cause == Cause::kOk) {
     s->replies.push_back(std::move(out.reply));
     ++s->next_turn;
@@ -112,6 +119,7 @@ asio::awaitable<void> Runner::run() {
   deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(opts_.duration_s));
   stats_.start();
+  t0_ = Clock::now();
   if (opts_.rate > 0) {
     co_await open_loop();
     co_return;

@@ -28,14 +28,16 @@
 
 #include "tools/loadgen/http_target.h"
 #include "tools/loadgen/run_stats.h"
+#include "tools/loadgen/sample_log.h"
 #include "tools/loadgen/workload.h"
 
 namespace radixmesh::tools::loadgen {
 
 class Runner {
  public:
+  // `samples` may be null (no per-request log).
   Runner(boost::asio::io_context& ioc, const LoadgenOptions& opts, std::vector<Session> sessions,
-         std::vector<std::unique_ptr<HttpTarget>> targets, RunStats& stats);
+         std::vector<std::unique_ptr<HttpTarget>> targets, RunStats& stats, SampleLog* samples);
 
   // Turns that the bounds allow at most (the workload, capped by --requests).
   uint64_t planned() const { return limit_; }
@@ -61,6 +63,8 @@ class Runner {
   std::vector<Session> sessions_;
   std::vector<std::unique_ptr<HttpTarget>> targets_;
   RunStats& stats_;
+  SampleLog* samples_;
+  std::chrono::steady_clock::time_point t0_;
   std::mt19937_64 rng_;
   uint64_t limit_ = 0;
   uint64_t started_ = 0;    // turns taken for sending
