@@ -622,6 +622,83 @@ test('custom: the NetworkPolicy opens the mesh port only to router pods and admi
   assert.equal(ofKind(defaults(), 'NetworkPolicy').length, 0);
 });
 
+// ---------------------------------------------------------------- the real daemon
+
+const DAEMON = path.join(path.resolve(ROOT, process.env.RADIXMESH_BUILD ?? 'build'), 'router', 'radixmesh');
+
+// Runs the daemon with the rendered container args and --print-config: the
+// mounted files are materialised in a scratch dir (ConfigMap JSON, Secret
+// values) and the downward-API variables substituted as the kubelet would.
+function daemonConfig(objs, podName) {
+  assert.ok(fs.existsSync(DAEMON), `${path.relative(ROOT, DAEMON)} not built: run tools/dev/build ` +
+    '(or set RADIXMESH_BUILD to a build directory)');
+  const dir = fs.mkdtempSync(path.join(tmp, 'pod-'));
+  const c = container(objs);
+  const mountDirs = new Map();
+  for (const m of c.volumeMounts) {
+    const local = path.join(dir, m.name);
+    fs.mkdirSync(local);
+    mountDirs.set(m.mountPath, local);
+    const vol = podSpec(objs).volumes.find((v) => v.name === m.name);
+    let data = {};
+    if (vol.configMap) {
+      data = one(objs, 'ConfigMap', (x) => x.metadata.name === vol.configMap.name).data;
+    } else if (vol.secret) {
+      const sec = objs.find((x) => x.kind === 'Secret' && x.metadata.name === vol.secret.secretName);
+      // An existingSecret is not rendered: stand in for it.
+      const raw = sec ? sec.data : Object.fromEntries(vol.secret.items.map((i) => [i.key,
+        Buffer.from('stand-in-for-an-existing-secret-value').toString('base64')]));
+      data = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    }
+    for (const [k, v] of Object.entries(data)) fs.writeFileSync(path.join(local, k), v);
+  }
+  const env = { POD_NAME: podName, POD_IP: '10.1.2.3', POD_NAMESPACE: 'ns' };
+  const args = c.args.map((a) => {
+    const s = String(a).replace(/\$\((\w+)\)/g, (_, v) => env[v] ?? `$(${v})`);
+    const eq = s.indexOf('=');
+    const value = s.slice(eq + 1);
+    for (const [mount, local] of mountDirs) {
+      if (eq > 0 && value.startsWith(mount + '/')) return `${s.slice(0, eq)}=${local}${value.slice(mount.length)}`;
+    }
+    return s;
+  });
+  let out;
+  try {
+    out = execFileSync(DAEMON, [...args, '--print-config'], {
+      encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH },
+    });
+  } catch (e) {
+    throw new Error(`radixmesh refused the chart's command line:\n${args.join(' ')}\n${e.stderr ?? e.message}`);
+  }
+  return JSON.parse(out);
+}
+
+test('daemon: accepts the default chart command line and config file (--print-config)', () => {
+  const cfg = daemonConfig(defaults(), 'rm-radixmesh-0');
+  assert.equal(cfg['node-id'], 'rm-radixmesh-0');
+  assert.equal(cfg.port, 8000);
+  assert.equal(cfg['admin-host'], '127.0.0.1');
+  assert.equal(cfg['mesh-port'], 7946);
+  assert.equal(cfg['mesh-advertise'], '10.1.2.3:7946');
+  assert.equal(cfg['peers-dns'], 'rm-radixmesh-mesh.default.svc.cluster.local:7946');
+  assert.equal(cfg.policy, 'cache_aware');
+  assert.equal(cfg['memory-budget-bytes'], 536870912);
+});
+
+test('daemon: accepts the non-default chart command line and config file (--print-config)', () => {
+  const cfg = daemonConfig(custom(), 'edge-3');
+  assert.equal(cfg.port, 8080);
+  assert.equal(cfg['admin-host'], '0.0.0.0');
+  assert.equal(cfg['admin-port'], 9100);
+  assert.equal(cfg.policy, 'cost');
+  assert.equal(cfg['cost-load-weight'], 0.8);
+  assert.equal(cfg['block-bytes'], 128);
+  assert.equal(cfg['workers-dns'], 'vllm-headless.inference.svc.cluster.local:8000');
+  assert.deepEqual(cfg.worker ?? cfg.workers, ['http://10.0.0.5:8000', 'http://10.0.0.6:8000']);
+  assert.equal(cfg['default-model'], 'llama-3-8b');
+});
+
 // ---------------------------------------------------------------- documentation
 
 // values.yaml keys documented with a "# -- " comment, as dotted paths. A key
