@@ -629,7 +629,7 @@ const DAEMON = path.join(path.resolve(ROOT, process.env.RADIXMESH_BUILD ?? 'buil
 // Runs the daemon with the rendered container args and --print-config: the
 // mounted files are materialised in a scratch dir (ConfigMap JSON, Secret
 // values) and the downward-API variables substituted as the kubelet would.
-function daemonConfig(objs, podName) {
+function daemonConfig(objs, podName, podIP = '10.1.2.3') {
   assert.ok(fs.existsSync(DAEMON), `${path.relative(ROOT, DAEMON)} not built: run tools/dev/build ` +
     '(or set RADIXMESH_BUILD to a build directory)');
   const dir = fs.mkdtempSync(path.join(tmp, 'pod-'));
@@ -652,7 +652,7 @@ function daemonConfig(objs, podName) {
     }
     for (const [k, v] of Object.entries(data)) fs.writeFileSync(path.join(local, k), v);
   }
-  const env = { POD_NAME: podName, POD_IP: '10.1.2.3', POD_NAMESPACE: 'ns' };
+  const env = { POD_NAME: podName, POD_IP: podIP, POD_NAMESPACE: 'ns' };
   const args = c.args.map((a) => {
     const s = String(a).replace(/\$\((\w+)\)/g, (_, v) => env[v] ?? `$(${v})`);
     const eq = s.indexOf('=');
@@ -697,6 +697,11 @@ test('daemon: accepts the non-default chart command line and config file (--prin
   assert.equal(cfg['workers-dns'], 'vllm-headless.inference.svc.cluster.local:8000');
   assert.deepEqual(cfg.worker ?? cfg.workers, ['http://10.0.0.5:8000', 'http://10.0.0.6:8000']);
   assert.equal(cfg['default-model'], 'llama-3-8b');
+});
+
+test('daemon: accepts the advertised address of an IPv6 pod', () => {
+  const cfg = daemonConfig(render({ sets: ['mesh.ipFamily=IPv6'] }), 'rm-radixmesh-1', 'fd00:10::5');
+  assert.equal(cfg['mesh-advertise'], '[fd00:10::5]:7946');
 });
 
 // ---------------------------------------------------------------- documentation
