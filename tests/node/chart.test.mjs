@@ -791,3 +791,37 @@ test('Dockerfile: the build stage installs every package tools/dev/install-deps 
   assert.ok(build, 'no stage named build');
   for (const p of want) assert.match(build, new RegExp(`\\s${p.replace(/[.+]/g, '\\$&')}\\s`), `build stage lacks ${p}`);
 });
+
+// Packages already in debian:bookworm-slim (apt itself depends on them).
+const BASE_IMAGE_PACKAGES = new Set(['libc6', 'libgcc-s1', 'libstdc++6']);
+
+function debianPackageOf(file) {
+  for (const p of [file, fs.realpathSync(file)]) {
+    try {
+      const out = execFileSync('dpkg', ['-S', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      return out.split('\n')[0].split(':')[0];
+    } catch { /* try the resolved path */ }
+  }
+  return null;
+}
+
+test('Dockerfile: the runtime stage installs the package of every shared library the built binaries link', () => {
+  assert.ok(fs.existsSync(DAEMON), `${path.relative(ROOT, DAEMON)} not built: run tools/dev/build`);
+  const bins = [DAEMON, path.join(path.dirname(DAEMON), '..', 'tools', 'ctl', 'radixmesh-ctl')]
+    .filter((b) => fs.existsSync(b));
+  const runtime = dockerfile().split(/^FROM /m).find((x) => /AS runtime/.test(x));
+  assert.ok(runtime, 'no stage named runtime');
+  for (const bin of bins) {
+    const ldd = execFileSync('ldd', [bin], { encoding: 'utf8', timeout: 10_000 });
+    assert.doesNotMatch(ldd, /not found/);
+    const libs = [...ldd.matchAll(/=>\s+(\/\S+)/g)].map((m) => m[1]);
+    assert.ok(libs.length > 3, `ldd listed only ${libs.length} libraries`);
+    for (const lib of libs) {
+      const pkg = debianPackageOf(lib);
+      assert.ok(pkg, `no Debian package owns ${lib}`);
+      if (BASE_IMAGE_PACKAGES.has(pkg)) continue;
+      assert.match(runtime, new RegExp(`\\s${pkg.replace(/[.+]/g, '\\$&')}\\s`),
+        `${path.basename(bin)} links ${path.basename(lib)} from ${pkg}, which the runtime stage does not install`);
+    }
+  }
+});
