@@ -149,6 +149,18 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
         text = "".join(c["choices"][0]["delta"]["content"] for _, c in content)
         self.assertEqual(len(text), 24)  # 4 bytes per token
 
+    def test_stall_mid_stream(self):
+        port, _ = self.start("--decode-us-per-token", "0", "--stall-after-chunks", "2",
+                             "--stall-ms", "300")
+        events = list(harness.sse_events(port, "/v1/chat/completions",
+                                         chat("x", max_tokens=4, stream=True)))
+        self.assertEqual(events[-1][1], "[DONE]")
+        times = [t for t, _ in events]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        # The pause falls between the 2nd and the 3rd chunk, nowhere else.
+        self.assertGreater(gaps[1], 0.25, gaps)
+        self.assertLess(max(gaps[:1] + gaps[2:]), 0.2, gaps)
+
     def test_tokens_per_chunk_and_other_stream_shapes(self):
         port, _ = self.start("--decode-us-per-token", "0", "--tokens-per-chunk", "4")
         events = [d for _, d in harness.sse_events(
