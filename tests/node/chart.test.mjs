@@ -622,6 +622,31 @@ test('custom: the NetworkPolicy opens the mesh port only to router pods and admi
   assert.equal(ofKind(defaults(), 'NetworkPolicy').length, 0);
 });
 
+// NOTES.txt is not printed by `helm template`: render a copy of the chart in
+// which it is wrapped as a YAML block scalar.
+function renderNotes(sets) {
+  const copy = fs.mkdtempSync(path.join(tmp, 'notes-'));
+  fs.cpSync(CHART, copy, { recursive: true });
+  const notes = fs.readFileSync(path.join(copy, 'templates', 'NOTES.txt'), 'utf8');
+  fs.rmSync(path.join(copy, 'templates', 'NOTES.txt'));
+  fs.writeFileSync(path.join(copy, 'templates', 'notes-as-yaml.yaml'),
+    'notes: |\n' + notes.split('\n').map((l) => '  ' + l).join('\n') + '\n');
+  const args = ['template', 'rm', copy, '--namespace', 'llm', '--show-only', 'templates/notes-as-yaml.yaml'];
+  for (const s of sets) args.push('--set', s);
+  return YAML.parse(helm(args)).notes;
+}
+
+test('NOTES.txt: names the client Service, warns without workers, shows the token path when exposed', () => {
+  const plain = renderNotes([]);
+  assert.match(plain, /http:\/\/rm-radixmesh\.llm\.svc\.cluster\.local:8000\/v1/);
+  assert.match(plain, /WARNING: no workers configured/);
+  assert.match(plain, /exec rm-radixmesh-0 -- radixmesh-ctl status/);
+  const exposed = renderNotes(['workers.dns=w:8000', 'metrics.serviceMonitor.enabled=true']);
+  assert.doesNotMatch(exposed, /WARNING/);
+  assert.match(exposed, /--token "\$\(cat \/etc\/radixmesh\/admin\/admin-token\)"/);
+  assert.match(renderNotes(['mesh.enabled=false', 'workers.urls={http://w:1}']), /Mesh disabled/);
+});
+
 // ---------------------------------------------------------------- the real daemon
 
 const DAEMON = path.join(path.resolve(ROOT, process.env.RADIXMESH_BUILD ?? 'build'), 'router', 'radixmesh');
