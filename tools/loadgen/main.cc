@@ -18,6 +18,7 @@
 #include "tools/loadgen/runner.h"
 #include "tools/loadgen/sample_log.h"
 #include "tools/loadgen/workload.h"
+#include "tools/sim_worker/fd_limit.h"
 
 namespace asio = boost::asio;
 using namespace radixmesh::tools::loadgen;
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   LoadgenOptions opts;
   int exit_code = 0;
   if (!parse_loadgen_options(argc, argv, opts, exit_code)) return exit_code;
+  radixmesh::tools::raise_fd_limit();
 
   asio::io_context ioc(1);
   std::vector<std::unique_ptr<HttpTarget>> targets;

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tools/sim_worker/fd_limit.h"
 #include "tools/sim_worker/http_session.h"
 #include "tools/sim_worker/sim_options.h"
 #include "tools/sim_worker/sim_state.h"
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   SimOptions opts;
   int exit_code = 0;
   if (!parse_sim_options(argc, argv, opts, exit_code)) return exit_code;
+  radixmesh::tools::raise_fd_limit();
 
   asio::io_context ioc(static_cast<int>(opts.threads));
   tcp::acceptor acceptor(ioc);
