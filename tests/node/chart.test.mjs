@@ -654,6 +654,24 @@ const DAEMON = path.join(path.resolve(ROOT, process.env.RADIXMESH_BUILD ?? 'buil
 // Runs the daemon with the rendered container args and --print-config: the
 // mounted files are materialised in a scratch dir (ConfigMap JSON, Secret
 // values) and the downward-API variables substituted as the kubelet would.
+// The variables the kubelet injects for every Service with a cluster IP in
+// the pod's namespace unless the pod sets enableServiceLinks: false.
+function serviceLinkEnv(objs) {
+  if (podSpec(objs).enableServiceLinks === false) return {};
+  const env = {};
+  ofKind(objs, 'Service').filter((s) => s.spec.clusterIP !== 'None').forEach((s, i) => {
+    const name = s.metadata.name.toUpperCase().replace(/-/g, '_');
+    const ip = `10.96.0.${i + 10}`;
+    const p = s.spec.ports[0];
+    env[`${name}_SERVICE_HOST`] = ip;
+    env[`${name}_SERVICE_PORT`] = String(p.port);
+    env[`${name}_PORT`] = `tcp://${ip}:${p.port}`;
+    env[`${name}_PORT_${p.port}_TCP`] = `tcp://${ip}:${p.port}`;
+    env[`${name}_PORT_${p.port}_TCP_PORT`] = String(p.port);
+  });
+  return env;
+}
+
 function daemonConfig(objs, podName, podIP = '10.1.2.3') {
   assert.ok(fs.existsSync(DAEMON), `${path.relative(ROOT, DAEMON)} not built: run tools/dev/build ` +
     '(or set RADIXMESH_BUILD to a build directory)');
@@ -678,6 +696,7 @@ function daemonConfig(objs, podName, podIP = '10.1.2.3') {
     for (const [k, v] of Object.entries(data)) fs.writeFileSync(path.join(local, k), v);
   }
   const env = { POD_NAME: podName, POD_IP: podIP, POD_NAMESPACE: 'ns' };
+  const processEnv = { PATH: process.env.PATH, ...serviceLinkEnv(objs) };
   const args = c.args.map((a) => {
     const s = String(a).replace(/\$\((\w+)\)/g, (_, v) => env[v] ?? `$(${v})`);
     const eq = s.indexOf('=');
@@ -691,7 +710,7 @@ function daemonConfig(objs, podName, podIP = '10.1.2.3') {
   try {
     out = execFileSync(DAEMON, [...args, '--print-config'], {
       encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH },
+      env: processEnv,
     });
   } catch (e) {
     throw new Error(`radixmesh refused the chart's command line:\n${args.join(' ')}\n${e.stderr ?? e.message}`);
@@ -722,6 +741,15 @@ test('daemon: accepts the non-default chart command line and config file (--prin
   assert.equal(cfg['workers-dns'], 'vllm-headless.inference.svc.cluster.local:8000');
   assert.deepEqual(cfg.worker ?? cfg.workers, ['http://10.0.0.5:8000', 'http://10.0.0.6:8000']);
   assert.equal(cfg['default-model'], 'llama-3-8b');
+});
+
+test('daemon: starts in a release named radixmesh (service links would inject RADIXMESH_PORT=tcp://...)', () => {
+  const objs = render({ release: 'radixmesh', sets: ['admin.expose=true'] });
+  assert.equal(clientService(objs).metadata.name, 'radixmesh');
+  assert.equal(podSpec(objs).enableServiceLinks, false);
+  const cfg = daemonConfig(objs, 'radixmesh-0');
+  assert.equal(cfg.port, 8000);
+  assert.equal(cfg['admin-port'], 9000);
 });
 
 test('daemon: accepts the advertised address of an IPv6 pod', () => {
