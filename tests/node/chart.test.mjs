@@ -3,11 +3,15 @@
 // each other (ports in flags = container ports = Service/probe targets,
 // selectors = pod labels, mounts = file flags) and against the daemon's own
 // option table in router/config_options.cc (every flag and config key the
-// chart passes exists). The container recipe helm/Dockerfile is checked for
-// the same binaries, ports and user as the chart.
+// chart passes exists). The built daemon is then run with the rendered
+// command line, mounted files and environment (--print-config) to show it
+// accepts them. The container recipe helm/Dockerfile is checked for the same
+// binaries, ports, user and runtime libraries as the chart and the build.
 //
 // Run: cd tests/node && node --test chart.test.mjs
-// The helm binary is installed by tools/dev/install-deps --test.
+// Needs the helm binary from tools/dev/install-deps --test and the daemon
+// from tools/dev/build (build/router/radixmesh, or $RADIXMESH_BUILD/router/).
+// Without either, the tests that need it fail and say so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -419,7 +423,7 @@ test('default: the ConfigMap holds parseable JSON, mounted where --config points
   assert.equal(cfg['memory-budget-bytes'], 536870912, 'large integers must stay exact integers');
 });
 
-test('default: every flag and config key the chart passes is a daemon option', () => {
+test('daemon: every flag and config key the chart passes is in the daemon option table', () => {
   const known = daemonOptions();
   for (const objs of [defaults(), custom()]) {
     for (const name of flags(objs).keys()) assert.ok(known.has(name), `unknown daemon flag --${name}`);
