@@ -70,9 +70,11 @@ App::App(RouterConfig config, const Logger& log)
       directory_(kMaxWorkers),
       clock_(radix::system_physical_ms),
       broker_(static_cast<size_t>(config_.memory_budget_bytes)),
+      mesh_(MeshGlue::create(config_, directory_, clock_, log_)),
       // Mesh seam: the mesh passes its TreeObserver here (inserts and
       // evictions become gossip deltas). nullptr: single-node routing.
-      trees_(tree_options(config_, &directory_), kMaxModels, &broker_, /*observer=*/nullptr),
+      trees_(tree_options(config_, &directory_), kMaxModels, &broker_,
+             mesh_ ? mesh_->observer() : nullptr),
       policy_(make_policy_or_throw(config_)),
       registry_(
           WorkerRegistry::Options{kMaxWorkers,
@@ -90,7 +92,7 @@ App::App(RouterConfig config, const Logger& log)
   routing.parse_limits.max_canonical_bytes = static_cast<size_t>(config_.max_body_bytes);
   // Mesh seam: the mesh's load board supplies other routers' in-flight
   // counts per worker here. Empty: 0 (this router's own counts only).
-  MeshLoadFn mesh_load;
+  MeshLoadFn mesh_load = mesh_ ? mesh_->load_fn() : MeshLoadFn{};
   engine_ = std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
                                             std::move(mesh_load));
 
@@ -118,12 +120,13 @@ App::App(RouterConfig config, const Logger& log)
   registry_.set_on_added([this](const std::shared_ptr<Worker>& w) {
     log_.info("worker added: " + w->url());
     health_->watch(w);
+    if (mesh_) mesh_->worker_added(w->id());
   });
   registry_.set_on_removed([this](const std::shared_ptr<Worker>& w) {
     // Erase it from every tree now, not when LRU gets to it.
     const size_t n = trees_.remove_worker_everywhere(w->id());
     log_.info("worker removed: " + w->url() + " (" + std::to_string(n) + " tree blocks erased)");
-    // Mesh seam: announce the removal to peers here.
+    if (mesh_) mesh_->worker_removed(w->id());
   });
 
   std::vector<Listener::Thread> listener_threads;
@@ -144,6 +147,8 @@ App::App(RouterConfig config, const Logger& log)
     throw std::runtime_error("cannot listen on " + config_.host + ":" +
                              std::to_string(config_.port) + ": " + e.code().message());
   }
+
+  if (mesh_) mesh_->start(trees_, registry_, metrics_);
 
   signals_ = std::make_unique<net::signal_set>(control, SIGINT, SIGTERM);
   signals_->async_wait([this](error_code e, int sig) {
@@ -276,6 +281,11 @@ bool App::run() {
   // grace period plus a margin) to run out of work.
   std::unique_lock lock(run_mu_);
   run_cv_.wait(lock, [&] { return threads_running_ == 0 || shutdown_started_.load(); });
+  if (mesh_) {  // graceful leave while the data plane drains
+    lock.unlock();
+    mesh_->stop();
+    lock.lock();
+  }
   const bool clean = run_cv_.wait_for(
       lock, ms(std::max<int64_t>(config_.shutdown_grace_ms, 0)) + std::chrono::seconds(5),
       [&] { return threads_running_ == 0; });

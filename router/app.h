@@ -44,6 +44,7 @@
 #include "router/health_checker.h"
 #include "router/listener.h"
 #include "router/log.h"
+#include "router/mesh_glue.h"
 #include "router/metrics.h"
 #include "router/metrics_catalog.h"
 #include "router/proxy.h"
@@ -104,6 +105,7 @@ class App {
   radix::WorkerDirectory directory_;
   radix::HybridClock clock_;
   radix::MemoryBroker broker_;
+  std::unique_ptr<MeshGlue> mesh_;  // before trees_: the trees report to its journal
   radix::TreeCatalog trees_;
   std::unique_ptr<policies::Policy> policy_;
   WorkerRegistry registry_;

@@ -1,0 +1,223 @@
+#include "router/mesh_glue.h"
+
+#include <boost/asio/post.hpp>
+
+namespace radixmesh::router {
+namespace {
+
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// Wraps the engine so the glue can sample local load just before each round.
+class TickHook : public mesh::SyncHandler {
+ public:
+  TickHook(std::unique_ptr<mesh::SyncEngine> engine, std::function<void()> before_tick)
+      : engine_(std::move(engine)), before_tick_(std::move(before_tick)) {}
+  void on_peer_up(const mesh::NodeId& p) override { engine_->on_peer_up(p); }
+  void on_peer_down(const mesh::NodeId& p) override { engine_->on_peer_down(p); }
+  void on_frame(const mesh::NodeId& from, mesh::FrameType t, std::string_view payload) override {
+    engine_->on_frame(from, t, payload);
+  }
+  void tick(uint64_t now_ms) override {
+    before_tick_();
+    engine_->tick(now_ms);
+  }
+  mesh::SyncEngine* engine() { return engine_.get(); }
+
+ private:
+  std::unique_ptr<mesh::SyncEngine> engine_;
+  std::function<void()> before_tick_;
+};
+
+}  // namespace
+
+std::unique_ptr<MeshGlue> MeshGlue::create(const RouterConfig& config,
+                                           radix::WorkerDirectory& directory,
+                                           radix::HybridClock& clock, const Logger& log) {
+  if (config.mesh_port <= 0) return nullptr;
+  std::string secret;
+  if (!config.mesh_secret_file.empty()) {
+    auto s = read_secret_file(config.mesh_secret_file);
+    if (!s.ok()) throw std::runtime_error("--mesh-secret-file: " + s.error().message);
+    secret = std::move(s).value();
+  } else {
+    log.warn("mesh: no --mesh-secret-file: peers are not authenticated (development only)");
+  }
+  return std::unique_ptr<MeshGlue>(new MeshGlue(config, directory, clock, log, std::move(secret)));
+}
+
+MeshGlue::MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory,
+                   radix::HybridClock& clock, const Logger& log, std::string secret)
+    : config_(config),
+      directory_(directory),
+      clock_(clock),
+      log_(log),
+      secret_(std::move(secret)),
+      journal_(mesh::DeltaJournalConfig{}, directory),
+      load_(mesh::LoadBoardConfig{}, [] {
+        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now().time_since_epoch())
+                                         .count());
+      }) {}
+
+MeshGlue::~MeshGlue() {
+  stop();
+}
+
+MeshLoadFn MeshGlue::load_fn() {
+  return [this](radix::WorkerId id) -> uint32_t {
+    const uint64_t n = load_.mesh_in_flight(directory_.key_of(id));
+    return static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX));
+  };
+}
+
+void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
+                     MetricsRegistry& metrics) {
+  registry_ = &registry;
+  mesh::MeshNodeConfig cfg;
+  cfg.node_id = config_.node_id;
+  cfg.bind_host = config_.host;
+  cfg.port = static_cast<uint16_t>(config_.mesh_port);
+  cfg.advertise = config_.mesh_advertise;
+  cfg.seeds = config_.peers;
+  cfg.seeds_dns = config_.peers_dns;
+  cfg.secret = secret_;
+  cfg.gossip_interval_ms = static_cast<uint64_t>(std::max<int64_t>(config_.gossip_interval_ms, 50));
+  node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees](mesh::PeerSender& sender) {
+    mesh::SyncEngineConfig sc;
+    sc.wall_ms = wall_ms;
+    auto engine =
+        std::make_unique<mesh::SyncEngine>(sc, trees, directory_, clock_, journal_, load_, sender);
+    auto hook = std::make_unique<TickHook>(std::move(engine), [this] { sample_local_load(); });
+    engine_ = hook->engine();
+    return hook;
+  });
+  try {
+    node_->start(io_);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot listen on mesh port " + config_.host + ":" +
+                             std::to_string(config_.mesh_port) + ": " + e.what());
+  }
+  metrics.add_collector(mesh_metrics_collector(*node_, engine_));
+  work_.emplace(boost::asio::make_work_guard(io_));
+  thread_ = std::thread([this] { io_.run(); });
+  log_.info("mesh: node " + config_.node_id + " on port " + std::to_string(node_->port()) +
+            ", advertising " + node_->advertise() + ", incarnation " +
+            std::to_string(node_->incarnation()));
+}
+
+void MeshGlue::stop() {
+  if (!thread_.joinable()) return;
+  node_->stop();  // leave + close, waits for the mesh thread (bounded)
+  work_.reset();
+  io_.stop();
+  thread_.join();
+}
+
+void MeshGlue::sample_local_load() {
+  if (!registry_) return;
+  auto snap = registry_->snapshot();
+  for (const auto& w : snap->all) load_.set_local(directory_.key_of(w->id()), w->in_flight());
+}
+
+void MeshGlue::worker_added(radix::WorkerId id) {
+  journal_.note_worker_event(mesh::WorkerEvent::Kind::kAdded, id, clock_.now().value);
+}
+
+void MeshGlue::worker_removed(radix::WorkerId id) {
+  journal_.note_worker_event(mesh::WorkerEvent::Kind::kRemoved, id, clock_.now().value);
+}
+
+nlohmann::json MeshGlue::peers_json() const {
+  nlohmann::json out = nlohmann::json::array();
+  if (!node_) return out;
+  for (const auto& p : node_->peers()) {
+    out.push_back({{"node_id", p.id},
+                   {"address", p.address},
+                   {"state", mesh::to_string(p.state)},
+                   {"incarnation", p.incarnation},
+                   {"connected", p.connected},
+                   {"last_seen_ms_ago", p.last_seen_ms_ago}});
+  }
+  return out;
+}
+
+Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEngine* engine) {
+  return [&node, engine]() {
+    using mesh::FrameType;
+    std::vector<CollectedFamily> out;
+    auto counter = [&](std::string name, std::string help, std::vector<std::string> labels) {
+      CollectedFamily f;
+      f.name = std::move(name);
+      f.help = std::move(help);
+      f.type = MetricType::kCounter;
+      f.label_names = std::move(labels);
+      out.push_back(std::move(f));
+      return out.size() - 1;
+    };
+    const auto& s = node.stats();
+
+    CollectedFamily peers{
+        "radixmesh_mesh_peers", "Mesh members by SWIM state", MetricType::kGauge, {"state"}, {}};
+    std::map<std::string, double> by_state{{"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
+    for (const auto& p : node.peers()) by_state[mesh::to_string(p.state)] += 1;
+    for (const auto& [state, n] : by_state) peers.samples.push_back({{state}, n});
+    out.push_back(std::move(peers));
+
+    const size_t fs =
+        counter("radixmesh_mesh_frames_sent_total", "Mesh frames sent by type", {"type"});
+    const size_t bs = counter("radixmesh_mesh_bytes_sent_total",
+                              "Mesh bytes sent by frame type (header included)", {"type"});
+    const size_t fr =
+        counter("radixmesh_mesh_frames_received_total", "Mesh frames received by type", {"type"});
+    const size_t br = counter("radixmesh_mesh_bytes_received_total",
+                              "Mesh bytes received by frame type (header included)", {"type"});
+    for (int t = 1; t < mesh::kFrameTypeSlots; ++t) {
+      if (!mesh::is_known_frame_type(static_cast<uint8_t>(t))) continue;
+      const std::string name = mesh::to_string(static_cast<FrameType>(t));
+      out[fs].samples.push_back({{name}, static_cast<double>(s.frames_sent[t].load())});
+      out[bs].samples.push_back({{name}, static_cast<double>(s.bytes_sent[t].load())});
+      out[fr].samples.push_back({{name}, static_cast<double>(s.frames_received[t].load())});
+      out[br].samples.push_back({{name}, static_cast<double>(s.bytes_received[t].load())});
+    }
+    const size_t rj = counter("radixmesh_mesh_rejected_frames_total",
+                              "Mesh frames rejected (connection closed) by reason", {"reason"});
+    for (int r = 0; r < mesh::kRejectReasonCount; ++r)
+      out[rj].samples.push_back({{mesh::to_string(static_cast<mesh::RejectReason>(r))},
+                                 static_cast<double>(s.rejected[r].load())});
+
+    if (engine) {
+      const auto& y = engine->stats();
+      auto one = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
+        const size_t i = counter(name, help, {});
+        out[i].samples.push_back({{}, static_cast<double>(v.load())});
+      };
+      const size_t d = counter("radixmesh_mesh_deltas_applied_total",
+                               "Tree delta records applied from peers", {"kind"});
+      out[d].samples.push_back({{"insert"}, static_cast<double>(y.inserts_applied.load())});
+      out[d].samples.push_back({{"evict"}, static_cast<double>(y.evictions_applied.load())});
+      one("radixmesh_mesh_anchors_requested_total", "Anchor chains requested from peers",
+          y.anchors_requested);
+      one("radixmesh_mesh_snapshots_sent_total", "Snapshots sent to peers", y.snapshots_sent);
+      one("radixmesh_mesh_snapshots_received_total", "Snapshots received and merged",
+          y.snapshots_received);
+      one("radixmesh_mesh_snapshot_bytes_sent_total", "Snapshot bytes sent", y.snapshot_bytes_sent);
+      one("radixmesh_mesh_snapshot_bytes_received_total", "Snapshot bytes received",
+          y.snapshot_bytes_received);
+      CollectedFamily lag{"radixmesh_mesh_convergence_lag_seconds_avg",
+                          "Mean delay from a change on a peer to its application here",
+                          MetricType::kGauge,
+                          {},
+                          {}};
+      const uint64_t n = y.lag_count.load();
+      lag.samples.push_back({{}, n ? static_cast<double>(y.lag_sum_ms.load()) / n / 1000.0 : 0.0});
+      out.push_back(std::move(lag));
+    }
+    return out;
+  };
+}
+
+}  // namespace radixmesh::router

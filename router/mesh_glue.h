@@ -1,0 +1,97 @@
+// MeshGlue: how the daemon joins the mesh when --mesh-port is set. It owns
+// the mesh side of the process — DeltaJournal (the trees' observer), LoadBoard
+// (other routers' in-flight per worker), the SyncEngine and the MeshNode —
+// and runs them on one dedicated thread with its own io_context, so gossip
+// never competes with the data plane's io threads and the App's shutdown
+// order stays simple.
+//
+// Wiring (router/app.cc), in this order:
+//   1. glue = MeshGlue::create(config, directory, clock, log)   (nullptr: no mesh)
+//   2. TreeCatalog(..., glue ? glue->observer() : nullptr)
+//   3. RoutingEngine(..., glue ? glue->load_fn() : MeshLoadFn{})
+//   4. glue->start(trees, registry, metrics)   binds the mesh port (throws)
+//   5. admin: context.peers = [glue] { return glue->peers_json(); }
+//   6. registry add/remove hooks: glue->worker_added/removed(id)
+//   7. shutdown: glue->stop()   graceful leave, then the thread ends
+//
+// Local load: every gossip round the mesh thread copies each worker's
+// in-flight count from the registry into the LoadBoard (no hot-path hook).
+//
+// Threads: create/start/stop on the main thread; observer() is called by
+// router threads (thread-safe DeltaJournal); load_fn() and peers_json() from
+// any thread; worker_added/removed from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "mesh/delta_journal.h"
+#include "mesh/load_board.h"
+#include "mesh/mesh_node.h"
+#include "mesh/sync_engine.h"
+#include "radix/hlc.h"
+#include "radix/tree_catalog.h"
+#include "radix/worker_directory.h"
+#include "router/config.h"
+#include "router/log.h"
+#include "router/metrics.h"
+#include "router/routing_engine.h"
+#include "router/worker_registry.h"
+
+namespace radixmesh::router {
+
+class MeshGlue {
+ public:
+  // nullptr when the mesh is disabled (--mesh-port 0). Throws on a bad
+  // secret file (a start-up error).
+  static std::unique_ptr<MeshGlue> create(const RouterConfig& config,
+                                          radix::WorkerDirectory& directory,
+                                          radix::HybridClock& clock, const Logger& log);
+  ~MeshGlue();
+  MeshGlue(const MeshGlue&) = delete;
+  MeshGlue& operator=(const MeshGlue&) = delete;
+
+  radix::TreeObserver* observer() { return &journal_; }
+  MeshLoadFn load_fn();
+  // Builds the sync engine and the node, binds the mesh port (throws
+  // std::runtime_error when it cannot), registers the metrics collector and
+  // starts the mesh thread.
+  void start(radix::TreeCatalog& trees, WorkerRegistry& registry, MetricsRegistry& metrics);
+  void stop();
+
+  nlohmann::json peers_json() const;
+  void worker_added(radix::WorkerId id);
+  void worker_removed(radix::WorkerId id);
+  uint16_t port() const { return node_ ? node_->port() : 0; }
+
+ private:
+  MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory, radix::HybridClock& clock,
+           const Logger& log, std::string secret);
+  void sample_local_load();
+
+  const RouterConfig& config_;
+  radix::WorkerDirectory& directory_;
+  radix::HybridClock& clock_;
+  const Logger& log_;
+  std::string secret_;
+  mesh::DeltaJournal journal_;
+  mesh::LoadBoard load_;
+  WorkerRegistry* registry_ = nullptr;
+  // The io_context is declared before the node so the node (its sockets and
+  // timers) is destroyed first, while the io_context still exists.
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  mesh::SyncEngine* engine_ = nullptr;  // owned by node_
+  std::unique_ptr<mesh::MeshNode> node_;
+  std::thread thread_;
+};
+
+// The /metrics families of the mesh (wire counters, peers by state, sync).
+Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEngine* engine);
+
+}  // namespace radixmesh::router
