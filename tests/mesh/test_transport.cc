@@ -337,3 +337,19 @@ TEST_CASE("a restarted node (same id, new address) is alive again with a higher 
   CHECK(view(a, "b")->address != old_addr);
   CHECK(sees_alive(b2, "a"));
 }
+
+TEST_CASE("seeds from DNS: NAME:PORT is resolved and every address dialed") {
+  Cluster c;
+  auto& a = c.add("a", {});
+  MeshNodeConfig cfg;
+  cfg.node_id = "b";
+  cfg.bind_host = "127.0.0.1";
+  cfg.seeds_dns = "localhost:" + std::to_string(a.port());
+  cfg.secret = "k";
+  cfg.gossip_interval_ms = 100;
+  cfg.stop_timeout = std::chrono::milliseconds(500);
+  c.nodes.push_back(std::make_unique<MeshNode>(cfg));
+  auto& b = *c.nodes.back();
+  b.start(c.io);
+  CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 5000));
+}
