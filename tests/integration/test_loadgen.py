@@ -17,7 +17,7 @@ LOADGEN = "tools/loadgen/radixmesh-loadgen"
 
 # Fields of the --json report documented in docs/load-generator.md.
 TOP_FIELDS = {"workload", "endpoint", "mode", "concurrency", "rate", "stream", "seed",
-              "targets", "pinned", "requests", "duration_s", "throughput_rps",
+              "targets", "pinned", "per_target", "requests", "duration_s", "throughput_rps",
               "output_tokens_per_s", "ttft_ms", "latency_ms", "tokens", "cache_hit_ratio",
               "workers"}
 PCT_FIELDS = {"p50", "p90", "p99", "mean", "max"}
@@ -59,6 +59,8 @@ class LoadgenTest(harness.Cleanup, unittest.TestCase):
         self.assertEqual(req["failed"], 0, req)
         self.assertEqual(sum(r["workers"]["per_worker"].values()), req["ok"])
         self.assertEqual(set(r["workers"]["per_worker"]), {"w0", "w1"})
+        self.assertEqual(set(r["per_target"]), set(self.urls))
+        self.assertEqual(sum(r["per_target"].values()), req["sent"])
         self.assertEqual(r["tokens"]["completion"], 4 * planned)
         self.assertEqual(r["tokens"]["responses_without_usage"], 0)
         self.assertGreater(r["cache_hit_ratio"], 0)

@@ -99,6 +99,7 @@ void take_text(const json& j, ApiKind api, bool chunk, Outcome& out) {
 
 asio::awaitable<Outcome> HttpTarget::exchange(const ExchangeRequest& r) {
   Outcome out;
+  out.target = url_text_;
   const ApiKind api = r.api;
   const bool stream = r.stream;
   const auto t0 = Clock::now();

@@ -46,6 +46,7 @@ struct Outcome {
   std::string detail;  // a short reason for failures
   double ttft_ms = 0;
   double latency_ms = 0;
+  std::string target;     // the base URL it was sent to
   std::string worker_id;  // x-worker-id response header
   bool has_usage = false;
   uint64_t prompt_tokens = 0;

@@ -61,6 +61,7 @@ json pct_json(std::vector<double> v) {
 
 void RunStats::record(const Outcome& o) {
   last_ = std::chrono::steady_clock::now();
+  ++per_target_[o.target];
   if (o.cause != Cause::kOk) {
     ++failed_;
     ++failed_by_cause_[cause_name(o)];
@@ -97,6 +98,7 @@ std::string RunStats::to_json(const LoadgenOptions& o, uint64_t planned) const {
   j["seed"] = o.seed;
   j["targets"] = o.targets;
   j["pinned"] = o.pinned;
+  j["per_target"] = per_target_;
   j["requests"] = {{"planned", planned},
                    {"sent", sent()},
                    {"ok", ok_},

@@ -49,6 +49,7 @@ class RunStats {
   uint64_t prompt_tokens_ = 0, cached_tokens_ = 0, completion_tokens_ = 0;
   uint64_t without_usage_ = 0;
   std::map<std::string, uint64_t> per_worker_;
+  std::map<std::string, uint64_t> per_target_;  // every request sent, ok or not
 };
 
 }  // namespace radixmesh::tools::loadgen
