@@ -14,11 +14,13 @@
 // Without either, the tests that need it fail and say so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import YAML from 'yaml';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -649,6 +651,141 @@ test('NOTES.txt: names the client Service, warns without workers, shows the toke
   assert.doesNotMatch(exposed, /WARNING/);
   assert.match(exposed, /--token "\$\(cat \/etc\/radixmesh\/admin\/admin-token\)"/);
   assert.match(renderNotes(['mesh.enabled=false', 'workers.urls={http://w:1}']), /Mesh disabled/);
+});
+
+// ---------------------------------------------------------------- install and upgrade
+
+// A stub Kubernetes API server on loopback, just enough for `helm install`
+// and `helm upgrade` (discovery, get/list/create/replace; patches leave the
+// stored object as it is). `lookup` only talks to a cluster outside dry runs,
+// so this is how the "generated once, kept across upgrades" Secrets are tested.
+const STUB_RESOURCES = {
+  v1: [['secrets', 'Secret'], ['services', 'Service'], ['configmaps', 'ConfigMap'],
+    ['serviceaccounts', 'ServiceAccount']],
+  'apps/v1': [['statefulsets', 'StatefulSet']],
+  'policy/v1': [['poddisruptionbudgets', 'PodDisruptionBudget']],
+  'autoscaling/v2': [['horizontalpodautoscalers', 'HorizontalPodAutoscaler']],
+  'networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy']],
+};
+
+async function startStubApiServer() {
+  const store = new Map();  // "<ns>/<resource>/<name>" -> object
+  const send = (res, code, body) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const notFound = (res, name) => send(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure',
+    reason: 'NotFound', code: 404, message: `${name} not found`, details: { name } });
+  const resourceList = (gv) => ({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv,
+    resources: STUB_RESOURCES[gv].map(([name, kind]) => ({ name, singularName: kind.toLowerCase(),
+      namespaced: true, kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update'] })) });
+  const matches = (obj, selector) => !selector || selector.split(',').every((kv) => {
+    const [k, v] = kv.split('=');
+    return (obj.metadata.labels ?? {})[k] === v;
+  });
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; if (body.length > 16 << 20) req.destroy(); });
+    req.on('end', () => {
+      const url = new URL(req.url, 'http://stub');
+      const p = url.pathname;
+      if (p === '/version') return send(res, 200, { major: '1', minor: '27', gitVersion: 'v1.27.0' });
+      if (p === '/api') return send(res, 200, { kind: 'APIVersions', versions: ['v1'] });
+      if (p === '/apis') {
+        return send(res, 200, { kind: 'APIGroupList', apiVersion: 'v1',
+          groups: Object.keys(STUB_RESOURCES).filter((gv) => gv.includes('/')).map((gv) => {
+            const [group, version] = gv.split('/');
+            return { name: group, versions: [{ groupVersion: gv, version }],
+              preferredVersion: { groupVersion: gv, version } };
+          }) });
+      }
+      if (p === '/api/v1') return send(res, 200, resourceList('v1'));
+      const g = p.match(/^\/apis\/([^/]+\/[^/]+)$/);
+      if (g && STUB_RESOURCES[g[1]]) return send(res, 200, resourceList(g[1]));
+      const m = p.match(/^\/(?:api\/v1|apis\/[^/]+\/[^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/);
+      if (!m) return notFound(res, p);
+      const [, ns, resource, name] = m;
+      const key = `${ns}/${resource}/${name}`;
+      if (req.method === 'GET' && !name) {
+        const items = [...store.entries()].filter(([k]) => k.startsWith(`${ns}/${resource}/`))
+          .map(([, v]) => v).filter((o) => matches(o, url.searchParams.get('labelSelector')));
+        // Typed clients decode by kind: a list of Secrets must say SecretList.
+        const kind = Object.values(STUB_RESOURCES).flat().find(([r]) => r === resource)?.[1] ?? '';
+        const apiVersion = p.startsWith('/api/v1/') ? 'v1' : p.split('/').slice(2, 4).join('/');
+        return send(res, 200, { kind: `${kind}List`, apiVersion, metadata: { resourceVersion: '1' }, items });
+      }
+      if (req.method === 'GET' || req.method === 'PATCH') {
+        return store.has(key) ? send(res, 200, store.get(key)) : notFound(res, name);
+      }
+      if (req.method === 'POST' || req.method === 'PUT') {
+        const obj = JSON.parse(body);
+        obj.metadata.resourceVersion = '1';
+        store.set(`${ns}/${resource}/${obj.metadata.name}`, obj);
+        return send(res, req.method === 'POST' ? 201 : 200, obj);
+      }
+      if (req.method === 'DELETE') {
+        store.delete(key);
+        return send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
+      }
+      return notFound(res, p);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const home = fs.mkdtempSync(path.join(tmp, 'kube-'));
+  const kubeconfig = path.join(home, 'config');
+  fs.writeFileSync(kubeconfig, [
+    'apiVersion: v1', 'kind: Config',
+    `clusters: [{name: stub, cluster: {server: "http://127.0.0.1:${server.address().port}"}}]`,
+    'users: [{name: stub, user: {}}]',
+    'contexts: [{name: stub, context: {cluster: stub, user: stub, namespace: default}}]',
+    'current-context: stub', ''].join('\n'), { mode: 0o600 });
+  const env = { PATH: process.env.PATH, HOME: home, KUBECONFIG: kubeconfig,
+    HELM_CACHE_HOME: path.join(home, 'cache'), HELM_CONFIG_HOME: path.join(home, 'config.d'),
+    HELM_DATA_HOME: path.join(home, 'data') };
+  const run = (args) => new Promise((resolve, reject) => {
+    if (!fs.existsSync(HELM)) reject(new Error(`helm binary not found at ${path.relative(ROOT, HELM)}`));
+    execFile(HELM, [...args, '--disable-openapi-validation'], { env, timeout: HELM_TIMEOUT_MS },
+      (e, stdout, stderr) => (e ? reject(new Error(`helm ${args.join(' ')} failed:\n${stdout}${stderr}`))
+        : resolve(stdout)));
+  });
+  // The manifest helm recorded for a release revision (storage driver: Secrets).
+  const manifest = (release, revision) => {
+    const rec = store.get(`default/secrets/sh.helm.release.v1.${release}.v${revision}`);
+    assert.ok(rec, `no release record for ${release} v${revision}`);
+    const gz = Buffer.from(Buffer.from(rec.data.release, 'base64').toString(), 'base64');
+    return YAML.parseAllDocuments(JSON.parse(zlib.gunzipSync(gz)).manifest).map((d) => d.toJS()).filter(Boolean);
+  };
+  return { store, run, manifest, close: () => new Promise((r) => server.close(r)) };
+}
+
+const secretValue = (objs, name, key) => {
+  const s = one(objs, 'Secret', (x) => x.metadata.name === name);
+  return Buffer.from(s.data[key], 'base64').toString();
+};
+
+test('install then upgrade (stub API server): generated mesh key and admin token are kept', async () => {
+  const api = await startStubApiServer();
+  try {
+    const sets = ['--set', 'admin.expose=true'];
+    await api.run(['install', 'rm', CHART, '--namespace', 'default', ...sets]);
+    const v1 = api.manifest('rm', 1);
+    const mesh1 = secretValue(v1, 'rm-radixmesh-mesh', 'mesh-secret');
+    const admin1 = secretValue(v1, 'rm-radixmesh-admin', 'admin-token');
+    assert.ok(mesh1.length >= 32 && admin1.length >= 32);
+    assert.ok(api.store.has('default/secrets/rm-radixmesh-mesh'), 'install did not create the mesh Secret');
+
+    await api.run(['upgrade', 'rm', CHART, '--namespace', 'default', ...sets, '--set', 'config.policy=cost']);
+    const v2 = api.manifest('rm', 2);
+    assert.equal(JSON.parse(one(v2, 'ConfigMap').data['config.json']).policy, 'cost', 'the upgrade did not apply');
+    assert.equal(secretValue(v2, 'rm-radixmesh-mesh', 'mesh-secret'), mesh1, 'upgrade changed the mesh key');
+    assert.equal(secretValue(v2, 'rm-radixmesh-admin', 'admin-token'), admin1, 'upgrade changed the admin token');
+
+    // A key given in values still wins over the stored one.
+    await api.run(['upgrade', 'rm', CHART, '--namespace', 'default', ...sets, '--set', 'mesh.secret.value=rotated-key-0123456789']);
+    assert.equal(secretValue(api.manifest('rm', 3), 'rm-radixmesh-mesh', 'mesh-secret'), 'rotated-key-0123456789');
+  } finally {
+    await api.close();
+  }
 });
 
 // ---------------------------------------------------------------- the real daemon
