@@ -5,8 +5,10 @@
 // option table in router/config_options.cc (every flag and config key the
 // chart passes exists). The built daemon is then run with the rendered
 // command line, mounted files and environment (--print-config) to show it
-// accepts them. The container recipe helm/Dockerfile is checked for the same
-// binaries, ports, user and runtime libraries as the chart and the build.
+// accepts them. `helm install` and `helm upgrade` run against a stub API
+// server on loopback to show that generated Secrets survive upgrades. The
+// container recipe helm/Dockerfile is checked for the same binaries, ports,
+// user and runtime libraries as the chart and the build.
 //
 // Run: cd tests/node && node --test chart.test.mjs
 // Needs the helm binary from tools/dev/install-deps --test and the daemon
