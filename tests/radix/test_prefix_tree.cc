@@ -403,3 +403,76 @@ TEST_CASE("concurrent match and insert from 4 threads stay consistent") {
   for (const auto& s : system_prompts) CHECK(tree.match(s).matched_blocks == 6);
   CHECK(tree.take_max_lock_hold_ns() > 0);
 }
+
+TEST_CASE("a peer replaying the observer's events as records converges to the same tree") {
+  // How the mesh uses the observer: InsertEvent -> InsertRecord anchored on
+  // the last already-known block, EvictEvent -> EvictRecord.
+  struct Replay : TreeObserver {
+    PrefixTree* peer = nullptr;
+    void on_insert(std::string_view, const InsertEvent& e) override {
+      const size_t k = e.already_known;
+      InsertRecord r{
+          e.worker, k ? e.blocks[k - 1] : 0, {e.blocks.begin() + k, e.blocks.end()}, e.ts};
+      REQUIRE(peer->apply(r).ok());
+    }
+    void on_evict(std::string_view, const EvictEvent& e) override {
+      peer->apply(EvictRecord{e.worker, e.from, e.ts});
+    }
+    void on_remove_worker(std::string_view, WorkerId w) override { peer->remove_worker(w); }
+  } replay;
+  auto o = opts(3);
+  o.max_blocks_per_worker = 150;  // evictions happen all the time
+  auto peer_opts = opts(5);
+  peer_opts.max_blocks_per_worker = 1 << 20;  // the peer only follows
+  PrefixTree peer(peer_opts, nullptr);
+  replay.peer = &peer;
+  PrefixTree tree(o, &replay);
+  std::mt19937_64 rng(77);
+  auto chains = test::random_chains(rng, 80, 12);
+  for (int i = 0; i < 1500; ++i) {
+    const auto& c = chains[rng() % chains.size()];
+    if (rng() % 50 == 0) {
+      tree.remove_worker(static_cast<WorkerId>(rng() % 4));
+    } else {
+      tree.insert(slice(c, 1 + rng() % c.size()), static_cast<WorkerId>(rng() % 4),
+                  at(static_cast<uint64_t>(i)));
+    }
+  }
+  CHECK(tree.stats().evicted_blocks > 0);
+  CHECK(peer.digest() == tree.digest());
+  CHECK(peer.stats().blocks_per_worker == tree.stats().blocks_per_worker);
+  CHECK(peer.stats().nodes == tree.stats().nodes);
+  for (const auto& q : chains) CHECK(test::same_match(peer.match(q), tree.match(q)));
+}
+
+TEST_CASE("visit walks every node in pre-order with its tenants, and stops on request") {
+  PrefixTree tree(opts(1), nullptr);
+  tree.insert(chain_of({1, 2, 3, 4, 5}), 1, at(5));
+  tree.insert(chain_of({1, 2, 3, 9}), 2, at(6));
+  std::vector<NodeView> seen;
+  std::vector<std::vector<TenantEntry>> tenants;
+  tree.visit([&](const NodeView& v) {
+    seen.push_back(v);
+    tenants.emplace_back(v.tenants.begin(), v.tenants.end());
+    return true;
+  });
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].level == 0);
+  CHECK(seen[0].depth == 0);
+  CHECK(seen[0].edge_len == 3);
+  CHECK(seen[0].children == 2);
+  CHECK(seen[0].first == chain_of({1})[0]);
+  CHECK(seen[0].last == chain_of({1, 2, 3})[2]);
+  CHECK(tenants[0].size() == 2);
+  for (size_t i = 1; i < 3; ++i) {
+    CHECK(seen[i].level == 1);
+    CHECK(seen[i].depth == 3);
+    CHECK(tenants[i].size() == 1);
+  }
+  size_t n = 0;
+  tree.visit([&](const NodeView&) { return ++n < 2; });
+  CHECK(n == 2);
+  n = 0;
+  tree.visit([&](const NodeView&) { return ++n > 0; }, 1);
+  CHECK(n == 1);
+}
