@@ -56,6 +56,8 @@
 // lock is released. Budget eviction runs on the inserting thread after its
 // insert released the shard; one eviction runs at a time (others skip it),
 // so a budget can be exceeded by what concurrent inserts add meanwhile.
+// Eviction holds each shard's exclusive lock for bounded steps (about 8,192
+// nodes looked at or blocks removed), never for a whole shard.
 #pragma once
 
 #include <atomic>
@@ -184,7 +186,9 @@ class PrefixTree : public MemoryPool {
   uint64_t take_max_lock_hold_ns();
 
   // Pre-order over every node, one shard at a time under its shared lock:
-  // keep the visitor cheap. Return false to stop. At most max_nodes visits.
+  // keep the visitor cheap (and copy what it keeps: the spans in NodeView
+  // are valid only during the call). Return false to stop. At most
+  // max_nodes visits.
   void visit(const std::function<bool(const NodeView&)>& visitor,
              size_t max_nodes = SIZE_MAX) const;
 
