@@ -16,6 +16,9 @@ uint32_t TreeShard::present_prefix(std::span<const BlockHash> chain) const {
   uint32_t lo = 1, hi = n - 1;
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo) / 2;
+    // Both possible next probes start loading while this one resolves.
+    index_.prefetch(chain[mid + 1 + (hi - mid - 1) / 2]);
+    index_.prefetch(chain[lo + (mid - lo) / 2]);
     if (node_at(chain[mid], mid) != kNil) {
       lo = mid + 1;
     } else {
