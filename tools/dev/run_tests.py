@@ -9,6 +9,10 @@ Suites:
                and the helm chart tests (one count per test)
   tsan         the concurrency test cases again, built with ThreadSanitizer
                (only when build-tsan/ exists or --tsan is given)
+  asan         every unit test executable again, built with clang under
+               AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+  fuzz         each libFuzzer target of tests/fuzz/ for a bounded time from
+               its seed corpus (build-asan/; --fuzz-seconds per target)
 
 A suite that cannot run at all (crash, missing runner) counts as one failure,
 so the summary never hides it.
@@ -17,6 +21,7 @@ import argparse
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -131,8 +136,9 @@ def run_tsan(tally):
             sys.stdout.write(r.stdout[-4000:])
             tally.add("tsan (setup)", 0, 1, time.monotonic() - start)
             return
-    targets = ["tests/radix/unit_radix", "tests/policies/unit_policies"]
-    r = subprocess.run(["ninja", "-C", str(tsan), *targets], cwd=ROOT,
+    targets = ["tests/radix/unit_radix", "tests/policies/unit_policies",
+               "tests/router/unit_router"]
+    r = subprocess.run(["ninja", "-C", str(tsan), "-j2", *targets], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode:
         sys.stdout.write(r.stdout[-4000:])
@@ -144,17 +150,120 @@ def run_tsan(tally):
                     label=f"tsan {pathlib.Path(t).name}", env=env)
 
 
+ASAN_BUILD = "build-asan"
+FUZZ_TARGETS = ["frame", "sync_payload", "snapshot", "delta_apply", "canonical_prompt",
+                "http_request"]
+
+
+def setup_asan_build(tally, start):
+    """build-asan/: clang, ASan+UBSan, fuzz targets enabled. True when usable."""
+    build = ROOT / ASAN_BUILD
+    if (build / "build.ninja").exists():
+        return True
+    env = dict(os.environ, CXX="clang++", CC="clang")
+    r = subprocess.run(["meson", "setup", str(build), "-Db_sanitize=address,undefined",
+                        "-Db_lundef=false", "-Dbuildtype=debugoptimized", "-Dbenchmarks=false",
+                        "-Dfuzzers=true",
+                        # clang 14 cannot emit -fsanitize=function checks for
+                        # coroutine frames ("Cannot represent a difference
+                        # across sections"); every other UBSan check stays on.
+                        "-Dcpp_args=-fno-sanitize=function",
+                        "-Dcpp_link_args=-fno-sanitize=function"],
+                       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       env=env)
+    if r.returncode:
+        sys.stdout.write(r.stdout[-4000:])
+        tally.add("asan (setup)", 0, 1, time.monotonic() - start)
+        return False
+    return True
+
+
+def ninja_targets(build, targets, tally, label, start):
+    r = subprocess.run(["ninja", "-C", str(build), "-j2", *targets], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode:
+        sys.stdout.write(r.stdout[-4000:])
+        tally.add(f"{label} (build)", 0, 1, time.monotonic() - start)
+        return False
+    return True
+
+
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "halt_on_error=1:detect_leaks=1:abort_on_error=0",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+
+
+def run_asan(tally):
+    """Every unit executable under AddressSanitizer + UndefinedBehaviorSanitizer."""
+    start = time.monotonic()
+    print("== asan build", flush=True)
+    if not setup_asan_build(tally, start):
+        return
+    units = sorted(p.parent.name for p in (ROOT / "tests").glob("*/meson.build")
+                   if "unit_" in p.read_text())
+    targets = [f"tests/{d}/unit_{d}" for d in units]
+    if not ninja_targets(ROOT / ASAN_BUILD, targets, tally, "asan", start):
+        return
+    env = dict(os.environ, **SANITIZER_ENV)
+    for t in targets:
+        run_doctest(ROOT / ASAN_BUILD / t, tally, label=f"asan {pathlib.Path(t).name}", env=env)
+
+
+def run_fuzz(tally, seconds):
+    """Each fuzz target for `seconds` from a scratch copy of its seed corpus.
+
+    One count per target: passed when libFuzzer ends without a finding. A
+    finding leaves its crash input in build-asan/fuzz-findings/<target>/."""
+    start = time.monotonic()
+    print("== fuzz build", flush=True)
+    if not setup_asan_build(tally, start):
+        return
+    build = ROOT / ASAN_BUILD
+    targets = [f"tests/fuzz/fuzz_{n}" for n in FUZZ_TARGETS]
+    if not ninja_targets(build, targets, tally, "fuzz", start):
+        return
+    env = dict(os.environ, **SANITIZER_ENV)
+    for name in FUZZ_TARGETS:
+        t0 = time.monotonic()
+        print(f"== fuzz_{name} ({seconds}s)", flush=True)
+        work = build / "fuzz-work" / name
+        findings = build / "fuzz-findings" / name
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(ROOT / "tests" / "fuzz" / "corpus" / name, work)
+        findings.mkdir(parents=True, exist_ok=True)
+        cmd = [str(build / "tests" / "fuzz" / f"fuzz_{name}"), f"-max_total_time={seconds}",
+               "-rss_limit_mb=1024", "-timeout=10", "-max_len=16384", "-print_final_stats=1",
+               f"-artifact_prefix={findings}/", str(work)]
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=seconds + 120, env=env)
+        runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", proc.stdout)
+        ok = proc.returncode == 0
+        if not ok:
+            sys.stdout.write(proc.stdout[-8000:])
+        label = f"fuzz_{name} ({runs.group(1) if runs else '?'} runs)"
+        tally.add(label, 1 if ok else 0, 0 if ok else 1, time.monotonic() - t0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
-    ap.add_argument("--only", choices=["unit", "integration", "node", "tsan"], action="append")
+    ap.add_argument("--only", choices=["unit", "integration", "node", "tsan", "asan", "fuzz"],
+                    action="append")
     ap.add_argument("--pattern", default="test_*.py", help="integration test file pattern")
     ap.add_argument("--no-tsan", action="store_true")
+    ap.add_argument("--no-asan", action="store_true")
+    ap.add_argument("--no-fuzz", action="store_true")
+    ap.add_argument("--fuzz-seconds", type=int, default=15, help="run time of each fuzz target")
     args = ap.parse_args()
     build = (ROOT / args.build).resolve()
-    only = set(args.only or ["unit", "integration", "node", "tsan"])
+    only = set(args.only or ["unit", "integration", "node", "tsan", "asan", "fuzz"])
     if args.no_tsan:
         only.discard("tsan")
+    if args.no_asan:
+        only.discard("asan")
+    if args.no_fuzz:
+        only.discard("fuzz")
 
     tally = Tally()
     if "unit" in only:
@@ -165,6 +274,10 @@ def main():
         run_node(build, tally)
     if "tsan" in only:
         run_tsan(tally)
+    if "asan" in only:
+        run_asan(tally)
+    if "fuzz" in only:
+        run_fuzz(tally, args.fuzz_seconds)
 
     print("\n".join(["", "== summary"] + tally.lines))
     print(f"{tally.passed} passed, {tally.failed} failed")
