@@ -200,6 +200,17 @@ void App::add_configured_workers() {
   }
 }
 
+awaitable<void> App::maintenance_loop(IoThread* thread) {
+  // Closes idle upstream connections past keep-alive and those of removed
+  // workers. Ends when the timer is cancelled at shutdown.
+  for (;;) {
+    thread->maintenance.expires_after(std::chrono::seconds(2));
+    auto [ec] = co_await thread->maintenance.async_wait(use_tuple);
+    if (ec) break;
+    thread->state->pool.prune();
+  }
+}
+
 awaitable<void> App::broker_loop() {
   // The memory broker relieves pressure across trees (and mesh buffers).
   while (!shutdown_started_.load()) {
@@ -252,6 +263,7 @@ awaitable<void> App::shutdown_sequence() {
       s->sessions.close_all();
       s->pool.shutdown();
     });
+    net::post(t->ioc, [th = t.get()] { th->maintenance.cancel(); });
   }
   work_.clear();
 }
@@ -260,6 +272,7 @@ bool App::run() {
   listener_->start();
   net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
   if (dns_) dns_->start();
+  for (auto& t : threads_) net::co_spawn(t->ioc, maintenance_loop(t.get()), net::detached);
   log_.info("radixmesh listening on " + config_.host + ":" +
             std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
             " io threads, policy " + config_.policy + ")");

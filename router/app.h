@@ -87,11 +87,13 @@ class App {
     explicit IoThread(const App& app, size_t index);
     net::io_context ioc{1};
     std::unique_ptr<IoThreadState> state;
+    net::steady_timer maintenance{ioc};  // periodic pool pruning
     std::thread thread;
   };
 
   void add_configured_workers();
   awaitable<void> broker_loop();
+  static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
   void finish_threads();
 
