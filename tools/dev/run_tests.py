@@ -230,7 +230,11 @@ def run_fuzz(tally, seconds):
         work = build / "fuzz-work" / name
         findings = build / "fuzz-findings" / name
         shutil.rmtree(work, ignore_errors=True)
-        shutil.copytree(ROOT / "tests" / "fuzz" / "corpus" / name, work)
+        seeds = ROOT / "tests" / "fuzz" / "corpus" / name
+        if seeds.is_dir():
+            shutil.copytree(seeds, work)
+        else:
+            work.mkdir(parents=True)
         findings.mkdir(parents=True, exist_ok=True)
         cmd = [str(build / "tests" / "fuzz" / f"fuzz_{name}"), f"-max_total_time={seconds}",
                "-rss_limit_mb=1024", "-timeout=10", "-max_len=16384", "-print_final_stats=1",
