@@ -148,6 +148,8 @@ App::App(RouterConfig config, const Logger& log)
                              std::to_string(config_.port) + ": " + e.code().message());
   }
 
+  start_admin(control.get_executor());
+
   if (mesh_) mesh_->start(trees_, registry_, metrics_);
 
   signals_ = std::make_unique<net::signal_set>(control, SIGINT, SIGTERM);
@@ -165,6 +167,7 @@ App::~App() {
   // Reached after run() returned cleanly: no coroutine is left on any
   // io_context. Io objects go before their io_contexts (member order).
   listener_.reset();
+  admin_server_.reset();
   signals_.reset();
   broker_timer_.reset();
   dns_.reset();
@@ -256,6 +259,7 @@ awaitable<void> App::shutdown_sequence() {
   // 3. Close everything left; the io threads then run out of work.
   health_->stop();
   if (dns_) dns_->stop();
+  admin_server_->stop();
   signals_->cancel();
   broker_timer_->cancel();
   for (auto& t : threads_) {

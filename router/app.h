@@ -38,6 +38,8 @@
 #include "radix/memory_broker.h"
 #include "radix/tree_catalog.h"
 #include "radix/worker_directory.h"
+#include "router/admin_api.h"
+#include "router/admin_server.h"
 #include "router/config.h"
 #include "router/data_plane_metrics.h"
 #include "router/dns_discovery.h"
@@ -78,6 +80,7 @@ class App {
   MetricsRegistry& metrics() { return metrics_; }
   ServerState& server_state() { return state_; }
   tcp::endpoint data_endpoint() const { return listener_->local_endpoint(); }
+  tcp::endpoint admin_endpoint() const { return admin_server_->local_endpoint(); }
   // For the admin API: runs `fn` on an io thread's executor (explain needs a
   // RoutingScratch; admin owns one of its own instead when it can).
   net::any_io_executor control_executor() { return threads_.front()->ioc.get_executor(); }
@@ -92,6 +95,8 @@ class App {
   };
 
   void add_configured_workers();
+  // Admin API wiring (router/admin_app.cc): collectors, AdminApi, AdminServer.
+  void start_admin(net::any_io_executor executor);
   awaitable<void> broker_loop();
   static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
@@ -122,6 +127,8 @@ class App {
   std::unique_ptr<HealthChecker> health_;
   std::unique_ptr<DnsDiscovery> dns_;  // --workers-dns, when set
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<AdminApi> admin_api_;
+  std::unique_ptr<AdminServer> admin_server_;
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> broker_timer_;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;

@@ -1,0 +1,244 @@
+// Admin API dispatch, authentication and the read-only endpoints (see
+// admin_api.h). Worker and tree handlers live in admin_workers.cc and
+// admin_tree_handlers.cc.
+#include "router/admin_api.h"
+
+#include <openssl/crypto.h>
+
+#include "radix/hlc.h"
+#include "radix/snapshot_codec.h"
+#include "router/net.h"
+
+namespace radixmesh::router {
+namespace {
+
+struct Route {
+  std::string_view path;
+  std::string_view allow;  // methods, for 405
+};
+
+constexpr Route kRoutes[] = {
+    {"/metrics", "GET"},
+    {"/admin/status", "GET"},
+    {"/admin/workers", "GET, POST, DELETE"},
+    {"/admin/workers/drain", "POST"},
+    {"/admin/peers", "GET"},
+    {"/admin/trees", "GET"},
+    {"/admin/trees/top", "GET"},
+    {"/admin/trees/dump", "GET"},
+    {"/admin/route/explain", "POST"},
+    {"/admin/snapshot", "GET"},
+    {"/admin/memory", "GET"},
+};
+
+std::optional<radix::Endpoint> explain_endpoint(const std::string& name) {
+  if (name == "chat" || name == "chat/completions") return radix::Endpoint::kChatCompletions;
+  if (name == "completions") return radix::Endpoint::kCompletions;
+  if (name == "generate") return radix::Endpoint::kGenerate;
+  if (name == "responses") return radix::Endpoint::kResponses;
+  return std::nullopt;
+}
+
+}  // namespace
+
+AdminApi::AdminApi(AdminContext context, std::string token)
+    : ctx_(std::move(context)), token_(std::move(token)) {
+  if (ctx_.engine != nullptr) {
+    scratch_ = std::make_unique<RoutingScratch>(ctx_.engine->options().parse_limits,
+                                                /*seed=*/0x61646d696eULL);
+  }
+}
+
+AdminApi::~AdminApi() = default;
+
+bool AdminApi::authorized(const AdminRequest& request) const {
+  if (token_.empty()) return true;
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view h = request.authorization;
+  if (h.size() < kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return false;
+  std::string_view given = h.substr(kBearer.size());
+  // Constant time over the token's length; the length itself is not secret.
+  if (given.size() != token_.size()) return false;
+  return CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
+}
+
+AdminResponse AdminApi::handle(const AdminRequest& request) const {
+  if (!authorized(request)) {
+    AdminResponse r = error_response(
+        401, "unauthorized",
+        request.authorization.empty() ? "missing bearer token" : "invalid bearer token");
+    r.www_authenticate = true;
+    return r;
+  }
+  auto target = parse_target(request.target);
+  if (!target) return error_response(400, "bad_target", target.error().message);
+  try {
+    return dispatch(request, *target);
+  } catch (const std::exception& e) {
+    // A bug or an allocation failure in one handler must not take the process down.
+    return error_response(500, "internal", e.what());
+  }
+}
+
+AdminResponse AdminApi::dispatch(const AdminRequest& r, const Target& t) const {
+  const std::string& p = t.path;
+  const std::string& m = r.method;
+  if (m == "GET") {
+    if (p == "/metrics") return metrics();
+    if (p == "/admin/status") return status();
+    if (p == "/admin/workers") return list_workers();
+    if (p == "/admin/peers") return peers();
+    if (p == "/admin/trees") return trees(t);
+    if (p == "/admin/trees/top") return trees_top(t);
+    if (p == "/admin/trees/dump") return trees_dump(t);
+    if (p == "/admin/snapshot") return snapshot(t);
+    if (p == "/admin/memory") return memory();
+  } else if (m == "POST") {
+    if (p == "/admin/workers") return add_worker(r);
+    if (p == "/admin/workers/drain") return drain_worker(r);
+    if (p == "/admin/route/explain") return explain(r, t);
+  } else if (m == "DELETE") {
+    if (p == "/admin/workers") return remove_worker(t);
+  }
+  for (const auto& route : kRoutes) {
+    if (route.path == p) {
+      AdminResponse resp = error_response(405, "method_not_allowed", m + " is not allowed on " + p);
+      resp.allow = std::string(route.allow);
+      return resp;
+    }
+  }
+  return error_response(404, "not_found", "no admin endpoint " + p);
+}
+
+AdminResponse AdminApi::metrics() const {
+  if (ctx_.metrics == nullptr) return error_response(503, "unavailable", "no metrics registry");
+  AdminResponse r;
+  r.content_type = MetricsRegistry::kContentType;
+  r.body = ctx_.metrics->render();
+  return r;
+}
+
+AdminResponse AdminApi::status() const {
+  auto snap = ctx_.registry->snapshot();
+  const int64_t now = now_ms();
+  size_t healthy = 0, routable = 0, draining = 0;
+  for (const auto& w : snap->all) {
+    healthy += w->healthy() ? 1 : 0;
+    routable += w->routable(now) ? 1 : 0;
+    draining += w->draining() ? 1 : 0;
+  }
+  // Models: those the workers announce, plus any the trees learned (e.g. from peers).
+  std::vector<std::string> models = snap->models();
+  for (const auto& [name, tree] : ctx_.trees->all()) {
+    if (std::find(models.begin(), models.end(), name) == models.end()) models.push_back(name);
+  }
+  std::sort(models.begin(), models.end());
+  nlohmann::json peer_list = ctx_.peers ? ctx_.peers() : nlohmann::json::array();
+  const RouterConfig& c = *ctx_.config;
+  auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx_.started);
+  return json_response({{"node_id", c.node_id},
+                        {"version", ctx_.version},
+                        {"uptime_seconds", uptime.count()},
+                        {"policy", c.policy},
+                        {"models", models},
+                        {"workers",
+                         {{"total", snap->all.size()},
+                          {"healthy", healthy},
+                          {"routable", routable},
+                          {"draining", draining}}},
+                        {"peers", peer_list.is_array() ? peer_list.size() : 0},
+                        {"mesh", c.mesh_port != 0},
+                        {"port", c.port},
+                        {"admin_port", c.admin_port}});
+}
+
+AdminResponse AdminApi::peers() const {
+  nlohmann::json list = ctx_.peers ? ctx_.peers() : nlohmann::json::array();
+  return json_response({{"mesh", ctx_.config->mesh_port != 0}, {"peers", std::move(list)}});
+}
+
+AdminResponse AdminApi::memory() const {
+  if (ctx_.broker == nullptr) return error_response(503, "unavailable", "no memory broker");
+  radix::BrokerStats s = ctx_.broker->stats();
+  nlohmann::json pools = nlohmann::json::array();
+  for (const auto& [name, bytes] : s.pools) {
+    pools.push_back({{"name", name},
+                     {"bytes", bytes},
+                     {"share", s.budget_bytes ? double(bytes) / double(s.budget_bytes) : 0.0}});
+  }
+  nlohmann::json entries = nlohmann::json::object();
+  for (int t = 0; t < 4; ++t) {
+    entries[radix::to_string(static_cast<radix::PressureTier>(t))] = s.tier_entries[t];
+  }
+  return json_response({{"budget_bytes", s.budget_bytes},
+                        {"used_bytes", s.used_bytes},
+                        {"pressure", s.pressure},
+                        {"tier", radix::to_string(s.tier)},
+                        {"ticks", s.ticks},
+                        {"tier_entries", std::move(entries)},
+                        {"relieve_calls", s.relieve_calls},
+                        {"bytes_relieved", s.bytes_relieved},
+                        {"pools", std::move(pools)}});
+}
+
+AdminResponse AdminApi::snapshot(const Target& t) const {
+  auto tree = tree_for(t, /*required=*/true);
+  if (!tree) {
+    return error_response(
+        status_for(tree.error().code),
+        tree.error().code == ErrorCode::kNotFound ? "model_not_found" : "bad_query",
+        tree.error().message);
+  }
+  auto blob = radix::encode_snapshot(**tree, *ctx_.directory);
+  if (!blob) return error_response(blob.error());
+  AdminResponse r;
+  r.content_type = "application/octet-stream";
+  r.body = std::move(*blob);
+  return r;
+}
+
+AdminResponse AdminApi::explain(const AdminRequest& r, const Target& t) const {
+  if (ctx_.engine == nullptr) {
+    return error_response(503, "unavailable", "no routing engine in this process");
+  }
+  std::string name = t.get("endpoint").value_or("chat");
+  auto endpoint = explain_endpoint(name);
+  if (!endpoint) {
+    return error_response(400, "bad_endpoint",
+                          "endpoint must be chat, completions, generate or responses");
+  }
+  std::lock_guard lock(explain_mu_);
+  PreparedRequest prepared;
+  prepared.endpoint = *endpoint;
+  if (auto s = ctx_.engine->prepare(*scratch_, r.body, *endpoint, r.session, prepared); !s) {
+    return error_response(s.error());
+  }
+  auto ex = ctx_.engine->explain(*scratch_, prepared);
+  if (!ex) return error_response(ex.error());
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& w : ex->workers) {
+    workers.push_back(
+        {{"url", w.url},
+         {"id", w.id},
+         {"routable", w.routable},
+         {"in_flight", w.in_flight},
+         {"matched_blocks", w.matched_blocks},
+         {"match_fraction",
+          ex->total_blocks ? double(w.matched_blocks) / double(ex->total_blocks) : 0.0}});
+  }
+  const auto& d = ex->decision;
+  return json_response({{"dry_run", true},
+                        {"model", ex->model},
+                        {"endpoint", name},
+                        {"policy", std::string(ctx_.engine->policy().name())},
+                        {"total_blocks", ex->total_blocks},
+                        {"chosen", ex->chosen_url.empty() ? nlohmann::json(nullptr)
+                                                          : nlohmann::json(ex->chosen_url)},
+                        {"reason", std::string(policies::to_string(d.reason))},
+                        {"matched_blocks", d.matched_blocks},
+                        {"score", d.score},
+                        {"load", d.load},
+                        {"workers", std::move(workers)}});
+}
+
+}  // namespace radixmesh::router

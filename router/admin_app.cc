@@ -1,0 +1,49 @@
+// The composition root's admin wiring: scrape-time collectors, the AdminApi
+// over the App's components and the AdminServer on the control io thread.
+// Kept apart from app.cc so the data plane's composition stays readable.
+#include <stdexcept>
+
+#include "router/admin_collectors.h"
+#include "router/app.h"
+
+#ifndef RADIXMESH_VERSION
+#define RADIXMESH_VERSION "dev"
+#endif
+
+namespace radixmesh::router {
+
+void App::start_admin(net::any_io_executor executor) {
+  register_state_collectors(metrics_, trees_, directory_, &broker_);
+
+  std::string token;
+  if (!config_.admin_token_file.empty()) {
+    auto t = read_secret_file(config_.admin_token_file);
+    if (!t.ok()) throw std::runtime_error("--admin-token-file: " + t.error().message);
+    token = std::move(t).value();
+  }
+  AdminContext ctx;
+  ctx.config = &config_;
+  ctx.version = RADIXMESH_VERSION;
+  ctx.registry = &registry_;
+  ctx.trees = &trees_;
+  ctx.directory = &directory_;
+  ctx.broker = &broker_;
+  ctx.metrics = &metrics_;
+  ctx.engine = engine_.get();
+  if (mesh_) ctx.peers = [m = mesh_.get()] { return m->peers_json(); };
+  admin_api_ = std::make_unique<AdminApi>(std::move(ctx), std::move(token));
+
+  AdminServer::Options o;
+  o.host = config_.admin_host;
+  o.port = static_cast<uint16_t>(config_.admin_port);
+  o.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
+  o.session_header = config_.session_header;
+  admin_server_ = std::make_unique<AdminServer>(executor, *admin_api_, o,
+                                                [this](const std::string& m) { log_.error(m); });
+  admin_server_->start();  // binds now: a busy port is a start-up error
+  log_.info("admin API listening on " + config_.admin_host + ":" +
+            std::to_string(admin_server_->local_endpoint().port()) +
+            (config_.admin_token_file.empty() ? "" : " (bearer token)"));
+}
+
+}  // namespace radixmesh::router

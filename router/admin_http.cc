@@ -1,0 +1,161 @@
+// Admin API message helpers (see admin_http.h).
+#include "router/admin_http.h"
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+
+namespace radixmesh::router {
+namespace {
+
+const char* type_for(unsigned status) {
+  switch (status) {
+    case 401:
+      return "authentication_error";
+    case 404:
+      return "not_found_error";
+    case 503:
+      return "unavailable_error";
+    case 500:
+      return "server_error";
+    default:
+      return "invalid_request_error";
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+AdminResponse json_response(const nlohmann::json& body, unsigned status) {
+  AdminResponse r;
+  r.status = status;
+  // Replace invalid UTF-8 (e.g. a worker URL typed with stray bytes) rather than throw.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.body += '\n';
+  return r;
+}
+
+AdminResponse error_response(unsigned status, std::string_view code, std::string_view message) {
+  nlohmann::json body = {{"error",
+                          {{"message", std::string(message)},
+                           {"type", type_for(status)},
+                           {"code", std::string(code)}}}};
+  return json_response(body, status);
+}
+
+unsigned status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
+    default:
+      return 400;
+  }
+}
+
+AdminResponse error_response(const Error& e) {
+  return error_response(status_for(e.code), to_string(e.code), e.message);
+}
+
+std::optional<std::string> Target::get(const std::string& key) const {
+  auto it = query.find(key);
+  if (it == query.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string url_decode(std::string_view s, bool* ok) {
+  std::string out;
+  out.reserve(s.size());
+  *ok = true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      if (i + 2 >= s.size()) {
+        *ok = false;
+        return out;
+      }
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) {
+        *ok = false;
+        return out;
+      }
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<Target> parse_target(std::string_view target) {
+  Target t;
+  size_t q = target.find('?');
+  bool ok = true;
+  t.path = url_decode(target.substr(0, q), &ok);
+  if (!ok) return make_error(ErrorCode::kInvalidArgument, "malformed percent-escape in path");
+  if (q == std::string_view::npos) return t;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string key = url_decode(pair.substr(0, eq), &ok);
+    if (!ok) return make_error(ErrorCode::kInvalidArgument, "malformed percent-escape in query");
+    std::string value = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1), &ok);
+    if (!ok) return make_error(ErrorCode::kInvalidArgument, "malformed percent-escape in query");
+    t.query[key] = std::move(value);
+  }
+  return t;
+}
+
+Result<size_t> query_size(const Target& t, const std::string& key, size_t fallback, size_t min,
+                          size_t max) {
+  auto v = t.get(key);
+  if (!v) return fallback;
+  size_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size() || n < min || n > max) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "query parameter '" + key + "' must be an integer between " +
+                          std::to_string(min) + " and " + std::to_string(max));
+  }
+  return n;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace radixmesh::router

@@ -1,0 +1,73 @@
+// Admin API messages without sockets: the request the handlers see, the
+// response they return, JSON error bodies and query-string parsing.
+//
+// The admin server (admin_server.h) turns Beast messages into AdminRequest
+// and AdminResponse back into Beast messages; everything between is plain
+// data, so the handlers are tested without a network.
+//
+// Error body (same shape as the data plane's):
+//   {"error": {"message": "...", "type": "invalid_request_error", "code": "bad_query"}}
+//
+// Threads: plain values and pure functions.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "radix/result.h"
+
+namespace radixmesh::router {
+
+struct AdminRequest {
+  std::string method;         // "GET", "POST", "DELETE", ...
+  std::string target;         // path and query, e.g. "/admin/trees/top?model=m&n=5"
+  std::string body;           // request body (bounded by the server)
+  std::string authorization;  // the Authorization header, "" if absent
+  std::string session;        // the --session-header value, "" if absent
+};
+
+struct AdminResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string allow;              // the Allow header on 405
+  bool www_authenticate = false;  // adds WWW-Authenticate: Bearer on 401
+};
+
+// 200 with a JSON body (pretty enough for curl: one line, no indentation).
+AdminResponse json_response(const nlohmann::json& body, unsigned status = 200);
+// An error with the standard body; type follows the status
+// (400 invalid_request_error, 401 authentication_error, 404 not_found_error,
+// 405 invalid_request_error, 413 invalid_request_error, 503 unavailable_error,
+// 500 server_error).
+AdminResponse error_response(unsigned status, std::string_view code, std::string_view message);
+// The status an ErrorCode maps to (kNotFound 404, kTooLarge 413, kUnavailable
+// 503, kInternal 500, else 400).
+unsigned status_for(ErrorCode code);
+AdminResponse error_response(const Error& e);
+
+// Splits a target into its path and its decoded query parameters (the last
+// value wins for a repeated key). Percent-escapes and '+' are decoded.
+// Malformed escapes are an error.
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+
+  std::optional<std::string> get(const std::string& key) const;
+};
+Result<Target> parse_target(std::string_view target);
+std::string url_decode(std::string_view s, bool* ok);
+std::string url_encode(std::string_view s);
+
+// An unsigned integer query parameter in [min, max]; `fallback` when absent.
+Result<size_t> query_size(const Target& t, const std::string& key, size_t fallback, size_t min,
+                          size_t max);
+
+// A 64-bit hash as 16 lower-case hex digits (how hashes appear in JSON).
+std::string hex64(uint64_t v);
+
+}  // namespace radixmesh::router

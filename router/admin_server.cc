@@ -1,0 +1,166 @@
+// Admin HTTP listener and sessions (see admin_server.h).
+#include "router/admin_server.h"
+
+#include <stdexcept>
+
+namespace radixmesh::router {
+namespace {
+
+http::status to_status(unsigned s) {
+  return static_cast<http::status>(s);
+}
+
+}  // namespace
+
+AdminServer::AdminServer(net::any_io_executor executor, const AdminApi& api, Options options,
+                         LogFn log_error)
+    : strand_(net::make_strand(executor)),
+      api_(api),
+      options_(std::move(options)),
+      log_error_(std::move(log_error)),
+      acceptor_(strand_) {}
+
+AdminServer::~AdminServer() = default;
+
+void AdminServer::start() {
+  error_code ec;
+  auto address = net::ip::make_address(options_.host, ec);
+  if (ec) {
+    // A name (e.g. "localhost"): resolve it once at start-up.
+    tcp::resolver resolver(strand_);
+    auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
+    if (ec || results.empty()) {
+      throw std::runtime_error("admin API: cannot resolve --admin-host '" + options_.host + "'");
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(address, options_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("admin API: cannot listen on " + options_.host + ":" +
+                             std::to_string(options_.port) + ": " + ec.message());
+  }
+  endpoint_ = acceptor_.local_endpoint();
+  net::co_spawn(strand_, accept_loop(), [log = log_error_](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      if (log) log(std::string("admin accept loop: ") + ex.what());
+    }
+  });
+}
+
+void AdminServer::stop() {
+  net::post(strand_, [this] {
+    stopped_ = true;
+    error_code ignored;
+    acceptor_.close(ignored);
+    for (beast::tcp_stream* s : open_) {
+      s->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      s->cancel();
+    }
+  });
+}
+
+awaitable<void> AdminServer::accept_loop() {
+  while (!stopped_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+    if (ec) {
+      if (ec == net::error::operation_aborted || stopped_) break;
+      // Out of descriptors and the like: note it, pause, go on.
+      if (log_error_) log_error_("admin accept: " + ec.message());
+      net::steady_timer t(strand_, std::chrono::milliseconds(100));
+      co_await t.async_wait(use_tuple);
+      continue;
+    }
+    if (open_.size() >= options_.max_connections) {
+      error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    net::co_spawn(strand_, session(std::move(socket)), [log = log_error_](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        if (log) log(std::string("admin session: ") + ex.what());
+      }
+    });
+  }
+}
+
+awaitable<void> AdminServer::session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  auto self = open_.insert(open_.end(), &stream);
+  struct Unregister {
+    std::list<beast::tcp_stream*>& list;
+    std::list<beast::tcp_stream*>::iterator it;
+    ~Unregister() { list.erase(it); }
+  } unregister{open_, self};
+
+  beast::flat_buffer buffer(options_.max_header_bytes + 4096);
+  for (size_t served = 0; served < options_.max_requests_per_connection && !stopped_; ++served) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+    parser.body_limit(options_.max_body_bytes);
+    stream.expires_after(options_.idle_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (ec) {
+      if (ec == http::error::body_limit || ec == http::error::header_limit) {
+        AdminResponse too_big = error_response(
+            413, "too_large",
+            "admin request larger than " + std::to_string(options_.max_body_bytes) + " bytes");
+        http::response<http::string_body> res{to_status(413), 11};
+        res.set(http::field::content_type, too_big.content_type);
+        res.body() = std::move(too_big.body);
+        res.keep_alive(false);
+        res.prepare_payload();
+        stream.expires_after(options_.write_timeout);
+        co_await http::async_write(stream, res, use_tuple);
+      } else if (!is_expected_disconnect(ec) && ec != http::error::end_of_stream) {
+        // Malformed request: a one-line 400 and close.
+        http::response<http::string_body> res{http::status::bad_request, 11};
+        res.set(http::field::content_type, "application/json");
+        res.body() = error_response(400, "bad_request", ec.message()).body;
+        res.keep_alive(false);
+        res.prepare_payload();
+        stream.expires_after(options_.write_timeout);
+        co_await http::async_write(stream, res, use_tuple);
+      }
+      break;
+    }
+    auto req = parser.release();
+    AdminRequest ar;
+    ar.method = std::string(req.method_string());
+    ar.target = std::string(req.target());
+    ar.body = std::move(req.body());
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+      ar.authorization = std::string(it->value());
+    }
+    if (auto it = req.find(options_.session_header); it != req.end()) {
+      ar.session = std::string(it->value());
+    }
+    AdminResponse r = api_.handle(ar);
+
+    http::response<http::string_body> res{to_status(r.status), req.version()};
+    res.set(http::field::server, "radixmesh-admin");
+    res.set(http::field::content_type, r.content_type);
+    res.set(http::field::cache_control, "no-store");
+    if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+    if (r.www_authenticate) res.set(http::field::www_authenticate, "Bearer realm=\"radixmesh\"");
+    res.body() = std::move(r.body);
+    res.keep_alive(req.keep_alive() && !stopped_);
+    res.prepare_payload();
+    stream.expires_after(options_.write_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+    if (wec || !res.keep_alive()) break;
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace radixmesh::router

@@ -1,0 +1,71 @@
+// AdminServer: the admin API's own HTTP listener (default 127.0.0.1:9000).
+//
+// One acceptor and every admin connection run on a strand of the executor
+// the composition root passes in (one of the router's io threads), so the
+// admin port costs no thread of its own and never competes with the data
+// plane for more than its share of one. Each connection reads one request
+// at a time (header <= 16 KiB, body <= max_body_bytes -> 413), hands it to
+// AdminApi::handle (synchronous, no I/O) and writes the answer; keep-alive
+// up to max_requests_per_connection, idle timeout between requests.
+//
+// Lifetime: start() binds and listens (throws std::runtime_error on failure:
+// a start-up error). stop() closes the acceptor and every open admin
+// connection (posted to the strand); the coroutines then end by themselves.
+// The AdminServer and the AdminApi must outlive the io_context's run (the
+// composition root destroys io threads first).
+//
+// Threads: construct and start() on one thread; stop() from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <string>
+
+#include <boost/asio/strand.hpp>
+#include "router/admin_api.h"
+
+#include "router/net.h"
+
+namespace radixmesh::router {
+
+class AdminServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    uint16_t port = 9000;  // 0: any free port (tests)
+    size_t max_body_bytes = 8 << 20;
+    size_t max_header_bytes = 16 * 1024;
+    std::chrono::milliseconds idle_timeout{30000};
+    std::chrono::milliseconds write_timeout{30000};
+    size_t max_requests_per_connection = 1000;
+    size_t max_connections = 64;                  // beyond: accepted and closed at once
+    std::string session_header = "X-Session-Id";  // passed to explain
+  };
+  using LogFn = std::function<void(const std::string&)>;
+
+  AdminServer(net::any_io_executor executor, const AdminApi& api, Options options, LogFn log_error);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  void start();
+  void stop();
+  tcp::endpoint local_endpoint() const { return endpoint_; }
+
+ private:
+  awaitable<void> accept_loop();
+  awaitable<void> session(tcp::socket socket);
+
+  net::strand<net::any_io_executor> strand_;
+  const AdminApi& api_;
+  const Options options_;
+  LogFn log_error_;
+  tcp::acceptor acceptor_;
+  tcp::endpoint endpoint_;
+  std::list<beast::tcp_stream*> open_;  // guarded by the strand
+  bool stopped_ = false;                // guarded by the strand
+};
+
+}  // namespace radixmesh::router

@@ -1,0 +1,322 @@
+"""The admin API of a real router in front of real simulated workers: every
+endpoint, bearer-token authentication, worker add/remove/drain changing where
+requests go, explain as a dry run, snapshot export, start-up validation and
+--print-config.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+ROUTER = "router/radixmesh"
+SIM = "tools/sim_worker/radixmesh-sim-worker"
+MODEL = "sim-model"
+
+
+def chat(content, session=None):
+    return {"model": MODEL, "max_tokens": 1,
+            "messages": [{"role": "user", "content": content}]}
+
+
+def long_prompt(tag, n=600):
+    return (f"conversation {tag}: " + " ".join(f"t{tag}w{i}" for i in range(n)))[:n * 4]
+
+
+class RouterFixture(harness.Cleanup):
+    """Starts sim workers and a router; admin requests helpers."""
+
+    token = None
+
+    def start_workers(self, n):
+        ports = []
+        for i in range(n):
+            port = harness.free_port()
+            proc = self.spawn([harness.binary(SIM), "--port", port, "--model", MODEL,
+                               "--id", f"w{i}"], f"sim{i}")
+            ports.append((port, proc))
+        for port, proc in ports:
+            harness.wait_http_ok(port, proc=proc)
+        return [p for p, _ in ports]
+
+    def start_router(self, worker_ports, *extra, env=None):
+        self.port = harness.free_port()
+        self.admin = harness.free_port()
+        args = [harness.binary(ROUTER), "--host", "127.0.0.1", "--port", self.port,
+                "--admin-port", self.admin, "--threads", "2", "--health-interval-ms", "200"]
+        for p in worker_ports:
+            args += ["--worker", f"http://127.0.0.1:{p}"]
+        self.router = self.spawn(args + list(extra), "router", env=env)
+        harness.wait_http_ok(self.port, proc=self.router)
+        harness.wait_http_ok(self.port, "/readiness", proc=self.router, timeout=15)
+        return self.router
+
+    def headers(self):
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def get(self, path, expect=200):
+        status, hdrs, data = harness.request(self.admin, "GET", path, headers=self.headers())
+        self.assertEqual(status, expect, data[:500])
+        return json.loads(data) if hdrs.get("content-type", "").startswith("application/json") \
+            else data
+
+    def send(self, method, path, body=None, expect=200):
+        status, _, data = harness.request(self.admin, method, path, body=body,
+                                          headers=self.headers())
+        self.assertEqual(status, expect, data[:500])
+        return json.loads(data) if data else None
+
+    def route(self, content):
+        status, parsed, raw = harness.post_json(self.port, "/v1/chat/completions", chat(content))
+        self.assertEqual(status, 200, raw[:300])
+        return parsed
+
+    def wait_healthy(self, n):
+        def ok():
+            ws = self.get("/admin/workers")["workers"]
+            return sum(1 for w in ws if w["healthy"]) >= n
+        harness.wait_until(ok, timeout=15, what=f"{n} healthy workers")
+
+
+class AdminApiTest(RouterFixture, unittest.TestCase):
+    def setUp(self):
+        self.workers = self.start_workers(2)
+        self.start_router(self.workers, "--node-id", "router-test")
+        self.wait_healthy(2)
+
+    def test_status_workers_peers_memory_metrics(self):
+        for i in range(3):
+            self.route(long_prompt(i))
+        st = self.get("/admin/status")
+        self.assertEqual(st["node_id"], "router-test")
+        self.assertEqual(st["policy"], "cache_aware")
+        self.assertEqual(st["workers"]["total"], 2)
+        self.assertIn(MODEL, st["models"])
+        self.assertGreaterEqual(st["uptime_seconds"], 0)
+        self.assertEqual(st["peers"], 0)
+        self.assertTrue(st["version"])
+
+        ws = self.get("/admin/workers")["workers"]
+        self.assertEqual(sorted(w["url"] for w in ws),
+                         sorted(f"http://127.0.0.1:{p}" for p in self.workers))
+        for w in ws:
+            self.assertEqual(w["breaker"], "closed")
+            self.assertEqual(w["models"], [MODEL])
+        self.assertEqual(sum(w["tree_blocks"] for w in ws) > 0, True)
+
+        peers = self.get("/admin/peers")
+        self.assertEqual(peers["peers"], [])
+        self.assertFalse(peers["mesh"])
+
+        mem = self.get("/admin/memory")
+        self.assertIn(mem["tier"], ["normal", "warning", "high", "critical"])
+        self.assertGreater(mem["budget_bytes"], 0)
+
+        text = self.get("/metrics").decode()
+        self.assertIn("# TYPE radixmesh_requests_total counter", text)
+        self.assertIn('radixmesh_requests_total{endpoint="chat",status="200"} 3', text)
+        self.assertIn("radixmesh_request_duration_seconds_bucket", text)
+        self.assertIn(f'radixmesh_tree_blocks{{model="{MODEL}"}}', text)
+        self.assertIn("radixmesh_memory_tier", text)
+        self.assertIn("radixmesh_worker_in_flight", text)
+
+    def test_trees_top_dump_and_unknown_model(self):
+        shared = long_prompt("shared", 200)
+        for i in range(4):
+            self.route(shared + f" question {i} " + long_prompt(f"q{i}", 60))
+        trees = self.get("/admin/trees")["trees"]
+        self.assertEqual([t["model"] for t in trees], [MODEL])
+        self.assertGreater(trees[0]["blocks"], 0)
+        self.assertGreater(trees[0]["bytes"], 0)
+        one = self.get(f"/admin/trees?model={MODEL}")["trees"]
+        self.assertEqual(len(one), 1)
+
+        top = self.get(f"/admin/trees/top?model={MODEL}&n=3")["trees"][0]
+        self.assertLessEqual(len(top["prefixes"]), 3)
+        first = top["prefixes"][0]
+        # The shared prefix has the four continuations below it.
+        self.assertEqual(first["leaves_below"], 4)
+        self.assertGreater(first["depth"], 0)
+        self.assertGreaterEqual(first["tenants"], 1)
+
+        dump = self.get(f"/admin/trees/dump?model={MODEL}&max_nodes=100")
+        self.assertFalse(dump["truncated"])
+        self.assertEqual(dump["nodes"], trees[0]["nodes"])
+
+        def count(node):
+            return 1 + sum(count(c) for c in node["children"])
+        self.assertEqual(sum(count(c) for c in dump["root"]["children"]), dump["nodes"])
+        small = self.get(f"/admin/trees/dump?model={MODEL}&max_nodes=1")
+        self.assertTrue(small["truncated"])
+        self.assertEqual(small["nodes"], 1)
+
+        for path in ("/admin/trees?model=nope", "/admin/trees/top?model=nope",
+                     "/admin/trees/dump?model=nope", "/admin/snapshot?model=nope"):
+            err = self.get(path, expect=404)
+            self.assertEqual(err["error"]["code"], "model_not_found")
+        self.get(f"/admin/trees/top?model={MODEL}&n=0", expect=400)
+        self.get(f"/admin/trees/dump?model={MODEL}&max_nodes=abc", expect=400)
+
+    def test_snapshot_is_binary_and_decodable(self):
+        self.route(long_prompt("snap"))
+        status, hdrs, data = harness.request(self.admin, "GET", f"/admin/snapshot?model={MODEL}")
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs["content-type"], "application/octet-stream")
+        self.assertEqual(data[:4], b"RMSN")
+
+    def test_explain_is_a_dry_run(self):
+        prompt = long_prompt("explain")
+        chosen = self.route(prompt)
+        before = self.get(f"/admin/trees?model={MODEL}")["trees"][0]
+        ex = self.send("POST", "/admin/route/explain?endpoint=chat", chat(prompt))
+        self.assertTrue(ex["dry_run"])
+        self.assertEqual(ex["model"], MODEL)
+        self.assertEqual(ex["reason"], "cache_hit")
+        self.assertGreater(ex["total_blocks"], 0)
+        by_url = {w["url"]: w for w in ex["workers"]}
+        self.assertEqual(len(by_url), 2)
+        self.assertEqual(by_url[ex["chosen"]]["matched_blocks"], ex["total_blocks"])
+        # A new prompt: explained but not inserted.
+        fresh = long_prompt("never-sent")
+        ex2 = self.send("POST", "/admin/route/explain", chat(fresh))
+        self.assertEqual(max(w["matched_blocks"] for w in ex2["workers"]), 0)
+        after = self.get(f"/admin/trees?model={MODEL}")["trees"][0]
+        self.assertEqual(before["blocks"], after["blocks"])
+        self.assertEqual(before["digest"], after["digest"])
+        # Completions and generate bodies are understood too.
+        ex3 = self.send("POST", "/admin/route/explain?endpoint=completions",
+                        {"model": MODEL, "prompt": prompt})
+        self.assertIn(ex3["chosen"], by_url)
+        self.send("POST", "/admin/route/explain?endpoint=bogus", chat("x"), expect=400)
+        self.send("POST", "/admin/route/explain", b"{not json", expect=400)
+        err = self.send("POST", "/admin/route/explain", {"model": "unknown-model",
+                        "messages": [{"role": "user", "content": "hi"}]}, expect=404)
+        self.assertIn("error", err)
+
+    def test_worker_add_drain_remove_changes_routing(self):
+        extra = self.start_workers(1)[0]
+        url = f"http://127.0.0.1:{extra}"
+        added = self.send("POST", "/admin/workers", {"url": url}, expect=201)
+        self.assertTrue(added["added"])
+        self.wait_healthy(3)
+        # Drain the two original workers: everything now goes to the new one.
+        for p in self.workers:
+            w = self.send("POST", "/admin/workers/drain", {"url": f"http://127.0.0.1:{p}"})
+            self.assertTrue(w["draining"])
+            self.assertFalse(w["routable"])
+        for i in range(4):
+            self.route(long_prompt(f"drain{i}"))
+        ws = {w["url"]: w for w in self.get("/admin/workers")["workers"]}
+        self.assertGreater(ws[url]["tree_blocks"], 0)
+        for p in self.workers:
+            self.assertEqual(ws[f"http://127.0.0.1:{p}"]["tree_blocks"], 0)
+        # Remove the new worker: its tree entries go at once, and with the
+        # others drained nothing is routable (503), until one is undrained.
+        self.send("DELETE", f"/admin/workers?url={url}")
+        ws = {w["url"]: w for w in self.get("/admin/workers")["workers"]}
+        self.assertNotIn(url, ws)
+        tree = self.get(f"/admin/trees?model={MODEL}")["trees"][0]
+        self.assertEqual(tree["workers"], [])
+        status, _, _ = harness.post_json(self.port, "/v1/chat/completions", chat("x"))
+        self.assertEqual(status, 503)
+        first = f"http://127.0.0.1:{self.workers[0]}"
+        self.send("POST", "/admin/workers/drain", {"url": first, "drain": False})
+        self.route("back again")
+        # Errors.
+        self.send("DELETE", f"/admin/workers?url={url}", expect=404)
+        self.send("DELETE", "/admin/workers", expect=400)
+        self.send("POST", "/admin/workers", {"url": "ftp://x"}, expect=400)
+        self.send("POST", "/admin/workers", {"nourl": 1}, expect=400)
+        self.send("POST", "/admin/workers/drain", {"url": "http://127.0.0.1:1"}, expect=404)
+
+    def test_unknown_paths_and_methods(self):
+        err = self.get("/admin/nothing", expect=404)
+        self.assertEqual(err["error"]["type"], "not_found_error")
+        status, hdrs, _ = harness.request(self.admin, "PUT", "/admin/workers")
+        self.assertEqual(status, 405)
+        self.assertIn("POST", hdrs["allow"])
+        status, _, _ = harness.request(self.admin, "GET", "/admin/route/explain")
+        self.assertEqual(status, 405)
+        # The router still serves after all of them.
+        self.get("/admin/status")
+
+
+class AdminTokenTest(RouterFixture, unittest.TestCase):
+    def test_token_required_when_configured(self):
+        workers = self.start_workers(1)
+        with tempfile.NamedTemporaryFile("w", suffix=".token", delete=False) as f:
+            f.write("sekrit-token\n")
+        self.addCleanup(os.unlink, f.name)
+        # Not loopback: allowed only because a token is set.
+        self.start_router(workers, "--admin-host", "0.0.0.0", "--admin-token-file", f.name)
+        for path in ("/admin/status", "/metrics", "/admin/workers"):
+            status, hdrs, data = harness.request(self.admin, "GET", path)
+            self.assertEqual(status, 401, path)
+            self.assertEqual(json.loads(data)["error"]["type"], "authentication_error")
+            self.assertIn("Bearer", hdrs["www-authenticate"])
+        status, _, _ = harness.request(self.admin, "GET", "/admin/status",
+                                       headers={"Authorization": "Bearer wrong-token!"})
+        self.assertEqual(status, 401)
+        self.token = "sekrit-token"
+        self.assertEqual(self.get("/admin/status")["workers"]["total"], 1)
+        self.send("POST", "/admin/workers", {"url": "http://127.0.0.1:1"}, expect=201)
+
+
+class StartupConfigTest(unittest.TestCase):
+    def run_router(self, *args, env=None):
+        return subprocess.run([harness.binary(ROUTER), *map(str, args)], capture_output=True,
+                              text=True, timeout=20, env=dict(os.environ, **(env or {})))
+
+    def test_invalid_values_are_refused_with_a_clear_message(self):
+        cases = [
+            (["--port", "70000"], "between 1 and 65535"),
+            (["--policy", "fastest"], "unknown policy"),
+            (["--admin-host", "0.0.0.0"], "requires --admin-token-file"),
+            (["--mesh-advertise", "0.0.0.0:7946"], "not an address peers can dial"),
+            (["--worker", "localhost:7001"], "http://"),
+            (["--bogus"], "unknown flag --bogus"),
+        ]
+        for args, needle in cases:
+            r = self.run_router(*args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(needle, r.stderr, args)
+            self.assertLessEqual(len(r.stderr.strip().splitlines()), 2, r.stderr)
+        r = self.run_router(env={"RADIXMESH_MAX_RETRIES": "lots"})
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("RADIXMESH_MAX_RETRIES", r.stderr)
+
+    def test_print_config_shows_file_and_env_values(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"port": 8111, "policy": "round_robin", "block-bytes": 128}, f)
+        self.addCleanup(os.unlink, f.name)
+        r = self.run_router("--config", f.name, "--block-bytes", "256", "--print-config",
+                            env={"RADIXMESH_POLICY": "least_load",
+                                 "RADIXMESH_NODE_ID": "from-env"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cfg = json.loads(r.stdout)
+        self.assertEqual(cfg["port"], 8111)              # file
+        self.assertEqual(cfg["policy"], "least_load")    # env over file
+        self.assertEqual(cfg["node-id"], "from-env")     # env
+        self.assertEqual(cfg["block-bytes"], 256)        # flag over file
+        self.assertEqual(cfg["admin-port"], 9000)        # default
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as y:
+            y.write("port: 8222\nworker:\n  - http://127.0.0.1:7001\n")
+        self.addCleanup(os.unlink, y.name)
+        r = self.run_router("--print-config", env={"RADIXMESH_CONFIG": y.name})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cfg = json.loads(r.stdout)
+        self.assertEqual(cfg["port"], 8222)
+        self.assertEqual(cfg["worker"], ["http://127.0.0.1:7001"])
+
+    def test_help_lists_flags_with_defaults(self):
+        r = self.run_router("--help")
+        self.assertEqual(r.returncode, 0)
+        for needle in ("--admin-port PORT", "(default: 9000)", "--worker URL",
+                       "--print-config", "RADIXMESH_"):
+            self.assertIn(needle, r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
