@@ -1,0 +1,115 @@
+// Admin API client over Beast (see admin_client.h).
+#include "tools/ctl/admin_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace radixmesh::tools {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+
+Result<AdminUrl> parse_admin_url(const std::string& url) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--admin must be an http:// URL, got '" + url + "'");
+  }
+  std::string rest = url.substr(scheme.size());
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, "--admin must be http://host:port");
+  }
+  AdminUrl u;
+  u.text = url;
+  size_t colon = rest.rfind(':');
+  size_t bracket = rest.rfind(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    u.host = rest.substr(0, colon);
+    u.port = rest.substr(colon + 1);
+  } else {
+    u.host = rest;
+    u.port = "80";
+  }
+  if (u.host.size() > 2 && u.host.front() == '[' && u.host.back() == ']') {
+    u.host = u.host.substr(1, u.host.size() - 2);
+  }
+  if (u.host.empty() || u.port.empty() ||
+      u.port.find_first_not_of("0123456789") != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, "--admin must be http://host:port");
+  }
+  return u;
+}
+
+AdminClient::AdminClient(AdminUrl url, std::string token, std::chrono::milliseconds timeout)
+    : url_(std::move(url)), token_(std::move(token)), timeout_(timeout) {}
+
+Result<HttpReply> AdminClient::request(const std::string& method, const std::string& target,
+                                       const std::string& body) const {
+  net::io_context ioc;
+  tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, url_.host + ":" + url_.port);
+  req.set(http::field::user_agent, "radixmesh-ctl");
+  if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+
+  boost::system::error_code failure;
+  std::string stage = "connect";
+  // The chain of async steps runs inside ioc.run_for(): one deadline for all.
+  stream.expires_after(timeout_);
+  resolver.async_resolve(url_.host, url_.port, [&](auto ec, tcp::resolver::results_type rs) {
+    if (ec) {
+      failure = ec;
+      stage = "resolve";
+      return;
+    }
+    stream.async_connect(rs, [&](auto ec2, auto) {
+      if (ec2) {
+        failure = ec2;
+        return;
+      }
+      stage = "send";
+      http::async_write(stream, req, [&](auto ec3, size_t) {
+        if (ec3) {
+          failure = ec3;
+          return;
+        }
+        stage = "read";
+        http::async_read(stream, buffer, parser, [&](auto ec4, size_t) {
+          if (ec4) failure = ec4;
+          stage = "done";
+        });
+      });
+    });
+  });
+  ioc.run_for(timeout_ + std::chrono::milliseconds(100));
+  if (stage != "done" && !failure) failure = net::error::timed_out;
+  if (failure) {
+    return make_error(ErrorCode::kUnavailable, "cannot reach admin API at " + url_.text + " (" +
+                                                   stage + ": " + failure.message() + ")");
+  }
+  auto res = parser.release();
+  HttpReply reply;
+  reply.status = res.result_int();
+  if (auto it = res.find(http::field::content_type); it != res.end()) {
+    reply.content_type = std::string(it->value());
+  }
+  reply.body = std::move(res.body());
+  return reply;
+}
+
+}  // namespace radixmesh::tools
