@@ -110,6 +110,8 @@ bool parse_loadgen_options(int argc, char** argv, LoadgenOptions& o, int& exit_c
         [&](std::string_view v) { o.turn_bytes = u32(v, 1, 64 << 20); });
   f.add("max-tokens", std::to_string(o.max_tokens), "max_tokens of every request",
         [&](std::string_view v) { o.max_tokens = u32(v, 1, 1 << 20); });
+  f.add("think-ms", "0", "pause between a reply and the same conversation's next turn",
+        [&](std::string_view v) { o.think_ms = u32(v, 0, 600000); });
   f.add("concurrency", std::to_string(o.concurrency), "closed loop: requests in flight",
         [&](std::string_view v) { o.concurrency = u32(v, 1, 1 << 16); });
   f.add("rate", "0", "open loop: Poisson arrivals per second (0: closed loop)",

@@ -34,6 +34,7 @@ struct LoadgenOptions {
   uint32_t prefix_bytes = 8000;
   uint32_t turn_bytes = 300;
   uint32_t max_tokens = 32;
+  uint32_t think_ms = 0;  // pause between a reply and the conversation's next turn
 
   // Load and bounds.
   uint32_t concurrency = 16;  // closed loop

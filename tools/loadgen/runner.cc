@@ -56,7 +56,7 @@ asio::awaitable<Session*> Runner::take_ready() {
       ++started_;
       co_return s;
     }
-    if (in_flight_ == 0) co_return nullptr;  // nothing can become ready
+    if (in_flight_ == 0 && thinking_ == 0) co_return nullptr;  // nothing can become ready
     co_await park(deadline_);
   }
 }
@@ -85,9 +85,24 @@ asio::awaitable<void> Runner::send_turn(Session* s) {
   if (out.cause == Cause::kOk) {
     s->replies.push_back(std::move(out.reply));
     ++s->next_turn;
-    if (!s->done()) ready_.push_back(s);
+    if (!s->done()) {
+      if (opts_.think_ms > 0) {
+        ++thinking_;
+        asio::co_spawn(ioc_, requeue_after_think(s), asio::detached);
+      } else {
+        ready_.push_back(s);
+      }
+    }
   }
   --in_flight_;
+  notify_all();
+}
+
+asio::awaitable<void> Runner::requeue_after_think(Session* s) {
+  asio::steady_timer timer(ioc_, std::chrono::milliseconds(opts_.think_ms));
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  ready_.push_back(s);
+  --thinking_;
   notify_all();
 }
 

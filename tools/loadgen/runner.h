@@ -49,6 +49,9 @@ class Runner {
   boost::asio::awaitable<void> closed_worker();
   boost::asio::awaitable<void> open_loop();
   boost::asio::awaitable<void> send_turn(Session* s);
+  // A conversation's next turn becomes ready only after --think-ms, as a
+  // person reads the reply before typing (and as gossip gets a round to run).
+  boost::asio::awaitable<void> requeue_after_think(Session* s);
   // The next session with a turn to send, or nullptr when nothing more will
   // be sent (bounds reached, or no session can ever become ready).
   boost::asio::awaitable<Session*> take_ready();
@@ -69,6 +72,7 @@ class Runner {
   uint64_t limit_ = 0;
   uint64_t started_ = 0;    // turns taken for sending
   uint64_t in_flight_ = 0;  // turns sent, not yet ended
+  uint64_t thinking_ = 0;   // sessions waiting out --think-ms before their next turn
   uint32_t workers_ = 0;    // closed-loop workers still running
   std::deque<Session*> ready_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> parked_;
