@@ -211,6 +211,7 @@ def summary(res):
         "latency_p50_ms": res["latency_ms"]["p50"],
         "throughput_rps": round(res["throughput_rps"], 1),
         "max_over_mean": round(res["workers"]["max_over_mean"], 3),
+        "per_worker": res["workers"].get("per_worker", {}),
         "ok": res["requests"]["ok"],
         "failed": res["requests"]["failed"],
     }

@@ -18,7 +18,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 # over every worker evicts, as real caches do).
 WORKER = {"prefill_us": 50, "decode_us": 2000, "kv_tokens": 32768}
 
-MULTITURN = ["--workload", "multiturn", "--system-prompts", 8, "--system-bytes", 4096,
+# 32 system prompts (many applications share the fleet, more than workers):
+# conversations of one system prompt are not forced onto one worker.
+MULTITURN = ["--workload", "multiturn", "--system-prompts", 32, "--system-bytes", 4096,
              "--turn-bytes", 512, "--max-tokens", 16, "--stream"]
 SHARED = ["--workload", "shared-prefix", "--prefix-bytes", 8192, "--turn-bytes", 256,
           "--max-tokens", 16, "--stream"]
@@ -28,6 +30,11 @@ def _workload(kind, quick):
     if kind == "multiturn":
         size = ["--conversations", 32 if quick else 64, "--turns", 4 if quick else 6]
         return MULTITURN + size + ["--concurrency", 16]
+    if kind == "multiturn-2sys":
+        # The hard case for load: 2 system prompts (> 30% of every prompt)
+        # for the whole fleet, at a higher load (32 in flight).
+        size = ["--conversations", 32 if quick else 64, "--turns", 4 if quick else 6]
+        return MULTITURN + size + ["--system-prompts", 2, "--concurrency", 32]
     size = ["--groups", 8 if quick else 16, "--questions", 8 if quick else 16]
     return SHARED + size + ["--concurrency", 16]
 
@@ -35,7 +42,7 @@ def _workload(kind, quick):
 def routing(build, outdir, quick):
     """cache_aware vs round_robin (one router) vs the oracle, 8 workers."""
     results = {"workers": 8, "worker_model": WORKER, "runs": []}
-    for kind in ("multiturn", "shared-prefix"):
+    for kind in ("multiturn", "shared-prefix", "multiturn-2sys"):
         for policy in ("cache_aware", "round_robin", "oracle"):
             with Cluster(build, outdir / "logs" / f"routing-{kind}-{policy}") as c:
                 workers = c.add_workers(8, **WORKER)
@@ -77,7 +84,7 @@ def scaling(build, outdir, quick, mesh_available=True):
     gossip_ms, think_ms = 200, 600
     # Conversation history dominates the prompt (short shared system prompt,
     # long turns): what a router must remember per conversation.
-    flags = ["--workload", "multiturn", "--system-prompts", 4, "--system-bytes", 2048,
+    flags = ["--workload", "multiturn", "--system-prompts", 32, "--system-bytes", 2048,
              "--turn-bytes", 1024, "--max-tokens", 32, "--stream",
              "--conversations", 32 if quick else 48, "--turns", 5 if quick else 8,
              "--concurrency", 32, "--think-ms", think_ms, "--seed", 2, "--duration", 120]
