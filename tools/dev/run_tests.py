@@ -9,10 +9,12 @@ Suites:
                and the helm chart tests (one count per test)
   tsan         the concurrency test cases again, built with ThreadSanitizer
                (only when build-tsan/ exists or --tsan is given)
-  asan         every unit test executable again, built with clang under
-               AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+  asan         the unit tests of radix, policies and mesh again, built with
+               clang under AddressSanitizer + UndefinedBehaviorSanitizer
+               (build-asan/); every unit executable with --sanitize-router
   fuzz         each libFuzzer target of tests/fuzz/ for a bounded time from
-               its seed corpus (build-asan/; --fuzz-seconds per target)
+               its seed corpus (build-asan/; --fuzz-seconds per target; the
+               request-path target with --sanitize-router)
 
 A suite that cannot run at all (crash, missing runner) counts as one failure,
 so the summary never hides it.
@@ -123,7 +125,7 @@ def run_node(build, tally):
     tally.add("node (openai client, helm chart)", passed, failed, time.monotonic() - start)
 
 
-def run_tsan(tally):
+def run_tsan(tally, with_router=False):
     """Concurrency cases under ThreadSanitizer, in their own build dir."""
     tsan = ROOT / "build-tsan"
     start = time.monotonic()
@@ -136,8 +138,9 @@ def run_tsan(tally):
             sys.stdout.write(r.stdout[-4000:])
             tally.add("tsan (setup)", 0, 1, time.monotonic() - start)
             return
-    targets = ["tests/radix/unit_radix", "tests/policies/unit_policies",
-               "tests/router/unit_router"]
+    targets = ["tests/radix/unit_radix", "tests/policies/unit_policies"]
+    if with_router:  # a TSan build of router/ (Beast) costs minutes: opt-in
+        targets.append("tests/router/unit_router")
     r = subprocess.run(["ninja", "-C", str(tsan), "-j2", *targets], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode:
@@ -151,8 +154,13 @@ def run_tsan(tally):
 
 
 ASAN_BUILD = "build-asan"
-FUZZ_TARGETS = ["frame", "sync_payload", "snapshot", "delta_apply", "canonical_prompt",
-                "http_request"]
+FUZZ_TARGETS = ["frame", "sync_payload", "snapshot", "delta_apply", "canonical_prompt"]
+# Needs router/ (Beast, coroutines) built with clang + ASan: minutes of build,
+# so it runs with --sanitize-router only.
+ROUTER_FUZZ_TARGETS = ["http_request"]
+# Unit executables built and run under ASan+UBSan by default; router/ and
+# tools/ (Beast) join with --sanitize-router (docs/reliability.md, CI cost).
+ASAN_UNITS = ["radix", "policies", "mesh"]
 
 
 def setup_asan_build(tally, start):
@@ -194,7 +202,7 @@ SANITIZER_ENV = {
 }
 
 
-def run_asan(tally):
+def run_asan(tally, with_router=False):
     """Every unit executable under AddressSanitizer + UndefinedBehaviorSanitizer."""
     start = time.monotonic()
     print("== asan build", flush=True)
@@ -202,6 +210,8 @@ def run_asan(tally):
         return
     units = sorted(p.parent.name for p in (ROOT / "tests").glob("*/meson.build")
                    if "unit_" in p.read_text())
+    if not with_router:
+        units = [u for u in units if u in ASAN_UNITS]
     targets = [f"tests/{d}/unit_{d}" for d in units]
     if not ninja_targets(ROOT / ASAN_BUILD, targets, tally, "asan", start):
         return
@@ -210,7 +220,7 @@ def run_asan(tally):
         run_doctest(ROOT / ASAN_BUILD / t, tally, label=f"asan {pathlib.Path(t).name}", env=env)
 
 
-def run_fuzz(tally, seconds):
+def run_fuzz(tally, seconds, with_router=False):
     """Each fuzz target for `seconds` from a scratch copy of its seed corpus.
 
     One count per target: passed when libFuzzer ends without a finding. A
@@ -220,11 +230,12 @@ def run_fuzz(tally, seconds):
     if not setup_asan_build(tally, start):
         return
     build = ROOT / ASAN_BUILD
-    targets = [f"tests/fuzz/fuzz_{n}" for n in FUZZ_TARGETS]
+    names = FUZZ_TARGETS + (ROUTER_FUZZ_TARGETS if with_router else [])
+    targets = [f"tests/fuzz/fuzz_{n}" for n in names]
     if not ninja_targets(build, targets, tally, "fuzz", start):
         return
     env = dict(os.environ, **SANITIZER_ENV)
-    for name in FUZZ_TARGETS:
+    for name in names:
         t0 = time.monotonic()
         print(f"== fuzz_{name} ({seconds}s)", flush=True)
         work = build / "fuzz-work" / name
@@ -259,6 +270,9 @@ def main():
     ap.add_argument("--no-asan", action="store_true")
     ap.add_argument("--no-fuzz", action="store_true")
     ap.add_argument("--fuzz-seconds", type=int, default=15, help="run time of each fuzz target")
+    ap.add_argument("--sanitize-router", action="store_true",
+                    help="also build router/ and tools/ under the sanitizers: unit_router and "
+                         "unit_tools under ASan, unit_router under TSan, fuzz_http_request")
     args = ap.parse_args()
     build = (ROOT / args.build).resolve()
     only = set(args.only or ["unit", "integration", "node", "tsan", "asan", "fuzz"])
@@ -277,11 +291,11 @@ def main():
     if "node" in only:
         run_node(build, tally)
     if "tsan" in only:
-        run_tsan(tally)
+        run_tsan(tally, args.sanitize_router)
     if "asan" in only:
-        run_asan(tally)
+        run_asan(tally, args.sanitize_router)
     if "fuzz" in only:
-        run_fuzz(tally, args.fuzz_seconds)
+        run_fuzz(tally, args.fuzz_seconds, args.sanitize_router)
 
     print("\n".join(["", "== summary"] + tally.lines))
     print(f"{tally.passed} passed, {tally.failed} failed")
