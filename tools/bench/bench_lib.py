@@ -12,7 +12,6 @@ import pathlib
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 
@@ -259,6 +258,3 @@ def gnuplot(script, out_png, **vars):
         log(f"gnuplot failed: {e.stderr.decode(errors='replace')[-500:]}")
         return False
 
-
-def tmpdir(prefix):
-    return tempfile.mkdtemp(prefix=prefix)

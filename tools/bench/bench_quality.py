@@ -5,9 +5,10 @@ caches per configuration, so one run's prompts never warm the next), drives
 them with radixmesh-loadgen, and returns a JSON-ready dict. Every run is
 bounded by the workload size, --duration and a subprocess timeout.
 """
+import json
 import pathlib
 
-from bench_lib import (HOST, MODEL, Cluster, cdf_file, gnuplot, http_get, loadavg, log,
+from bench_lib import (Cluster, cdf_file, gnuplot, http_get, loadavg, log,
                        rss_bytes, summary)
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -166,7 +167,6 @@ def memory(build, outdir, quick):
 
 
 def _admin_json(port, path):
-    import json
     try:
         return json.loads(http_get(port, path, timeout=5.0)[1])
     except (OSError, ValueError):
@@ -184,5 +184,3 @@ def _tree_blocks(admin):
         total += int(t.get("blocks", t.get("nodes", 0)))
     return total
 
-
-__all__ = ["routing", "scaling", "memory", "HOST", "MODEL"]
