@@ -108,7 +108,21 @@ awaitable<void> AdminServer::session(tcp::socket socket) {
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
     stream.expires_after(options_.idle_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (!ec && !parser.is_done()) {
+      // curl sends "Expect: 100-continue" for larger bodies and waits a
+      // second for the go-ahead; give it at once.
+      auto expect = parser.get().find(http::field::expect);
+      if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+        http::response<http::empty_body> go{http::status::continue_, 11};
+        auto [cec, cn] = co_await http::async_write(stream, go, use_tuple);
+        ec = cec;
+      }
+      if (!ec) {
+        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        ec = bec;
+      }
+    }
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
         AdminResponse too_big = error_response(
