@@ -123,6 +123,7 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
     }
 
     beast::flat_buffer buffer(kMaxUpstreamHeaderBytes + kRelayBufferBytes);
+    buffer.reserve(16 * 1024);  // one socket read per response piece, not 512 bytes
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(kMaxUpstreamHeaderBytes);
     parser.body_limit(boost::none);  // streamed, never stored
