@@ -1,5 +1,6 @@
 #include "policies/consistent_hash.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "policies/candidates.h"
@@ -25,8 +26,12 @@ Decision ConsistentHashPolicy::choose(const RequestView& request,
   for (const WorkerView& w : workers) {
     if (w.healthy) total += load(w);
   }
-  const double cap =
-      std::ceil(load_factor_ * static_cast<double>(total + 1) / static_cast<double>(n));
+  // Bounded load (ceil(c * (m + 1) / n)), with a floor: on an idle fleet the
+  // bound is 1, and a session would move merely because its own previous
+  // request is still counted in the instant between the client reading the
+  // response and the router releasing it. Below kMinLoadCap nothing overflows.
+  const double cap = std::max(kMinLoadCap, std::ceil(load_factor_ * static_cast<double>(total + 1) /
+                                                     static_cast<double>(n)));
   auto within_bound = [&](size_t i) { return static_cast<double>(load(workers[i]) + 1) <= cap; };
 
   const uint64_t key_hash = hash_bytes(request.session_key);

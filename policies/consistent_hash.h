@@ -5,9 +5,10 @@
 // The key goes to the first worker on its ring whose load stays within the
 // bound after taking it:
 //
-//     load + 1 <= ceil(load_factor * (total_load + 1) / healthy_workers)
+//     load + 1 <= max(2, ceil(load_factor * (total_load + 1) / healthy_workers))
 //
-// (consistent hashing with bounded loads, Mirrokni, Thorup and Zadimoghaddam).
+// (consistent hashing with bounded loads, Mirrokni, Thorup and Zadimoghaddam;
+// the floor of 2 keeps sessions home on an idle fleet, see the .cc).
 // The least loaded worker always satisfies the bound when load_factor >= 1, so
 // a decision is always found. Adding or removing a worker moves only the keys
 // whose first choice it is or was: about 1/N of them. URLs must be spelled the
@@ -28,6 +29,9 @@ namespace radixmesh::policies {
 
 class ConsistentHashPolicy final : public Policy {
  public:
+  // No worker counts as overloaded below this many requests in flight.
+  static constexpr double kMinLoadCap = 2.0;
+
   explicit ConsistentHashPolicy(double load_factor) : load_factor_(load_factor) {}
   std::string_view name() const override { return "consistent_hash"; }
   bool needs_match() const override { return false; }

@@ -39,13 +39,16 @@ void DnsDiscovery::stop() {
   });
 }
 
-void DnsDiscovery::apply(const std::set<std::string>& urls) {
+void DnsDiscovery::apply(const std::set<std::string>& urls, Clock::time_point now) {
   if (urls.empty() && !owned_.empty()) {
     log_.warn("workers-dns " + options_.name + ": empty answer ignored");
     return;
   }
   for (const auto& url : urls) {
-    if (owned_.count(url)) continue;
+    if (owned_.count(url)) {
+      if (draining_.erase(url)) (void)registry_.drain(url, false);  // came back
+      continue;
+    }
     if (registry_.find(url)) continue;  // configured elsewhere: not ours
     auto added = registry_.add(url);
     if (added.ok()) {
@@ -54,13 +57,21 @@ void DnsDiscovery::apply(const std::set<std::string>& urls) {
       log_.warn("workers-dns: cannot add " + url + ": " + added.error().message);
     }
   }
-  for (auto it = owned_.begin(); it != owned_.end();) {
-    if (urls.count(*it)) {
+  for (const auto& url : owned_) {
+    if (urls.count(url) || draining_.count(url)) continue;
+    (void)registry_.drain(url, true);
+    draining_.emplace(url, now + options_.drain_grace);
+    log_.info("workers-dns: " + url + " left the answer; draining");
+  }
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    const auto worker = registry_.find(it->first);
+    if (worker && worker->in_flight() > 0 && now < it->second) {
       ++it;
       continue;
     }
-    (void)registry_.remove(*it);
-    it = owned_.erase(it);
+    (void)registry_.remove(it->first);
+    owned_.erase(it->first);
+    it = draining_.erase(it);
   }
 }
 

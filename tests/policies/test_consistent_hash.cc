@@ -141,9 +141,24 @@ TEST_CASE("consistent_hash: every choice respects the load bound") {
     Prompt prompt(2, key(round));
     Decision d = p->choose(prompt.view(), c.span(), nullptr, rng);
     REQUIRE(d.index.has_value());
-    const double bound = std::ceil(1.25 * static_cast<double>(total + 1) / 6.0);
+    const double bound = std::max(2.0, std::ceil(1.25 * static_cast<double>(total + 1) / 6.0));
     CHECK(static_cast<double>(c[*d.index].local_in_flight + 1) <= bound);
   }
+}
+
+// Regression: on an idle fleet a session's own just-finished request (still
+// counted for an instant) made the bound ceil(1.25 * 2 / 4) = 1 and moved the
+// session to another worker.
+TEST_CASE("consistent_hash: an idle fleet keeps a session home despite one lingering request") {
+  auto p = consistent_hash(1.25);
+  Xoshiro256 rng(8);
+  Cluster c(4);
+  Prompt prompt(3, "session-3");
+  const size_t home = *p->choose(prompt.view(), c.span(), nullptr, rng).index;
+  c[home].local_in_flight = 1;
+  Decision d = p->choose(prompt.view(), c.span(), nullptr, rng);
+  CHECK(*d.index == home);
+  CHECK(d.reason == Reason::kConsistentHash);
 }
 
 TEST_CASE("consistent_hash: without a session key it falls back to least load and says so") {

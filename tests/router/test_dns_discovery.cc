@@ -48,3 +48,42 @@ TEST_CASE("answers add and remove discovered workers; static workers are untouch
   dns.apply({});
   CHECK(reg.find("http://10.0.0.1:8000"));
 }
+
+TEST_CASE("a worker that leaves DNS drains until idle or the grace deadline, then goes") {
+  auto reg = make_registry();
+  boost::asio::io_context ioc;
+  Logger log(LogLevel::kError);
+  auto opts = DnsDiscovery::parse("w:8000", std::chrono::milliseconds(100));
+  opts.drain_grace = std::chrono::seconds(30);
+  DnsDiscovery dns(ioc.get_executor(), reg, opts, log);
+  const auto t0 = DnsDiscovery::Clock::now();
+  dns.apply({"http://10.0.0.1:8000", "http://10.0.0.2:8000"}, t0);
+  auto busy = reg.find("http://10.0.0.2:8000");
+  REQUIRE(busy);
+  busy->add_in_flight();
+
+  // Gone from DNS while a request is in flight: drained, still registered.
+  dns.apply({"http://10.0.0.1:8000"}, t0 + std::chrono::seconds(1));
+  REQUIRE(reg.find("http://10.0.0.2:8000"));
+  CHECK(busy->draining());
+
+  // Back in the answer before it finished: undrained, kept.
+  dns.apply({"http://10.0.0.1:8000", "http://10.0.0.2:8000"}, t0 + std::chrono::seconds(2));
+  CHECK_FALSE(busy->draining());
+
+  // Gone again; the request ends: removed at the next answer.
+  dns.apply({"http://10.0.0.1:8000"}, t0 + std::chrono::seconds(3));
+  CHECK(reg.find("http://10.0.0.2:8000"));
+  busy->sub_in_flight();
+  dns.apply({"http://10.0.0.1:8000"}, t0 + std::chrono::seconds(4));
+  CHECK_FALSE(reg.find("http://10.0.0.2:8000"));
+
+  // A request that never ends does not keep a vanished worker forever.
+  auto stuck = reg.find("http://10.0.0.1:8000");
+  REQUIRE(stuck);
+  stuck->add_in_flight();
+  dns.apply({"http://10.0.0.3:8000"}, t0 + std::chrono::seconds(5));
+  CHECK(reg.find("http://10.0.0.1:8000"));
+  dns.apply({"http://10.0.0.3:8000"}, t0 + std::chrono::seconds(36));
+  CHECK_FALSE(reg.find("http://10.0.0.1:8000"));
+}
