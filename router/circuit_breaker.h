@@ -41,7 +41,11 @@ class CircuitBreaker {
 
   // May a request be routed to this worker now? No state change: closed,
   // or open with the cooldown elapsed, or half-open with the probe slot free.
-  bool allows(int64_t now_ms) const;
+  // Inline: the closed case is one load, done for every candidate.
+  bool allows(int64_t now_ms) const {
+    const State s = state_.load(std::memory_order_acquire);
+    return s == State::kClosed || allows_slow(s, now_ms);
+  }
 
   // Called once the worker is chosen, before sending. Closed: true. Open and
   // cooled down, or half-open with a free slot: takes the probe slot, true.
@@ -59,15 +63,19 @@ class CircuitBreaker {
   uint32_t consecutive_failures() const;
 
  private:
-  const Options options_;
+  bool allows_slow(State s, int64_t now_ms) const;  // open or half-open
+
+  // Read by allows() for every candidate of every request: first, so they
+  // share the cache line the Worker's own live state sits on.
   std::atomic<State> state_{State::kClosed};  // written under mu_, read lock-free
+  std::atomic<bool> probe_busy_{false};       // mirror of probe_in_flight_ for allows()
+  std::atomic<int64_t> reopen_at_ms_{0};      // opened_at + cooldown, for allows()
+  const Options options_;
   mutable std::mutex mu_;
   uint32_t failures_ = 0;                   // guarded by mu_
   std::atomic<uint32_t> failures_hint_{0};  // mirror of failures_ for on_success
   int64_t opened_at_ms_ = 0;                // guarded by mu_
-  std::atomic<int64_t> reopen_at_ms_{0};    // opened_at + cooldown, for allows()
   bool probe_in_flight_ = false;            // guarded by mu_
-  std::atomic<bool> probe_busy_{false};     // mirror of probe_in_flight_ for allows()
 };
 
 std::string_view to_string(CircuitBreaker::State s);

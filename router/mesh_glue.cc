@@ -11,26 +11,42 @@ uint64_t wall_ms() {
                                    .count());
 }
 
-// Wraps the engine so the glue can sample local load just before each round.
+// Wraps the engine so the glue can sample local load just before each round
+// and copy the mesh's load where routing reads it after rounds and reports.
 class TickHook : public mesh::SyncHandler {
  public:
-  TickHook(std::unique_ptr<mesh::SyncEngine> engine, std::function<void()> before_tick)
-      : engine_(std::move(engine)), before_tick_(std::move(before_tick)) {}
+  TickHook(std::unique_ptr<mesh::SyncEngine> engine, std::function<void()> before_tick,
+           std::function<void(bool force)> load_changed)
+      : engine_(std::move(engine)),
+        before_tick_(std::move(before_tick)),
+        load_changed_(std::move(load_changed)) {}
   void on_peer_up(const mesh::NodeId& p) override { engine_->on_peer_up(p); }
-  void on_peer_down(const mesh::NodeId& p) override { engine_->on_peer_down(p); }
+  void on_peer_down(const mesh::NodeId& p) override {
+    engine_->on_peer_down(p);
+    load_changed_(true);
+  }
   void on_frame(const mesh::NodeId& from, mesh::FrameType t, std::string_view payload) override {
     engine_->on_frame(from, t, payload);
+    if (t == mesh::FrameType::kLoadReport) load_changed_(false);
   }
   void tick(uint64_t now_ms) override {
     before_tick_();
     engine_->tick(now_ms);
+    load_changed_(true);
   }
   mesh::SyncEngine* engine() { return engine_.get(); }
 
  private:
   std::unique_ptr<mesh::SyncEngine> engine_;
   std::function<void()> before_tick_;
+  std::function<void(bool)> load_changed_;
 };
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -57,21 +73,15 @@ MeshGlue::MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory
       log_(log),
       secret_(std::move(secret)),
       journal_(mesh::DeltaJournalConfig{}, directory),
-      load_(mesh::LoadBoardConfig{}, [] {
-        return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::steady_clock::now().time_since_epoch())
-                                         .count());
-      }) {}
+      load_(mesh::LoadBoardConfig{}, [] { return static_cast<uint64_t>(steady_ms()); }),
+      load_table_(directory.max_workers()) {}
 
 MeshGlue::~MeshGlue() {
   stop();
 }
 
 MeshLoadFn MeshGlue::load_fn() {
-  return [this](radix::WorkerId id) -> uint32_t {
-    const uint64_t n = load_.mesh_in_flight(directory_.key_of(id));
-    return static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX));
-  };
+  return load_table_.load_fn();
 }
 
 void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
@@ -91,7 +101,9 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
     sc.wall_ms = wall_ms;
     auto engine =
         std::make_unique<mesh::SyncEngine>(sc, trees, directory_, clock_, journal_, load_, sender);
-    auto hook = std::make_unique<TickHook>(std::move(engine), [this] { sample_local_load(); });
+    auto hook = std::make_unique<TickHook>(
+        std::move(engine), [this] { sample_local_load(); },
+        [this](bool force) { refresh_mesh_load(force); });
     engine_ = hook->engine();
     return hook;
   });
@@ -121,6 +133,14 @@ void MeshGlue::sample_local_load() {
   if (!registry_) return;
   auto snap = registry_->snapshot();
   for (const auto& w : snap->all) load_.set_local(directory_.key_of(w->id()), w->in_flight());
+}
+
+void MeshGlue::refresh_mesh_load(bool force) {
+  if (!registry_) return;
+  const int64_t now = steady_ms();
+  if (!force && now - load_refreshed_ms_ < kLoadRefreshGapMs) return;  // the next round will
+  load_refreshed_ms_ = now;
+  load_table_.refresh(load_, directory_, *registry_->snapshot());
 }
 
 void MeshGlue::worker_added(radix::WorkerId id) {

@@ -16,6 +16,10 @@
 //
 // Local load: every gossip round the mesh thread copies each worker's
 // in-flight count from the registry into the LoadBoard (no hot-path hook).
+// Mesh load: the mesh thread copies the LoadBoard's per-worker mesh counts
+// into a MeshLoadTable after every round and when peers' load reports
+// arrive (at most every kLoadRefreshGapMs); load_fn() reads that table, one
+// relaxed atomic per worker, with no lock (router/mesh_load_table.h).
 //
 // Threads: create/start/stop on the main thread; observer() is called by
 // router threads (thread-safe DeltaJournal); load_fn() and peers_json() from
@@ -39,6 +43,7 @@
 #include "radix/worker_directory.h"
 #include "router/config.h"
 #include "router/log.h"
+#include "router/mesh_load_table.h"
 #include "router/metrics.h"
 #include "router/routing_engine.h"
 #include "router/worker_registry.h"
@@ -73,6 +78,11 @@ class MeshGlue {
   MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory, radix::HybridClock& clock,
            const Logger& log, std::string secret);
   void sample_local_load();
+  // Mesh thread: copy the board into load_table_ (now, or only if the last
+  // copy is older than kLoadRefreshGapMs).
+  void refresh_mesh_load(bool force);
+
+  static constexpr int64_t kLoadRefreshGapMs = 50;
 
   const RouterConfig& config_;
   radix::WorkerDirectory& directory_;
@@ -81,6 +91,8 @@ class MeshGlue {
   std::string secret_;
   mesh::DeltaJournal journal_;
   mesh::LoadBoard load_;
+  MeshLoadTable load_table_;
+  int64_t load_refreshed_ms_ = 0;  // mesh thread only
   WorkerRegistry* registry_ = nullptr;
   // The io_context is declared before the node so the node (its sockets and
   // timers) is destroyed first, while the io_context still exists.

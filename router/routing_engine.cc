@@ -32,36 +32,78 @@ Status RoutingEngine::prepare(RoutingScratch& scratch, std::string_view body,
   return Ok{};
 }
 
-Result<std::shared_ptr<radix::PrefixTree>> RoutingEngine::gather(
-    RoutingScratch& scratch, const PreparedRequest& request,
-    std::span<const radix::WorkerId> exclude, int64_t now) const {
-  // The caller holds the snapshot the raw pointers come from.
-  scratch.routable.clear();
-  scratch.views.clear();
-  for (Worker* w : scratch.candidates) {
-    if (!w->routable(now)) continue;
-    if (std::find(exclude.begin(), exclude.end(), w->id()) != exclude.end()) continue;
-    scratch.routable.push_back(w);
+namespace {
+
+bool same_owner(const std::weak_ptr<const RegistrySnapshot>& a,
+                const std::shared_ptr<const RegistrySnapshot>& b) {
+  return !a.owner_before(b) && !b.owner_before(a);
+}
+
+}  // namespace
+
+CandidateSet& RoutingEngine::candidates(RoutingScratch& scratch,
+                                        const std::shared_ptr<const RegistrySnapshot>& snapshot,
+                                        const std::string& model) const {
+  for (CandidateSet& set : scratch.sets) {
+    if (set.model == model && same_owner(set.snapshot, snapshot)) return set;
   }
-  std::shared_ptr<radix::PrefixTree> tree = trees_.find(request.model);
-  if (!tree) {
-    auto created = trees_.get_or_create(request.model);
-    if (created.ok()) tree = std::move(created).value();  // else: route without a tree
+  CandidateSet& set = scratch.sets[scratch.next_set];
+  scratch.next_set = (scratch.next_set + 1) % scratch.sets.size();
+  ++scratch.set_builds;
+  set.snapshot = snapshot;
+  set.model = model;
+  set.workers.clear();
+  if (model.empty()) {
+    for (const auto& w : snapshot->all) set.workers.push_back(w.get());
+    set.served = true;
+  } else {
+    set.served = snapshot->candidates(model, set.workers);
   }
-  scratch.views.reserve(scratch.routable.size());
-  for (Worker* w : scratch.routable) {
+  set.ids.clear();
+  set.views.clear();
+  for (Worker* w : set.workers) {
+    set.ids.push_back(w->id());
     policies::WorkerView v;
     v.id = w->id();
     v.url = w->url();
-    v.healthy = true;
-    v.local_in_flight = w->in_flight();
-    v.mesh_in_flight = mesh_load_ ? mesh_load_(w->id()) : 0;
-    if (const int64_t q = w->queue_depth(); q >= 0) v.queue_depth = static_cast<uint32_t>(q);
     v.budget_blocks = options_.max_blocks_per_worker;
-    v.tree_blocks = tree ? tree->worker_blocks(w->id()) : 0;
-    scratch.views.push_back(v);
+    set.views.push_back(v);
+  }
+  set.mesh_load.assign(set.workers.size(), 0);
+  return set;
+}
+
+std::shared_ptr<radix::PrefixTree> RoutingEngine::tree_for(const std::string& model) const {
+  std::shared_ptr<radix::PrefixTree> tree = trees_.find(model);
+  if (!tree) {
+    auto created = trees_.get_or_create(model);
+    if (created.ok()) tree = std::move(created).value();  // else: route without a tree
   }
   return tree;
+}
+
+size_t RoutingEngine::refresh(CandidateSet& set, const radix::PrefixTree* tree,
+                              std::span<const radix::WorkerId> exclude, int64_t now) const {
+  // The caller holds the snapshot the raw pointers come from.
+  if (mesh_load_) mesh_load_(set.ids, set.mesh_load);
+  size_t routable = 0;
+  for (size_t i = 0; i < set.workers.size(); ++i) {
+    const Worker* w = set.workers[i];
+    policies::WorkerView& v = set.views[i];
+    v.healthy =
+        w->routable(now) && std::find(exclude.begin(), exclude.end(), v.id) == exclude.end();
+    if (!v.healthy) continue;  // policies ignore every other field then
+    ++routable;
+    v.local_in_flight = w->in_flight();
+    v.mesh_in_flight = set.mesh_load[i];
+    if (const int64_t q = w->queue_depth(); q >= 0) {
+      v.queue_depth = static_cast<uint32_t>(q);
+    } else {
+      v.queue_depth.reset();
+    }
+    v.tree_blocks = tree ? tree->worker_blocks(v.id) : 0;
+  }
+  return routable;
 }
 
 Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const PreparedRequest& request,
@@ -69,49 +111,47 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
   const auto started = Clock::now();
   // Held until return: the raw Worker pointers below come from it.
   const auto snapshot = registry_.snapshot();
-  scratch.candidates.clear();
-  if (request.model.empty()) {
-    for (const auto& w : snapshot->all) scratch.candidates.push_back(w.get());
-  } else if (!snapshot->candidates(request.model, scratch.candidates)) {
+  CandidateSet& set = candidates(scratch, snapshot, request.model);
+  if (!set.served) {
     return make_error(ErrorCode::kNotFound,
                       "model '" + request.model + "' is not served by any worker");
   }
-  if (scratch.candidates.empty()) {
+  if (set.workers.empty()) {
     return make_error(ErrorCode::kUnavailable, "no worker is registered");
   }
   const int64_t now = now_ms();
-  auto tree = gather(scratch, request, exclude, now);
-  if (!tree.ok()) return tree.error();
+  const std::shared_ptr<radix::PrefixTree> tree = tree_for(request.model);
+  size_t routable = refresh(set, tree.get(), exclude, now);
 
   // Matching is the expensive part; a policy that ignores it skips it.
   radix::MatchResult match;
-  const bool use_match = policy_.needs_match() && *tree && !request.blocks.empty();
-  if (use_match) match = (*tree)->match(request.blocks);
+  const bool use_match = policy_.needs_match() && tree && !request.blocks.empty();
+  if (use_match) match = tree->match(request.blocks);
 
   const policies::RequestView view{request.model, request.blocks, request.parsed.prompt_chars,
                                    request.session_key};
   // A half-open breaker admits one probe: if another thread took it between
   // the filter and here, drop that worker and decide again (bounded by the
   // number of candidates).
-  while (!scratch.views.empty()) {
+  while (routable > 0) {
     policies::Decision d =
-        policy_.choose(view, scratch.views, use_match ? &match : nullptr, scratch.rng);
-    if (!d.index || *d.index >= scratch.routable.size()) break;
-    Worker* chosen = scratch.routable[*d.index];
+        policy_.choose(view, set.views, use_match ? &match : nullptr, scratch.rng);
+    if (!d.index || *d.index >= set.workers.size() || !set.views[*d.index].healthy) break;
+    Worker* chosen = set.workers[*d.index];
     bool probe = false;
     if (!chosen->breaker().try_acquire(now, &probe)) {
-      scratch.views.erase(scratch.views.begin() + static_cast<ptrdiff_t>(*d.index));
-      scratch.routable.erase(scratch.routable.begin() + static_cast<ptrdiff_t>(*d.index));
+      set.views[*d.index].healthy = false;
+      --routable;
       continue;
     }
-    if (*tree && !request.blocks.empty()) {
-      (*tree)->insert(request.blocks, chosen->id(), clock_.now());
+    if (tree && !request.blocks.empty()) {
+      tree->insert(request.blocks, chosen->id(), clock_.now());
     }
     RouteChoice choice;
     choice.guard = InFlightGuard(chosen->shared_from_this());
     choice.probe = probe;
     choice.decision = d;
-    choice.candidates = scratch.routable.size();
+    choice.candidates = routable;
     choice.decision_time = Clock::now() - started;
     return choice;
   }
@@ -124,18 +164,16 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
 Result<Explanation> RoutingEngine::explain(RoutingScratch& scratch,
                                            const PreparedRequest& request) const {
   const auto snapshot = registry_.snapshot();
-  scratch.candidates.clear();
-  if (request.model.empty()) {
-    for (const auto& w : snapshot->all) scratch.candidates.push_back(w.get());
-  } else if (!snapshot->candidates(request.model, scratch.candidates)) {
+  CandidateSet& set = candidates(scratch, snapshot, request.model);
+  if (!set.served) {
     return make_error(ErrorCode::kNotFound,
                       "model '" + request.model + "' is not served by any worker");
   }
   const int64_t now = now_ms();
-  auto tree = gather(scratch, request, {}, now);
-  if (!tree.ok()) return tree.error();
+  const std::shared_ptr<radix::PrefixTree> tree = tree_for(request.model);
+  refresh(set, tree.get(), {}, now);
   radix::MatchResult match;
-  if (*tree && !request.blocks.empty()) match = (*tree)->match(request.blocks);
+  if (tree && !request.blocks.empty()) match = tree->match(request.blocks);
 
   Explanation out;
   out.model = request.model;
@@ -143,15 +181,16 @@ Result<Explanation> RoutingEngine::explain(RoutingScratch& scratch,
   const policies::RequestView view{request.model, request.blocks, request.parsed.prompt_chars,
                                    request.session_key};
   out.decision =
-      policy_.choose(view, scratch.views, policy_.needs_match() ? &match : nullptr, scratch.rng);
-  if (out.decision.index && *out.decision.index < scratch.routable.size()) {
-    out.chosen_url = scratch.routable[*out.decision.index]->url();
+      policy_.choose(view, set.views, policy_.needs_match() ? &match : nullptr, scratch.rng);
+  if (out.decision.index && *out.decision.index < set.workers.size()) {
+    out.chosen_url = set.workers[*out.decision.index]->url();
   }
-  for (Worker* w : scratch.candidates) {
+  for (size_t i = 0; i < set.workers.size(); ++i) {
+    const Worker* w = set.workers[i];
     ExplainEntry e;
     e.url = w->url();
     e.id = w->id();
-    e.routable = w->routable(now);
+    e.routable = set.views[i].healthy;
     e.in_flight = w->in_flight();
     for (const auto& t : match.tenants) {
       if (t.worker == w->id()) e.matched_blocks = t.blocks;

@@ -2,25 +2,36 @@
 //
 //   prepare():  parse (RequestParser) -> model (or --default-model)
 //               -> chained block hashes of the canonical prompt
-//   choose():   registry snapshot -> candidates serving the model that are
-//               routable now (healthy, not drained/removed, breaker admits)
-//               -> tree match (only if the policy needs it; the tree's own
-//               short shard lock) -> policy.choose -> tree.insert for the
-//               chosen worker -> breaker admission -> InFlightGuard
+//   choose():   registry snapshot -> candidates serving the model (cached
+//               per thread until the registry publishes a new snapshot)
+//               -> live state of each: routable now (healthy, not
+//               drained/removed, breaker admits), in-flight, mesh load,
+//               tree blocks -> tree match (only if the policy needs it; the
+//               tree's own short shard lock) -> policy.choose -> tree.insert
+//               for the chosen worker -> breaker admission -> InFlightGuard
 //
 // Nothing here does I/O and no lock is held when choose() returns: the
 // caller talks to the network afterwards. choose() may be called again for
 // a retry with the workers already tried excluded.
 //
+// Cost: a decision allocates nothing once the thread's candidate set is
+// built, and reads per candidate only a few atomics of its Worker, one
+// counter of the tree and one slot of the mesh load table (no lock, no
+// call through a std::function per worker). The policy receives every
+// candidate of the model; those not routable now (or excluded) are marked
+// `healthy = false`, which every policy treats exactly as if they were
+// absent (docs/policies.md), so the span never has to be compacted.
+//
 // Ownership: the engine borrows the registry, catalog, policy and clock (the
 // composition root owns them and outlives the engine). RoutingScratch is the
-// per-io-thread state (parser, random source, reusable vectors); it is not
-// thread-safe: one per thread. PreparedRequest is per request.
+// per-io-thread state (parser, random source, cached candidate sets); it is
+// not thread-safe: one per thread. PreparedRequest is per request.
 //
 // Threads: prepare/choose are safe from any number of threads at once, each
 // with its own scratch.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -48,18 +59,38 @@ struct RoutingOptions {
   radix::ParseLimits parse_limits;
 };
 
-// In-flight requests other routers report for a worker (the mesh's load
-// board). Empty function: 0 (no mesh).
-using MeshLoadFn = std::function<uint32_t(radix::WorkerId)>;
+// In-flight requests other routers report for workers (the mesh's load
+// board), read once per decision for all candidates: out[i] = load of
+// ids[i] (ids.size() == out.size()). Called on the hot path: it must not
+// lock or allocate (the daemon's reads a table the mesh thread refreshes,
+// router/mesh_load_table.h). Empty function: 0 for every worker (no mesh).
+using MeshLoadFn =
+    std::function<void(std::span<const radix::WorkerId> ids, std::span<uint32_t> out)>;
+
+// The workers that may serve one model in one registry snapshot, with the
+// static fields of their policy views (id, url, budget) filled once. Valid
+// while that snapshot is alive: the engine rebuilds it when the registry
+// publishes a new one (membership or model lists changed), so between those
+// rare events a decision only refreshes the live fields in place.
+struct CandidateSet {
+  std::weak_ptr<const RegistrySnapshot> snapshot;  // identity only (no ABA: it pins the block)
+  std::string model;
+  bool served = false;                      // false: no worker announces the model (404)
+  std::vector<Worker*> workers;             // owned by the snapshot
+  std::vector<radix::WorkerId> ids;         // workers[i]->id(), for the mesh read
+  std::vector<uint32_t> mesh_load;          // refreshed per decision
+  std::vector<policies::WorkerView> views;  // views[i] describes workers[i]
+};
 
 class RoutingScratch {
  public:
   RoutingScratch(radix::ParseLimits limits, uint64_t seed) : parser(limits), rng(seed) {}
   radix::RequestParser parser;
   policies::Xoshiro256 rng;
-  std::vector<Worker*> candidates;
-  std::vector<Worker*> routable;
-  std::vector<policies::WorkerView> views;
+  // A few models per thread; the least recently built set is reused first.
+  std::array<CandidateSet, 4> sets;
+  size_t next_set = 0;
+  uint64_t set_builds = 0;  // how often a set was (re)built (tests, benchmarks)
 };
 
 struct PreparedRequest {
@@ -117,12 +148,17 @@ class RoutingEngine {
   const RoutingOptions& options() const { return options_; }
 
  private:
-  // Fills scratch.routable/views for the request; returns the model's tree
-  // (may be null when the catalog is full).
-  Result<std::shared_ptr<radix::PrefixTree>> gather(RoutingScratch& scratch,
-                                                    const PreparedRequest& request,
-                                                    std::span<const radix::WorkerId> exclude,
-                                                    int64_t now) const;
+  // The scratch's candidate set for (snapshot, model), built if needed.
+  CandidateSet& candidates(RoutingScratch& scratch,
+                           const std::shared_ptr<const RegistrySnapshot>& snapshot,
+                           const std::string& model) const;
+  // The model's tree, created on first use (null when the catalog is full:
+  // route without a tree).
+  std::shared_ptr<radix::PrefixTree> tree_for(const std::string& model) const;
+  // Refreshes the live fields of set.views; returns how many are routable
+  // (not excluded, routable at `now`); the others get healthy = false.
+  size_t refresh(CandidateSet& set, const radix::PrefixTree* tree,
+                 std::span<const radix::WorkerId> exclude, int64_t now) const;
 
   WorkerRegistry& registry_;
   radix::TreeCatalog& trees_;

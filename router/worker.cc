@@ -48,6 +48,6 @@ Result<WorkerAddress> parse_worker_url(std::string_view url) {
 }
 
 Worker::Worker(radix::WorkerId id, WorkerAddress address, CircuitBreaker::Options breaker)
-    : id_(id), address_(std::move(address)), breaker_(breaker) {}
+    : id_(id), breaker_(breaker), address_(std::move(address)) {}
 
 }  // namespace radixmesh::router

@@ -9,6 +9,11 @@
 // an exchange in flight keeps its worker alive through its InFlightGuard even
 // after the worker is removed from the registry.
 //
+// Layout: the live state every routing decision reads for every candidate
+// (health, drain, removal, in-flight, queue depth, the breaker's state) sits
+// together at the start of the object, which is cache-line aligned, so a scan
+// over 1,000 workers touches one line per worker.
+//
 // Threads: all members are safe from any thread.
 #pragma once
 
@@ -37,7 +42,7 @@ struct WorkerAddress {
 // (default 80), no path beyond "/". kInvalidArgument otherwise.
 Result<WorkerAddress> parse_worker_url(std::string_view url);
 
-class Worker : public std::enable_shared_from_this<Worker> {
+class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
  public:
   Worker(radix::WorkerId id, WorkerAddress address, CircuitBreaker::Options breaker);
   Worker(const Worker&) = delete;
@@ -77,13 +82,13 @@ class Worker : public std::enable_shared_from_this<Worker> {
 
  private:
   const radix::WorkerId id_;
-  const WorkerAddress address_;
   std::atomic<bool> healthy_{false};  // unknown until the first check
   std::atomic<bool> draining_{false};
   std::atomic<bool> removed_{false};
   std::atomic<uint32_t> in_flight_{0};
   std::atomic<int64_t> queue_depth_{-1};
-  CircuitBreaker breaker_;
+  CircuitBreaker breaker_;  // its hot atomics come first
+  const WorkerAddress address_;
 };
 
 }  // namespace radixmesh::router

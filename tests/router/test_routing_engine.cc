@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "mesh/load_board.h"
 #include "radix/memory_broker.h"
 #include "radix/tree_catalog.h"
 #include "radix/worker_directory.h"
+#include "router/mesh_load_table.h"
 #include "router/routing_engine.h"
 
 using namespace radixmesh;
@@ -63,6 +65,28 @@ struct Fixture {
   RoutingEngine engine;
   RoutingScratch scratch{radix::ParseLimits{}, 42};
 };
+
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Ids chosen by `n` decisions, each released before the next.
+std::vector<radix::WorkerId> chosen_ids(Fixture& f, const PreparedRequest& req, int n,
+                                        std::span<const radix::WorkerId> exclude = {}) {
+  std::vector<radix::WorkerId> ids;
+  for (int i = 0; i < n; ++i) {
+    auto c = f.engine.choose(f.scratch, req, exclude);
+    if (!c.ok()) break;
+    ids.push_back(c->worker().id());
+  }
+  return ids;
+}
+
+bool contains(const std::vector<radix::WorkerId>& ids, radix::WorkerId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
 
 std::string chat(const std::string& system, const std::string& user,
                  const std::string& model = "m") {
@@ -192,4 +216,185 @@ TEST_CASE("decision time with 1000 registered workers (cache_aware)") {
   // Generous bound (shared CI machine); the target (50 us p99) is measured
   // in docs/benchmarks.md.
   CHECK(p99 < 5000);
+}
+
+TEST_CASE("the cached candidate set follows workers added, removed and changing models") {
+  Fixture f("round_robin", 3);
+  auto req = f.prepare(chat("s", "u"));
+  auto ids = chosen_ids(f, req, 6);
+  REQUIRE(ids.size() == 6);
+  const uint64_t builds = f.scratch.set_builds;
+  chosen_ids(f, req, 6);
+  CHECK(f.scratch.set_builds == builds);  // unchanged snapshot: no rebuild per request
+
+  auto added = f.registry.add("http://127.0.0.1:10010").value();
+  f.registry.set_models(added, {"m"});
+  added->set_healthy(true);
+  ids = chosen_ids(f, req, 8);
+  CHECK(contains(ids, added->id()));
+  CHECK(f.scratch.set_builds > builds);
+
+  auto snap = f.registry.snapshot();
+  const auto gone = snap->all[0];
+  REQUIRE(f.registry.remove(gone->url()).ok());
+  ids = chosen_ids(f, req, 8);
+  REQUIRE(ids.size() == 8);
+  CHECK_FALSE(contains(ids, gone->id()));
+
+  f.registry.set_models(added, {"other"});
+  ids = chosen_ids(f, req, 8);
+  REQUIRE(ids.size() == 8);
+  CHECK_FALSE(contains(ids, added->id()));
+  // And the other model now has exactly that worker.
+  auto other = f.prepare(chat("s", "u", "other"));
+  ids = chosen_ids(f, other, 3);
+  REQUIRE(ids.size() == 3);
+  for (auto id : ids) CHECK(id == added->id());
+}
+
+TEST_CASE("drain, health and breaker changes reach the next decision without a new snapshot") {
+  Fixture f("round_robin", 2);
+  auto snap = f.registry.snapshot();
+  Worker& w0 = *snap->all[0];
+  auto req = f.prepare(chat("s", "u"));
+  REQUIRE(contains(chosen_ids(f, req, 4), w0.id()));
+  const uint64_t builds = f.scratch.set_builds;
+
+  w0.set_draining(true);
+  auto ids = chosen_ids(f, req, 6);
+  REQUIRE(ids.size() == 6);
+  CHECK_FALSE(contains(ids, w0.id()));
+  w0.set_draining(false);
+  CHECK(contains(chosen_ids(f, req, 4), w0.id()));
+
+  w0.set_healthy(false);
+  ids = chosen_ids(f, req, 6);
+  REQUIRE(ids.size() == 6);
+  CHECK_FALSE(contains(ids, w0.id()));
+  w0.set_healthy(true);
+  CHECK(contains(chosen_ids(f, req, 4), w0.id()));
+
+  // Ejected now (5 failures, default cooldown 5 s): skipped until it cools down.
+  for (int i = 0; i < 5; ++i) w0.breaker().on_failure(steady_now_ms(), false);
+  ids = chosen_ids(f, req, 6);
+  REQUIRE(ids.size() == 6);
+  CHECK_FALSE(contains(ids, w0.id()));
+  w0.breaker().on_success(false);  // a success closes it
+  CHECK(contains(chosen_ids(f, req, 4), w0.id()));
+  CHECK(f.scratch.set_builds == builds);
+}
+
+TEST_CASE("in-flight changes are seen by the next decision") {
+  Fixture f("least_load", 3);
+  auto req = f.prepare(chat("s", "u"));
+  std::vector<RouteChoice> held;
+  for (int i = 0; i < 3; ++i) {
+    auto c = f.engine.choose(f.scratch, req, {});
+    REQUIRE(c.ok());
+    for (const auto& h : held) CHECK(h.worker().id() != c->worker().id());  // least loaded
+    held.push_back(std::move(c).value());
+  }
+  const radix::WorkerId freed = held[1].worker().id();
+  held[1].guard.reset();  // that worker drops back to 0 in flight
+  auto c = f.engine.choose(f.scratch, req, {});
+  REQUIRE(c.ok());
+  CHECK(c->worker().id() == freed);
+  CHECK(c->decision.load == 0);
+}
+
+TEST_CASE("an exclusion applies to its own decision only") {
+  Fixture f("round_robin", 3);
+  auto snap = f.registry.snapshot();
+  auto req = f.prepare(chat("s", "u"));
+  std::vector<radix::WorkerId> exclude{snap->all[0]->id(), snap->all[1]->id()};
+  auto ids = chosen_ids(f, req, 5, exclude);
+  REQUIRE(ids.size() == 5);
+  for (auto id : ids) CHECK(id == snap->all[2]->id());
+  auto c = f.engine.choose(f.scratch, req, exclude);
+  REQUIRE(c.ok());
+  CHECK(c->candidates == 1);
+  ids = chosen_ids(f, req, 3);
+  CHECK(contains(ids, snap->all[0]->id()));
+  CHECK(contains(ids, snap->all[1]->id()));
+  // Everyone excluded: 503, and the next decision is unaffected.
+  std::vector<radix::WorkerId> all{snap->all[0]->id(), snap->all[1]->id(), snap->all[2]->id()};
+  auto none = f.engine.choose(f.scratch, req, all);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == ErrorCode::kUnavailable);
+  CHECK(f.engine.choose(f.scratch, req, {}).ok());
+}
+
+TEST_CASE("requests for several models keep one cached set each") {
+  Fixture f("round_robin", 4);
+  auto snap = f.registry.snapshot();
+  f.registry.set_models(snap->all[2], {"n"});
+  f.registry.set_models(snap->all[3], {"n"});
+  auto m = f.prepare(chat("s", "u", "m"));
+  auto n = f.prepare(chat("s", "u", "n"));
+  chosen_ids(f, m, 1);
+  chosen_ids(f, n, 1);
+  const uint64_t builds = f.scratch.set_builds;
+  for (int i = 0; i < 20; ++i) {
+    const bool is_m = i % 2 == 0;
+    auto c = f.engine.choose(f.scratch, is_m ? m : n, {});
+    REQUIRE(c.ok());
+    const auto id = c->worker().id();
+    const bool on_m = id == snap->all[0]->id() || id == snap->all[1]->id();
+    CHECK(on_m == is_m);
+  }
+  CHECK(f.scratch.set_builds == builds);
+}
+
+TEST_CASE("mesh load: read once per decision for every candidate, and it steers load") {
+  Fixture f("least_load", 3);
+  auto snap = f.registry.snapshot();
+  const radix::WorkerId busy = snap->all[1]->id();
+  int calls = 0;
+  size_t last_size = 0;
+  MeshLoadFn mesh = [&](std::span<const radix::WorkerId> ids, std::span<uint32_t> out) {
+    ++calls;
+    last_size = ids.size();
+    REQUIRE(out.size() == ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) out[i] = ids[i] == busy ? 50 : 0;
+  };
+  RoutingEngine engine(f.registry, f.trees, *f.policy, f.clock, Fixture::routing_options(), mesh);
+  auto req = f.prepare(chat("s", "u"));
+  for (int i = 0; i < 10; ++i) {
+    auto c = engine.choose(f.scratch, req, {});
+    REQUIRE(c.ok());
+    CHECK(c->worker().id() != busy);
+  }
+  CHECK(calls == 10);
+  CHECK(last_size == 3);
+}
+
+TEST_CASE("MeshLoadTable copies the load board's mesh counts for registered workers") {
+  Fixture f("least_load", 3);
+  auto snap = f.registry.snapshot();
+  uint64_t now = 1000;
+  mesh::LoadBoard board(mesh::LoadBoardConfig{3000, 10000, 4096}, [&] { return now; });
+  mesh::LoadReport report;
+  report.entries.push_back({f.directory.key_of(snap->all[0]->id()), 7});
+  report.entries.push_back({f.directory.key_of(snap->all[2]->id()), 3});
+  board.on_peer_report("peer-a", report);
+  board.on_peer_report("peer-b", report);
+
+  MeshLoadTable table(f.directory.max_workers());
+  CHECK(table.get(snap->all[0]->id()) == 0);  // nothing copied yet
+  table.refresh(board, f.directory, *snap);
+  CHECK(table.get(snap->all[0]->id()) == 14);
+  CHECK(table.get(snap->all[1]->id()) == 0);
+  CHECK(table.get(snap->all[2]->id()) == 6);
+  CHECK(table.get(static_cast<radix::WorkerId>(f.directory.max_workers())) == 0);  // out of range
+
+  std::vector<radix::WorkerId> ids{snap->all[2]->id(), snap->all[0]->id()};
+  std::vector<uint32_t> out(2, 99);
+  table.load_fn()(ids, out);
+  CHECK(out == std::vector<uint32_t>{6, 14});
+
+  board.on_peer_down("peer-b");
+  now += 20000;  // peer-a's report has expired as well
+  table.refresh(board, f.directory, *snap);
+  CHECK(table.get(snap->all[0]->id()) == 0);
+  CHECK(table.get(snap->all[2]->id()) == 0);
 }
