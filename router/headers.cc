@@ -44,14 +44,18 @@ bool is_hop_by_hop(std::string_view name) {
   return false;
 }
 
+bool forwardable(http::field field, std::string_view name, std::string_view connection) {
+  if (field == http::field::host || field == http::field::content_length) return false;
+  if (is_hop_by_hop(name)) return false;
+  return connection.empty() || !list_contains(connection, name);
+}
+
 void copy_end_to_end(const http::fields& from, http::fields& to) {
   const auto connection = from[http::field::connection];
   for (const auto& f : from) {
-    const auto name = f.name_string();
-    if (f.name() == http::field::host || f.name() == http::field::content_length) continue;
-    if (is_hop_by_hop(name)) continue;
-    if (!connection.empty() && list_contains(connection, name)) continue;
-    to.insert(f.name(), name, f.value());
+    if (forwardable(f.name(), f.name_string(), connection)) {
+      to.insert(f.name(), f.name_string(), f.value());
+    }
   }
 }
 

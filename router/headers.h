@@ -20,6 +20,10 @@ inline constexpr std::string_view kWorkerHeader = "x-radixmesh-worker";
 
 bool is_hop_by_hop(std::string_view name);
 
+// Is this header forwarded? Not for hop-by-hop ones, the ones listed in the
+// message's Connection header (`connection`), Host and Content-Length.
+bool forwardable(http::field field, std::string_view name, std::string_view connection);
+
 // Copies every end-to-end header of `from` into `to` (appending), skipping
 // hop-by-hop headers, the ones `from`'s Connection header lists, Host and
 // Content-Length.

@@ -1,5 +1,6 @@
 #include "router/proxy.h"
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "router/local_response.h"
 #include "router/response_relay.h"
 #include "router/retry_policy.h"
+#include "router/wire_format.h"
 
 namespace radixmesh::router {
 namespace {
@@ -67,10 +69,14 @@ bool is_reset(const error_code& ec) {
 
 }  // namespace
 
+ExchangeBuffers::ExchangeBuffers() : upstream(kMaxUpstreamHeaderBytes + kRelayBufferBytes) {
+  // One socket read per response piece, not Beast's minimum of 512 bytes.
+  upstream.reserve(16 * 1024);
+}
+
 struct Proxy::Attempt {
   enum class Kind { kDone, kFailed, kClientGone, kBrokenAfterBytes };
   RouteChoice choice;
-  http::request<http::string_body>* upstream_request = nullptr;
   Kind kind = Kind::kFailed;
   AttemptFailure failure = AttemptFailure::kReset;
   error_code error;
@@ -108,7 +114,9 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
     watch->upstream = &up;
 
     up.expires_after(options_.idle_timeout);
-    auto [wec, written] = co_await http::async_write(up, *a.upstream_request, use_tuple);
+    const std::array<net::const_buffer, 2> request_bytes{net::buffer(ex.buffers.request_head),
+                                                         net::buffer(ex.request.body())};
+    auto [wec, written] = co_await net::async_write(up, request_bytes, use_tuple);
     if (watch->client_gone) {
       a.kind = Kind::kClientGone;
       co_return;
@@ -122,8 +130,8 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;
     }
 
-    beast::flat_buffer buffer(kMaxUpstreamHeaderBytes + kRelayBufferBytes);
-    buffer.reserve(16 * 1024);  // one socket read per response piece, not 512 bytes
+    beast::flat_buffer& buffer = ex.buffers.upstream;
+    buffer.clear();
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(kMaxUpstreamHeaderBytes);
     parser.body_limit(boost::none);  // streamed, never stored
@@ -151,9 +159,9 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;  // the lease closes: the unread body makes it unusable
     }
 
-    RelayResult r =
-        co_await relay_response(ex.client, up, buffer, parser, worker->url(), ex.keep_alive,
-                                ex.request.version(), options_.idle_timeout);
+    RelayResult r = co_await relay_response(ex.client, up, buffer, parser, ex.buffers.response_head,
+                                            worker->url(), ex.keep_alive, ex.request.version(),
+                                            options_.idle_timeout);
     a.status = status;
     a.first_byte_at = r.first_byte_at;
     if (watch->client_gone || r.client_error) {
@@ -186,19 +194,6 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
   using Kind = Attempt::Kind;
   ProxyResult result;
 
-  // The upstream request is built once; only Host changes between attempts.
-  // The body moves (no copy) and goes out byte for byte.
-  http::request<http::string_body> up;
-  up.method(ex.request.method());
-  up.target(ex.request.target());
-  up.version(11);
-  copy_end_to_end(ex.request, up);
-  // The body is already read: the worker must not answer "100 Continue".
-  up.erase(http::field::expect);
-  up.body() = std::move(ex.request.body());
-  up.content_length(up.body().size());
-  up.keep_alive(true);
-
   std::vector<radix::WorkerId> tried;
   RouterErrc last_error = RouterErrc::kNoHealthyWorker;
   std::string last_message;
@@ -222,8 +217,11 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     a.choice = std::move(choice).value();
     Worker& w = a.choice.worker();
     tried.push_back(w.id());
-    up.set(http::field::host, w.address().host_header);
-    a.upstream_request = &up;
+    // The head is rebuilt per attempt (Host names the worker); the body goes
+    // out byte for byte from the client request, never copied.
+    ex.buffers.request_head.clear();
+    append_request_head(ex.buffers.request_head, ex.request.method(), ex.request.target(),
+                        ex.request, w.address().host_header, ex.request.body().size());
     // A retry needs another routable worker: with none left, the worker's own
     // 5xx/429 answer is relayed instead of being replaced by a 502.
     const bool can_retry = attempt_no < options_.max_retries && a.choice.candidates > 1;

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
@@ -46,10 +47,22 @@ struct ProxyResult {
   int retries = 0;
 };
 
+// Per client connection, reused by each of its requests so the hot path
+// does not allocate: the upstream request head, the client response head,
+// and the upstream read buffer (bounded: a response header plus one relay
+// buffer of read-ahead).
+struct ExchangeBuffers {
+  ExchangeBuffers();
+  std::string request_head;
+  std::string response_head;
+  beast::flat_buffer upstream;
+};
+
 // One client request as the proxy sees it.
 struct ClientExchange {
   beast::tcp_stream& client;
-  http::request<http::string_body>& request;  // its body is moved upstream
+  const http::request<http::string_body>& request;  // its body goes upstream as is
+  ExchangeBuffers& buffers;
   const PreparedRequest& prepared;
   RouteKind kind = RouteKind::kOther;
   Clock::time_point started;

@@ -129,9 +129,10 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
         status = http_status(e);
         ec = co_await write_error(stream, e, prepared.error().message, keep_alive, version);
       } else {
-        ProxyResult r = co_await proxy_.forward(
-            ClientExchange{stream, request, session.prepared, kind, started, keep_alive},
-            thread.scratch, thread.pool);
+        ProxyResult r =
+            co_await proxy_.forward(ClientExchange{stream, request, session.buffers,
+                                                   session.prepared, kind, started, keep_alive},
+                                    thread.scratch, thread.pool);
         status = r.status;
         reusable = r.keep_alive;
       }

@@ -42,6 +42,7 @@ struct IoThreadState {
 // Per connection, reused across its keep-alive requests.
 struct SessionState {
   PreparedRequest prepared;
+  ExchangeBuffers buffers;
 };
 
 struct HandlerOptions {

@@ -1,43 +1,59 @@
 #include "router/response_relay.h"
 
 #include <array>
+#include <span>
 
-#include "router/headers.h"
+#include "router/wire_format.h"
 
 namespace radixmesh::router {
+namespace {
+
+// The client response head for the worker's response header in `parser`.
+ResponseHead head_for(const http::response_parser<http::buffer_body>& parser,
+                      std::string_view worker_url, bool keep_alive, unsigned client_version) {
+  const auto& in = parser.get();
+  ResponseHead head;
+  head.version = client_version;
+  head.status = in.result_int();
+  head.reason = in.reason();
+  head.worker_url = worker_url;
+  head.keep_alive = keep_alive;
+  const unsigned status = head.status;
+  const bool no_body_status = status / 100 == 1 || status == 204 || status == 304;
+  if (const auto length = parser.content_length()) {
+    head.framing = BodyFraming::kContentLength;
+    head.content_length = *length;
+  } else if (parser.is_done()) {
+    head.framing = no_body_status ? BodyFraming::kNone : BodyFraming::kContentLength;
+    head.content_length = 0;
+  } else if (client_version >= 11) {
+    head.framing = BodyFraming::kChunked;
+  } else {
+    head.framing = BodyFraming::kClose;  // HTTP/1.0 client: delimit the body by closing
+    head.keep_alive = false;
+  }
+  return head;
+}
+
+}  // namespace
 
 awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
-                                      std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version,
+                                      std::string& head_buffer, std::string_view worker_url,
+                                      bool client_keep_alive, unsigned client_version,
                                       std::chrono::milliseconds idle_timeout) {
   RelayResult result;
-  const auto& in = parser.get();
-
-  http::response<http::buffer_body> res;
-  res.version(client_version);
-  res.result(in.result_int());
-  res.reason(in.reason());
-  copy_end_to_end(in, res);
-  res.set(kWorkerHeader, worker_url);
-  const unsigned status = in.result_int();
-  const bool no_body_status = status / 100 == 1 || status == 204 || status == 304;
-  if (const auto length = parser.content_length()) {
-    res.content_length(*length);
-  } else if (parser.is_done()) {
-    if (!no_body_status) res.content_length(0);
-  } else if (client_version >= 11) {
-    res.chunked(true);
-  } else {
-    client_keep_alive = false;  // HTTP/1.0 client: delimit the body by closing
-  }
-  res.keep_alive(client_keep_alive);
-  http::response_serializer<http::buffer_body> sr{res};
+  const ResponseHead head = head_for(parser, worker_url, client_keep_alive, client_version);
+  const bool chunked = head.framing == BodyFraming::kChunked;
+  head_buffer.clear();
+  append_response_head(head_buffer, head, parser.get());
+  size_t head_bytes = head_buffer.size();  // not yet sent
 
   // One fixed buffer per exchange (lives in the coroutine frame).
   std::array<char, kRelayBufferBytes> buf;
   for (;;) {
+    size_t got = 0;
     if (!parser.is_done()) {
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
@@ -48,31 +64,35 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
         result.upstream_error = ec;
         co_return result;
       }
-      const size_t got = buf.size() - parser.get().body().size;
+      got = buf.size() - parser.get().body().size;
       // Nothing to send yet (a chunk header, or an empty read): read on. The
-      // client header goes out together with the first body bytes.
+      // client head goes out together with the first body bytes.
       if (got == 0 && !parser.is_done()) continue;
-      res.body().data = got ? buf.data() : nullptr;
-      res.body().size = got;
-      res.body().more = !parser.is_done();
-    } else {
-      res.body().data = nullptr;
-      res.body().size = 0;
-      res.body().more = false;
     }
+    const bool last = parser.is_done();
+    // Gather: [head] [chunk size] [data] [chunk end] [last chunk].
+    head_buffer.resize(head_bytes);
+    if (chunked && got > 0) append_chunk_header(head_buffer, got);
+    std::array<net::const_buffer, 4> out;
+    size_t parts = 0;
+    out[parts++] = net::buffer(head_buffer);
+    if (got > 0) out[parts++] = net::buffer(buf.data(), got);
+    if (chunked && got > 0) out[parts++] = net::buffer(kChunkEnd);
+    if (chunked && last) out[parts++] = net::buffer(kLastChunk);
+
     client.expires_after(idle_timeout);
     if (!result.bytes_sent) result.first_byte_at = Clock::now();
     result.bytes_sent = true;
-    auto [wec, wn] = co_await http::async_write(client, sr, use_tuple);
-    if (wec == http::error::need_buffer) wec = {};
+    auto [wec, wn] = co_await net::async_write(client, std::span(out.data(), parts), use_tuple);
     if (wec) {
       result.client_error = wec;
       co_return result;
     }
-    if (sr.is_done()) break;
+    head_bytes = 0;
+    if (last) break;
   }
   result.complete = true;
-  result.client_keep_alive = client_keep_alive;
+  result.client_keep_alive = head.keep_alive;
   result.upstream_reusable = parser.is_done() && parser.keep_alive() && upstream_buffer.size() == 0;
   co_return result;
 }

@@ -10,12 +10,16 @@
 //     one fixed buffer plus Beast's bounded parse buffer, never the stream;
 //   - a worker's Content-Length is kept; otherwise (chunked, close-delimited)
 //     the client gets chunked encoding.
+// The client head is written by hand (router/wire_format.h) into
+// `head_buffer`, a per-connection string reused between responses, and goes
+// out in one gather write with the first body bytes.
 // Timeouts: idle_timeout bounds each upstream read and each client write.
 //
 // Threads: runs on the connection's io thread; both streams belong to it.
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <string_view>
 
 #include "router/net.h"
@@ -37,8 +41,8 @@ inline constexpr size_t kRelayBufferBytes = 16 * 1024;
 awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
-                                      std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version,
+                                      std::string& head_buffer, std::string_view worker_url,
+                                      bool client_keep_alive, unsigned client_version,
                                       std::chrono::milliseconds idle_timeout);
 
 }  // namespace radixmesh::router
