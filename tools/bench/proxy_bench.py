@@ -85,6 +85,30 @@ def wrk(url, body, conns, duration, threads, tmp):
             "socket_errors": socket_errors.group(0) if socket_errors else ""}
 
 
+def cpu_seconds(pids):
+    """User and system CPU seconds used so far by these processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0.0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
+
+
+def process_tree(pid):
+    """pid and its children (nginx: the master and its worker processes)."""
+    out = [pid]
+    try:
+        out += [int(c) for c in pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    return out
+
+
 def nginx_conf(tmp, port, workers, threads):
     ups = "\n".join(f"    server {HOST}:{p};" for p in workers)
     conf = f"""
@@ -130,7 +154,8 @@ def main():
     ap.add_argument("--conns", type=int, default=32)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--lat-duration", type=int, default=5)
-    ap.add_argument("--policy", default="cache_aware")
+    ap.add_argument("--policies", default="cache_aware,round_robin",
+                    help="one radixmesh per policy, comma-separated")
     args = ap.parse_args()
     build = pathlib.Path(args.build)
     sim_bin = build / "tools/sim_worker/radixmesh-sim-worker"
@@ -150,43 +175,60 @@ def main():
             sims.append(p)
         for p in sims:
             wait_ok(p)
-        rport, nport = free_port(), free_port()
-        procs.append(subprocess.Popen(
-            [str(router_bin), "--host", HOST, "--port", str(rport), "--admin-port",
-             str(free_port()), "--threads", str(args.threads), "--policy", args.policy,
-             "--log-level", "warn"] + sum((["--worker", f"http://{HOST}:{p}"] for p in sims), []),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_ok(rport, "/readiness")
+        targets = {"direct": sims[0]}
+        owners = {"direct": procs[0].pid}  # whose CPU time is counted per request
+        for policy in args.policies.split(","):
+            rport = free_port()
+            proc = subprocess.Popen(
+                [str(router_bin), "--host", HOST, "--port", str(rport), "--admin-port",
+                 str(free_port()), "--threads", str(args.threads), "--policy", policy,
+                 "--log-level", "warn"] +
+                sum((["--worker", f"http://{HOST}:{p}"] for p in sims), []),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc)
+            wait_ok(rport, "/readiness")
+            targets[f"radixmesh {policy}"] = rport
+            owners[f"radixmesh {policy}"] = proc.pid
+        nport = free_port()
         conf = nginx_conf(tmp, nport, sims, args.threads)
         procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", tmp, "-e",
                                        f"{tmp}/nginx-error.log"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(0.5)
-        targets = {"direct": sims[0], "nginx": nport, "radixmesh": rport}
+        targets["nginx"] = nport
+        owners["nginx"] = procs[-1].pid
         rows = []
         for name, body in (("small chat", body_small()), ("32 KB prompt", body_32k())):
             res = {}
             for tname, port in targets.items():
                 url = f"http://{HOST}:{port}/v1/chat/completions"
                 wrk(url, body, 4, 1, 1, tmp)  # warm-up: connections, caches
+                pids = process_tree(owners[tname])
+                cpu0 = cpu_seconds(pids)
                 thr = wrk(url, body, args.conns, args.duration, 1, tmp)
+                cpu1 = cpu_seconds(pids)
+                requests = max(1.0, thr["rps"] * args.duration)
+                thr["user_us"] = (cpu1[0] - cpu0[0]) * 1e6 / requests
+                thr["sys_us"] = (cpu1[1] - cpu0[1]) * 1e6 / requests
                 lat = wrk(url, body, 1, args.lat_duration, 1, tmp)
                 res[tname] = (thr, lat)
-                print(f"# {name:12} {tname:10} {thr['rps']:9.0f} req/s  "
+                print(f"# {name:12} {tname:22} {thr['rps']:9.0f} req/s  "
                       f"c1 p50 {lat['p50_us']:7.0f} us p99 {lat['p99_us']:7.0f} us  "
+                      f"cpu/req user {thr['user_us']:5.1f} sys {thr['sys_us']:5.1f} us  "
                       f"non2xx {thr['non2xx'] + lat['non2xx']} {thr['socket_errors']}",
                       file=sys.stderr, flush=True)
             rows.append((name, res))
         print(f"| body | target | req/s (c={args.conns}) | p50 c=1 (µs) | p99 c=1 (µs) "
-              f"| added p50 (µs) | added p99 (µs) |")
-        print("|---|---|---|---|---|---|---|")
+              f"| added p50 (µs) | added p99 (µs) | CPU/request user+sys (µs) |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, res in rows:
             d = res["direct"][1]
             for tname, (thr, lat) in res.items():
                 added50 = "" if tname == "direct" else f"{lat['p50_us'] - d['p50_us']:.0f}"
                 added99 = "" if tname == "direct" else f"{lat['p99_us'] - d['p99_us']:.0f}"
                 print(f"| {name} | {tname} | {thr['rps']:.0f} | {lat['p50_us']:.0f} | "
-                      f"{lat['p99_us']:.0f} | {added50} | {added99} |")
+                      f"{lat['p99_us']:.0f} | {added50} | {added99} | "
+                      f"{thr['user_us']:.1f} + {thr['sys_us']:.1f} |")
     finally:
         for p in procs:
             if p.poll() is None:
