@@ -23,11 +23,11 @@ Decision decide(std::span<const WorkerView> workers, std::optional<size_t> index
 
 Decision CacheAwarePolicy::choose(const RequestView& request, std::span<const WorkerView> workers,
                                   const radix::MatchResult* match, Random& rng) const {
-  if (count_healthy(workers) == 0) return Decision{};
+  const LoadRange range = load_range(workers);
+  if (range.healthy == 0) return Decision{};
 
   const MatchLookup lookup(request.blocks.empty() ? nullptr : match);
 
-  const LoadRange range = load_range(workers);
   const bool imbalanced =
       range.max - range.min > p_.balance_abs_threshold &&
       static_cast<double>(range.max) > p_.balance_rel_threshold * static_cast<double>(range.min);

@@ -11,13 +11,11 @@ size_t count_healthy(std::span<const WorkerView> workers) {
 
 LoadRange load_range(std::span<const WorkerView> workers) {
   LoadRange r;
-  bool first = true;
   for (const WorkerView& w : workers) {
     if (!w.healthy) continue;
     const uint64_t l = load(w);
-    if (first) {
+    if (r.healthy++ == 0) {
       r.min = r.max = l;
-      first = false;
     } else {
       r.min = std::min(r.min, l);
       r.max = std::max(r.max, l);

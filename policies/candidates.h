@@ -29,10 +29,12 @@ inline uint64_t free_budget(const WorkerView& w) {
 
 size_t count_healthy(std::span<const WorkerView> workers);
 
-// Min and max load over the healthy workers; {0, 0} when there are none.
+// Min and max load over the healthy workers, and how many there are
+// ({0, 0, 0} when there are none): one pass for policies that need both.
 struct LoadRange {
   uint64_t min = 0;
   uint64_t max = 0;
+  size_t healthy = 0;
 };
 LoadRange load_range(std::span<const WorkerView> workers);
 

@@ -35,7 +35,10 @@ Decision ConsistentHashPolicy::choose(const RequestView& request,
   auto within_bound = [&](size_t i) { return static_cast<double>(load(workers[i]) + 1) <= cap; };
 
   const uint64_t key_hash = hash_bytes(request.session_key);
-  auto weight = [&](size_t i) { return rendezvous_weight(key_hash, hash_bytes(workers[i].url)); };
+  auto weight = [&](size_t i) {
+    const WorkerView& w = workers[i];
+    return rendezvous_weight(key_hash, w.url_hash != 0 ? w.url_hash : hash_bytes(w.url));
+  };
 
   // One pass finds both the key's first choice and the heaviest worker within
   // bound, which is the first one within bound in the ring's weight order.

@@ -9,11 +9,12 @@ namespace radixmesh::policies {
 Decision CostPolicy::choose(const RequestView& request, std::span<const WorkerView> workers,
                             const radix::MatchResult* match, Random& rng) const {
   Decision d;
-  if (count_healthy(workers) == 0) return d;  // kNoCandidates
+  const LoadRange range = load_range(workers);
+  if (range.healthy == 0) return d;  // kNoCandidates
 
   const MatchLookup lookup(request.blocks.empty() ? nullptr : match);
   const double len = static_cast<double>(request.blocks.size());
-  const double max_load = static_cast<double>(load_range(workers).max);
+  const double max_load = static_cast<double>(range.max);
 
   auto score_of = [&](const WorkerView& w) {
     const double reusable =

@@ -54,17 +54,22 @@ struct RequestView {
 };
 
 // One candidate worker: a snapshot taken by the router for this decision.
+// The fields every policy reads for every worker come first, so a scan over
+// many workers touches as few cache lines as possible.
 struct WorkerView {
   radix::WorkerId id = 0;
-  std::string_view url;                 // stable identity for hashing (consistent_hash)
-  bool healthy = true;                  // router passes only routable workers; checked anyway
+  bool healthy = true;                  // router passes unroutable ones as false; policies
+                                        // treat them exactly as if they were absent
   uint32_t local_in_flight = 0;         // requests this router has in flight to it
   uint32_t mesh_in_flight = 0;          // others' in-flight to it, from the mesh
   std::optional<uint32_t> queue_depth;  // worker-reported, if known
-  std::optional<double> kv_usage;       // worker-reported 0..1, if known (unused
-                                        // by the decision today; shown by explain)
   uint64_t tree_blocks = 0;             // blocks the tree attributes to it
   uint64_t budget_blocks = 0;           // its tenant budget (max-blocks-per-worker)
+  std::string_view url;                 // stable identity for hashing (consistent_hash)
+  uint64_t url_hash = 0;                // hash_bytes(url) (policies/hashing.h) when the caller
+                                        // computed it once; 0: the policy hashes url itself
+  std::optional<double> kv_usage;       // worker-reported 0..1, if known (unused
+                                        // by the decision today; shown by explain)
 };
 
 enum class Reason {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "policies/hashing.h"
 #include "radix/block_hash.h"
 #include "router/net.h"
 
@@ -66,6 +67,7 @@ CandidateSet& RoutingEngine::candidates(RoutingScratch& scratch,
     policies::WorkerView v;
     v.id = w->id();
     v.url = w->url();
+    v.url_hash = policies::hash_bytes(v.url);  // consistent_hash's, computed once
     v.budget_blocks = options_.max_blocks_per_worker;
     set.views.push_back(v);
   }

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "policies/hashing.h"
 #include "policies/policy.h"
 #include "tests/policies/fixtures.h"
 
@@ -170,4 +171,32 @@ TEST_CASE("consistent_hash: without a session key it falls back to least load an
   REQUIRE(d.index.has_value());
   CHECK(*d.index == 1);
   CHECK(d.reason == Reason::kNoSessionKeyLeastLoaded);
+}
+
+TEST_CASE("consistent_hash: a precomputed url_hash gives exactly the choices of hashing the url") {
+  auto p = consistent_hash();
+  Cluster plain(20), hashed(20), wrong(20);
+  Xoshiro256 load_rng(5);
+  for (size_t i = 0; i < 20; ++i) {
+    const auto l = static_cast<uint32_t>(load_rng.uniform(6));  // some keys overflow
+    plain[i].local_in_flight = hashed[i].local_in_flight = wrong[i].local_in_flight = l;
+    hashed[i].url_hash = hash_bytes(hashed[i].url);
+    wrong[i].url_hash = 0x1234 + i;  // proves the field is read, not recomputed
+  }
+  Xoshiro256 r1(1), r2(1), r3(1);
+  int overflowed = 0, differ = 0;
+  for (int i = 0; i < 1000; ++i) {
+    Prompt prompt(3, key(i));
+    const Decision a = p->choose(prompt.view(), plain.span(), nullptr, r1);
+    const Decision b = p->choose(prompt.view(), hashed.span(), nullptr, r2);
+    const Decision c = p->choose(prompt.view(), wrong.span(), nullptr, r3);
+    REQUIRE(a.index.has_value());
+    CHECK(b.index == a.index);
+    CHECK(b.reason == a.reason);
+    CHECK(b.score == a.score);
+    if (a.reason == Reason::kConsistentHashOverflow) ++overflowed;
+    if (c.index != a.index) ++differ;
+  }
+  CHECK(overflowed > 0);
+  CHECK(differ > 0);
 }
