@@ -1,5 +1,9 @@
 #include "router/http_session.h"
 
+#include <algorithm>
+#include <boost/asio/read.hpp>
+#include <string>
+
 #include "router/local_response.h"
 
 namespace radixmesh::router {
@@ -76,7 +80,37 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
       auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
       if (cec) break;
     }
-    if (!parser.is_done()) {
+    if (!parser.is_done() && parser.content_length()) {
+      // Content-Length body: read straight into the request's string (no
+      // hop through the read buffer), with room for the JSON parser to read
+      // past the end in place (kBodyPadding).
+      const uint64_t length = *parser.content_length();
+      if (length > options.max_body_bytes) {
+        co_await write_error(
+            stream, RouterErrc::kBodyTooLarge,
+            "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", false);
+        linger = true;
+        break;
+      }
+      std::string& body = parser.get().body();
+      body.reserve(length + kBodyPadding);
+      const size_t buffered = std::min<size_t>(buffer.size(), length);
+      body.assign(static_cast<const char*>(buffer.data().data()), buffered);
+      buffer.consume(buffered);
+      if (buffered < length) {
+        body.resize(length);
+        auto [bec, bn] = co_await net::async_read(
+            stream, net::buffer(body.data() + buffered, length - buffered), use_tuple);
+        if (bec) {
+          if (!is_expected_disconnect(bec)) {
+            co_await write_error(stream, RouterErrc::kBadRequest,
+                                 "malformed HTTP request body: " + bec.message(), false);
+            linger = true;
+          }
+          break;
+        }
+      }
+    } else if (!parser.is_done()) {
       auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
       if (bec) {
         if (bec == http::error::body_limit) {

@@ -22,6 +22,10 @@
 
 namespace radixmesh::router {
 
+// A Content-Length body is read into a string with at least this much spare
+// capacity after it, so the JSON parser (simdjson) can parse it in place.
+inline constexpr size_t kBodyPadding = 64;
+
 struct SessionOptions {
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 8 << 20;

@@ -147,6 +147,61 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
             first_health = data.find(b'{"status":"ok"}')
             self.assertGreater(first_health, data.find(b"chat.completion"))
 
+    def read_response(self, s, timeout=10):
+        """One HTTP/1.1 response with a Content-Length body, from socket s."""
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            head_end = data.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = data[:head_end].decode("latin-1").lower()
+                length = int(head.split("content-length:")[1].split("\r\n")[0])
+                if len(data) >= head_end + 4 + length:
+                    return head, data[head_end + 4:head_end + 4 + length]
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        self.fail(f"no complete response: {data[:300]!r}")
+
+    def test_request_bodies_in_pieces_chunked_or_cut_short(self):
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims)
+        # 40 KB prompt: more than the connection's read-ahead, so most of the
+        # body is read after the header, in pieces that arrive 50 ms apart.
+        body = json.dumps(ru.chat_body([{"role": "user", "content": "p" * 40000}])).encode()
+        head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\n"
+                b"Content-Type: application/json\r\nContent-Length: " +
+                str(len(body)).encode() + b"\r\n\r\n")
+        with socket.create_connection((harness.HOST, port), timeout=10) as s:
+            s.sendall(head + body[:100])
+            for i in range(100, len(body), 15000):
+                time.sleep(0.05)
+                s.sendall(body[i:i + 15000])
+            rhead, rbody = self.read_response(s)
+            self.assertTrue(rhead.startswith("http/1.1 200"), rhead)
+            reply = json.loads(rbody)
+            self.assertEqual(reply["usage"]["prompt_tokens"] > 0, True)
+            # Same connection, chunked request body (no Content-Length).
+            chunks = b"".join(b"%x\r\n" % len(body[i:i + 7000]) + body[i:i + 7000] + b"\r\n"
+                              for i in range(0, len(body), 7000)) + b"0\r\n\r\n"
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\n"
+                      b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                      chunks)
+            rhead, rbody = self.read_response(s)
+            self.assertTrue(rhead.startswith("http/1.1 200"), rhead)
+            self.assertEqual(json.loads(rbody)["usage"]["prompt_tokens"],
+                             reply["usage"]["prompt_tokens"])
+        # A client that promises 40 KB, sends 1 KB and leaves: nothing is
+        # routed (the worker sees only the two requests above), and the
+        # router keeps serving.
+        with socket.create_connection((harness.HOST, port), timeout=10) as s:
+            s.sendall(head + body[:1000])
+        time.sleep(0.2)
+        served = {k: v for k, v in ru.sim_metrics(sims[0][0]).items()
+                  if k.startswith("sim_requests_total")}
+        self.assertEqual(sum(served.values()), 2, served)
+        self.assert_still_serving(port)
 
 if __name__ == "__main__":
     unittest.main()
