@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -45,12 +46,13 @@ class FuzzInput {
   size_t pos_ = 0;
 };
 
-// Aborts the process (a finding for libFuzzer) when `ok` is false.
+// Aborts the process (a finding for libFuzzer) when `ok` is false, after
+// naming the broken property on stderr.
 inline void fuzz_check(bool ok, const char* what) {
   if (!ok) {
+    std::fprintf(stderr, "fuzz_check failed: %s\n", what);
     __builtin_trap();
   }
-  (void)what;
 }
 
 }  // namespace radixmesh::fuzz

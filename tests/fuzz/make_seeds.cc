@@ -139,5 +139,36 @@ int main(int argc, char** argv) {
           "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
           "10\r\n{\"prompt\":\"abc\"}\r\n0\r\n\r\n"
           "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  // ...and one seed per answer the router gives (fuzz_http_request runs them
+  // through a real session to fake workers).
+  const auto post = [](const std::string& path, const std::string& b,
+                       const std::string& extra = "") {
+    return "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + extra +
+           "Content-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+  };
+  const fs::path hr = root / "http_request";
+  put(hr, "local_routes",
+      "GET /readiness HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/models?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n" +
+          post("/health", "{}"));
+  put(hr, "errors",
+      post("/v1/chat/completions", "{not json") +
+          post("/v1/completions", R"({"model":"nobody","prompt":"x"})") +
+          post("/v1/embeddings", R"({"model":"m","input":"fake-worker-500"})") +
+          post("/generate", R"({"text":"fake-worker-close"})"));
+  put(hr, "expect_continue",
+      post("/v1/responses", R"({"model":"m","input":"hi"})", "Expect: 100-continue\r\n") +
+          post("/v1/chat/completions", body, "Connection: close\r\n") +
+          "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  put(hr, "http10",
+      "POST /v1/completions HTTP/1.0\r\nContent-Length: 14\r\n\r\n"
+      R"({"prompt":"a"})");
+  put(hr, "body_too_large", "POST /v1/completions HTTP/1.1\r\nContent-Length: 9000\r\n\r\n");
+  put(hr, "header_too_large",
+      "GET /health HTTP/1.1\r\nX-Pad: " + std::string(5000, 'a') + "\r\n\r\n");
+  put(hr, "malformed", "GET /health HTTP/1.1\r\nHost: x\r\n\r\nBREW\x01 / HTTP/9\r\n\r\n");
   return 0;
 }
