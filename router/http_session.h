@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 
+#include "radix/canonical_prompt.h"
 #include "router/net.h"
 #include "router/request_handler.h"
 
@@ -24,7 +25,7 @@ namespace radixmesh::router {
 
 // A Content-Length body is read into a string with at least this much spare
 // capacity after it, so the JSON parser (simdjson) can parse it in place.
-inline constexpr size_t kBodyPadding = 64;
+inline constexpr size_t kBodyPadding = radix::RequestParser::kPadding;
 
 struct SessionOptions {
   size_t max_header_bytes = 64 * 1024;

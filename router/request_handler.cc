@@ -122,8 +122,10 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
                                 "use POST for " + std::string(path), keep_alive, version, "POST");
     } else {
       const auto session_key = request[options_.session_header];
+      const std::string& body = request.body();
+      const bool padded = body.capacity() >= body.size() + radix::RequestParser::kPadding;
       Status prepared =
-          engine_.prepare(thread.scratch, request.body(), *endpoint, session_key, session.prepared);
+          engine_.prepare(thread.scratch, body, *endpoint, session_key, session.prepared, padded);
       if (!prepared.ok()) {
         const RouterErrc e = from_error_code(prepared.error().code);
         status = http_status(e);

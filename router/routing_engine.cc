@@ -20,9 +20,9 @@ RoutingEngine::RoutingEngine(WorkerRegistry& registry, radix::TreeCatalog& trees
 
 Status RoutingEngine::prepare(RoutingScratch& scratch, std::string_view body,
                               radix::Endpoint endpoint, std::string_view session_header_value,
-                              PreparedRequest& out) const {
+                              PreparedRequest& out, bool body_padded) const {
   out.endpoint = endpoint;
-  Status parsed = scratch.parser.parse_into(body, endpoint, out.parsed);
+  Status parsed = scratch.parser.parse_into(body, endpoint, out.parsed, body_padded);
   if (!parsed.ok()) return parsed;
   out.model = out.parsed.model.empty() ? options_.default_model : out.parsed.model;
   out.blocks.clear();

@@ -133,8 +133,11 @@ class RoutingEngine {
                 radix::HybridClock& clock, RoutingOptions options, MeshLoadFn mesh_load = {});
 
   // Parse + hash. Errors: kInvalidArgument (400), kTooLarge (413).
+  // body_padded: radix::RequestParser::kPadding bytes after the body are
+  // readable, so it is parsed in place (no copy).
   Status prepare(RoutingScratch& scratch, std::string_view body, radix::Endpoint endpoint,
-                 std::string_view session_header_value, PreparedRequest& out) const;
+                 std::string_view session_header_value, PreparedRequest& out,
+                 bool body_padded = false) const;
 
   // Errors: kNotFound (no worker serves the model: 404), kUnavailable (none
   // routable, or all excluded: 503).
