@@ -11,7 +11,8 @@ Both proxies get the same number of worker threads (--threads /
 worker_processes). The workers answer at once (0 prefill/decode delay), so
 the proxy is what is measured.
 
-Usage: tools/bench/proxy_bench.py [--build build] [--threads 1] [--duration 10]
+Usage: tools/bench/proxy_bench.py [--build build] [--threads 1] [--duration 10] [--pin]
+       [--policies cache_aware,round_robin]
 Prints a Markdown table (paste into docs/benchmarks.md "## proxy").
 Only loopback; every process is stopped at the end.
 """
@@ -63,13 +64,17 @@ def body_32k():
                        "messages": [{"role": "user", "content": text}]})
 
 
+# CPU pinning (--pin): the proxies on PROXY_CPU, workers and wrk on LOAD_CPU.
+PIN = {"proxy": [], "load": []}
+
+
 def wrk(url, body, conns, duration, threads, tmp):
     script = pathlib.Path(tmp) / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
         f"wrk.body = {json.dumps(body)}\n")
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s",
+    out = subprocess.run(PIN["load"] + ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s",
                           "--latency", "-s", str(script), url],
                          capture_output=True, text=True, timeout=duration + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -156,7 +161,12 @@ def main():
     ap.add_argument("--lat-duration", type=int, default=5)
     ap.add_argument("--policies", default="cache_aware,round_robin",
                     help="one radixmesh per policy, comma-separated")
+    ap.add_argument("--pin", action="store_true",
+                    help="proxies on CPU 1, workers and wrk on CPU 0 (taskset)")
     args = ap.parse_args()
+    if args.pin:
+        PIN["proxy"] = ["taskset", "-c", "1"]
+        PIN["load"] = ["taskset", "-c", "0"]
     build = pathlib.Path(args.build)
     sim_bin = build / "tools/sim_worker/radixmesh-sim-worker"
     router_bin = build / "router/radixmesh"
@@ -168,7 +178,7 @@ def main():
         for i in range(args.workers):
             p = free_port()
             procs.append(subprocess.Popen(
-                [str(sim_bin), "--host", HOST, "--port", str(p), "--id", f"w{i}",
+                PIN["load"] + [str(sim_bin), "--host", HOST, "--port", str(p), "--id", f"w{i}",
                  "--prefill-us-per-token", "0", "--decode-us-per-token", "0",
                  "--concurrency", "1024", "--max-queue", "4096"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -180,7 +190,7 @@ def main():
         for policy in args.policies.split(","):
             rport = free_port()
             proc = subprocess.Popen(
-                [str(router_bin), "--host", HOST, "--port", str(rport), "--admin-port",
+                PIN["proxy"] + [str(router_bin), "--host", HOST, "--port", str(rport), "--admin-port",
                  str(free_port()), "--threads", str(args.threads), "--policy", policy,
                  "--log-level", "warn"] +
                 sum((["--worker", f"http://{HOST}:{p}"] for p in sims), []),
@@ -191,7 +201,7 @@ def main():
             owners[f"radixmesh {policy}"] = proc.pid
         nport = free_port()
         conf = nginx_conf(tmp, nport, sims, args.threads)
-        procs.append(subprocess.Popen([nginx, "-c", str(conf), "-p", tmp, "-e",
+        procs.append(subprocess.Popen(PIN["proxy"] + [nginx, "-c", str(conf), "-p", tmp, "-e",
                                        f"{tmp}/nginx-error.log"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(0.5)
