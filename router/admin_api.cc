@@ -114,6 +114,7 @@ AdminResponse AdminApi::metrics() const {
   if (ctx_.metrics == nullptr) return error_response(503, "unavailable", "no metrics registry");
   AdminResponse r;
   r.content_type = MetricsRegistry::kContentType;
+  if (ctx_.before_scrape) ctx_.before_scrape();
   r.body = ctx_.metrics->render();
   return r;
 }

@@ -58,6 +58,9 @@ struct AdminContext {
   const RoutingEngine* engine = nullptr;        // optional: explain answers 503
   // The mesh's peer list as a JSON array; empty function: no mesh ([]).
   std::function<nlohmann::json()> peers;
+  // Runs before /metrics renders: refreshes gauges that are read from live
+  // state (in-flight, health, breaker per worker). Optional.
+  std::function<void()> before_scrape;
 };
 
 class AdminApi {

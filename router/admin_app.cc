@@ -31,6 +31,17 @@ void App::start_admin(net::any_io_executor executor) {
   ctx.metrics = &metrics_;
   ctx.engine = engine_.get();
   if (mesh_) ctx.peers = [m = mesh_.get()] { return m->peers_json(); };
+  if (dp_metrics_) {
+    // In-flight and breaker state change per request: read them at scrape
+    // time, not only when the health checker last ran.
+    ctx.before_scrape = [this] {
+      const auto snapshot = registry_.snapshot();
+      const int64_t now = now_ms();
+      for (const auto& w : snapshot->all) {
+        if (!w->removed()) dp_metrics_->refresh_worker(*w, now);
+      }
+    };
+  }
   admin_api_ = std::make_unique<AdminApi>(std::move(ctx), std::move(token));
 
   AdminServer::Options o;

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 
 import harness
@@ -241,6 +243,39 @@ class AdminApiTest(RouterFixture, unittest.TestCase):
         self.assertEqual(status, 405)
         # The router still serves after all of them.
         self.get("/admin/status")
+
+
+class LiveGaugesTest(RouterFixture, unittest.TestCase):
+    def test_in_flight_gauge_is_read_at_scrape_time(self):
+        # A slow worker (2 ms per prompt token) and a health check far in the
+        # future: only a scrape-time refresh can show the request in flight.
+        port = harness.free_port()
+        proc = self.spawn([harness.binary(SIM), "--port", port, "--model", MODEL, "--id", "w0",
+                           "--prefill-us-per-token", "2000"], "slow-sim")
+        harness.wait_http_ok(port, proc=proc)
+        self.start_router([port], "--health-interval-ms", "60000")
+        gauge = f'radixmesh_worker_in_flight{{worker="http://127.0.0.1:{port}"}}'
+
+        def in_flight():
+            for line in self.get("/metrics").decode().splitlines():
+                if line.startswith(gauge + " "):
+                    return float(line.rsplit(" ", 1)[1])
+            return None
+
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            status=harness.request(self.port, "POST", "/v1/chat/completions",
+                                   chat(long_prompt("slow", 300)), timeout=30)[0]))
+        t.start()
+        seen = []
+        deadline = time.monotonic() + 10
+        while t.is_alive() and time.monotonic() < deadline:
+            seen.append(in_flight())
+            time.sleep(0.05)
+        t.join(timeout=30)
+        self.assertEqual(result.get("status"), 200)
+        self.assertIn(1.0, seen, f"in-flight samples while the request ran: {seen[:20]}")
+        self.assertEqual(in_flight(), 0.0)
 
 
 class AdminTokenTest(RouterFixture, unittest.TestCase):
