@@ -122,8 +122,8 @@ struct ExplainEntry {
 struct Explanation {
   std::string model;
   size_t total_blocks = 0;
-  policies::Decision decision;
-  std::string chosen_url;  // empty when none
+  policies::Decision decision;  // index: into `workers` (every candidate, routable or not)
+  std::string chosen_url;       // empty when none
   std::vector<ExplainEntry> workers;
 };
 

@@ -398,3 +398,25 @@ TEST_CASE("MeshLoadTable copies the load board's mesh counts for registered work
   CHECK(table.get(snap->all[0]->id()) == 0);
   CHECK(table.get(snap->all[2]->id()) == 0);
 }
+
+TEST_CASE("explain lists every candidate with its routable flag; the index names the chosen one") {
+  Fixture f("least_load", 3);
+  auto snap = f.registry.snapshot();
+  snap->all[0]->set_draining(true);
+  auto busy = f.engine.choose(f.scratch, f.prepare(chat("s", "u")), {});
+  REQUIRE(busy.ok());
+  const radix::WorkerId loaded = busy->worker().id();
+  auto ex = f.engine.explain(f.scratch, f.prepare(chat("s", "u")));
+  REQUIRE(ex.ok());
+  REQUIRE(ex->workers.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(ex->workers[i].id == snap->all[i]->id());
+    CHECK(ex->workers[i].routable == (i != 0));
+  }
+  REQUIRE(ex->decision.index.has_value());
+  const auto& chosen = ex->workers[*ex->decision.index];
+  CHECK(chosen.url == ex->chosen_url);
+  CHECK(chosen.routable);
+  CHECK(chosen.id != loaded);  // least loaded of the two routable ones
+  CHECK(chosen.in_flight == 0);
+}
