@@ -12,7 +12,6 @@ workers, under a steady load of multi-turn chats.
 
 Skipped when the router binary has no mesh wired in.
 """
-import json
 import os
 import signal
 import socket
@@ -21,12 +20,8 @@ import time
 import unittest
 
 import harness
-from harness import HOST, Cleanup, free_port, post_json, request, wait_http_ok, wait_until
-
-GOSSIP_MS = 200
-SIM = "tools/sim_worker/radixmesh-sim-worker"
-MODEL = "m"
-
+from harness import HOST, Cleanup, post_json, wait_until
+from mesh_util import MODEL, converged, metric, start_mesh, start_sims, text, wait_alive
 
 def has_mesh():
     """True when the router binary has the mesh wired in (its metrics exist)."""
@@ -37,77 +32,12 @@ def has_mesh():
         return False
 
 
-def metric(admin_port, name):
-    status, _, body = request(admin_port, "GET", "/metrics", timeout=2.0)
-    if status != 200:
-        raise RuntimeError(f"/metrics: {status}")
-    total = 0.0
-    for line in body.decode().splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            total += float(line.split()[-1])
-    return total
-
-
-def digest(admin_port):
-    try:
-        status, _, body = request(admin_port, "GET", f"/admin/trees?model={MODEL}", timeout=2.0)
-    except OSError:
-        return None
-    if status != 200:
-        return None
-    trees = json.loads(body).get("trees", [])
-    return trees[0]["digest"] if trees and trees[0].get("blocks", 0) > 0 else None
-
-
 def rss_bytes(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def text(n, seed):
-    words, i = [], 0
-    while sum(len(w) + 1 for w in words) < n:
-        words.append(f"c{seed}w{i}")
-        i += 1
-    return " ".join(words)[:n]
-
-
-class Router:
-    def __init__(self, test, name, workers, seeds=(), ports=None):
-        self.test, self.name, self.workers, self.seeds = test, name, workers, list(seeds)
-        self.port, self.admin_port, self.mesh_port = ports or (free_port(), free_port(),
-                                                               free_port())
-        self.address = f"{HOST}:{self.mesh_port}"
-        self.start()
-
-    def start(self):
-        args = [harness.binary("router/radixmesh"),
-                "--host", HOST, "--port", self.port,
-                "--admin-host", HOST, "--admin-port", self.admin_port,
-                "--threads", 1, "--node-id", self.name,
-                "--mesh-port", self.mesh_port, "--mesh-advertise", self.address,
-                "--gossip-interval-ms", GOSSIP_MS, "--health-interval-ms", 200]
-        for w in self.workers:
-            args += ["--worker", w]
-        for s in self.seeds:
-            args += ["--peer", s]
-        self.proc = self.test.spawn(args, f"chaos-{self.name}")
-        wait_http_ok(self.port, "/readiness", timeout=15.0, proc=self.proc)
-
-    def alive_peers(self):
-        try:
-            status, _, body = request(self.admin_port, "GET", "/admin/peers", timeout=2.0)
-        except OSError:
-            return set()
-        if status != 200:
-            return set()
-        data = json.loads(body)
-        if isinstance(data, dict):
-            data = data.get("peers", [])
-        return {p["node_id"] for p in data if p["state"] == "alive"}
 
 
 class Load:
@@ -123,10 +53,10 @@ class Load:
 
     def _run(self):
         i = 0
-        system = {"role": "system", "content": text(1500, self.seed)}
+        system = {"role": "system", "content": text(1500, self.seed, "c")}
         while not self._stop.is_set() and i < 5000:
             r = self.routers[i % len(self.routers)]
-            messages = [system, {"role": "user", "content": text(300, self.seed * 1000 + i)}]
+            messages = [system, {"role": "user", "content": text(300, self.seed * 1000 + i, "c")}]
             try:
                 status, body, _ = post_json(r.port, "/v1/chat/completions",
                                             {"model": MODEL, "max_tokens": 2,
@@ -147,30 +77,10 @@ class Load:
 @unittest.skipUnless(has_mesh(), "router built without the mesh")
 class ChaosMeshTest(Cleanup, unittest.TestCase):
     def setUp(self):
-        self.workers = []
-        for i in range(3):
-            port = free_port()
-            proc = self.spawn([harness.binary(SIM), "--host", HOST, "--port", port,
-                               "--model", MODEL, "--decode-us-per-token", 100,
-                               "--prefill-us-per-token", 0, "--id", f"w{i}"], f"chaos-sim{i}")
-            wait_http_ok(port, proc=proc)
-            self.workers.append(f"http://{HOST}:{port}")
+        self.workers = start_sims(self, 3, "chaos")
 
     def mesh(self):
-        first = Router(self, "r0", self.workers)
-        routers = [first] + [Router(self, f"r{i}", self.workers, seeds=[first.address])
-                             for i in (1, 2)]
-        self.wait_alive(routers)
-        return routers
-
-    def wait_alive(self, routers, timeout=20.0):
-        names = {r.name for r in routers}
-        wait_until(lambda: all(r.alive_peers() >= names - {r.name} for r in routers),
-                   timeout=timeout, what="every router sees the others alive")
-
-    def converged(self, routers):
-        ds = [digest(r.admin_port) for r in routers]
-        return ds[0] is not None and all(d == ds[0] for d in ds)
+        return start_mesh(self, self.workers, 3, label="chaos")
 
     def test_kill9_router_under_load_rejoins_and_converges(self):
         r0, r1, r2 = self.mesh()
@@ -182,14 +92,14 @@ class ChaosMeshTest(Cleanup, unittest.TestCase):
             wait_until(lambda: load.ok >= ok_at_kill + 10, timeout=20.0,
                        what="load continues on the survivors")
             r2.start()  # same ports and id: a restarted node
-            self.wait_alive([r0, r1, r2])
+            wait_alive([r0, r1, r2])
             t0 = time.monotonic()
             snapshots_before = 0.0
             wait_until(lambda: metric(r2.admin_port, "radixmesh_mesh_snapshots_received_total")
                        > snapshots_before, timeout=20.0, what="restarted node got a snapshot")
         finally:
             load.stop()
-        wait_until(lambda: self.converged([r0, r1, r2]), timeout=20.0,
+        wait_until(lambda: converged([r0, r1, r2]), timeout=20.0,
                    what="trees converge after the restart")
         print(f"\n[chaos] kill -9 + restart: converged {time.monotonic() - t0:.2f}s after "
               f"rejoin; {load.ok} requests ok on the survivors", flush=True)
@@ -215,9 +125,9 @@ class ChaosMeshTest(Cleanup, unittest.TestCase):
             load.stop()
             r1.proc.signal(signal.SIGCONT)
         t0 = time.monotonic()
-        self.wait_alive([r0, r1, r2])
+        wait_alive([r0, r1, r2])
         alive_s = time.monotonic() - t0
-        wait_until(lambda: self.converged([r0, r1, r2]), timeout=30.0,
+        wait_until(lambda: converged([r0, r1, r2]), timeout=30.0,
                    what="trees converge after the stall heals")
         print(f"\n[chaos] SIGSTOP partition: detected in {detected_s:.2f}s; after SIGCONT "
               f"alive again in {alive_s:.2f}s, trees converged in "
@@ -253,7 +163,7 @@ class ChaosMeshTest(Cleanup, unittest.TestCase):
             wait_until(lambda: load.ok >= 30, timeout=30.0, what="load while peers misbehave")
         finally:
             load.stop()
-        wait_until(lambda: self.converged([r0, r1, r2]), timeout=20.0, what="trees converge")
+        wait_until(lambda: converged([r0, r1, r2]), timeout=20.0, what="trees converge")
         self.assertEqual(load.errors, [])
         self.assertGreater(metric(r0.admin_port, "radixmesh_mesh_rejected_frames_total"),
                            rejected0, "garbage frames are counted as rejected")

@@ -4,7 +4,6 @@ is declared dead by the others within a bounded time, garbage and
 wrong-secret connections to the mesh port are rejected while the node keeps
 serving, and a graceful stop is seen as "left".
 """
-import json
 import os
 import signal
 import socket
@@ -12,70 +11,8 @@ import tempfile
 import time
 import unittest
 
-import harness
-from harness import HOST, Cleanup, free_port, request, wait_http_ok, wait_until
-
-GOSSIP_MS = 200
-
-
-def peers(admin_port):
-    status, _, body = request(admin_port, "GET", "/admin/peers", timeout=2.0)
-    if status != 200:
-        raise RuntimeError(f"/admin/peers: {status}")
-    data = json.loads(body)
-    if isinstance(data, dict):
-        data = data.get("peers", [])
-    return {p["node_id"]: p for p in data}
-
-
-def metric(admin_port, name, labels=""):
-    """Value of one sample of /metrics, e.g. metric(p, 'x_total', 'reason="bad_magic"')."""
-    status, _, body = request(admin_port, "GET", "/metrics", timeout=2.0)
-    if status != 200:
-        raise RuntimeError(f"/metrics: {status}")
-    want = f"{name}{{{labels}}}" if labels else name
-    for line in body.decode().splitlines():
-        if line.startswith(want + " "):
-            return float(line.split()[-1])
-    return 0.0
-
-
-class Router:
-    def __init__(self, test, name, seeds=(), secret=None):
-        self.name = name
-        self.port = free_port()
-        self.admin_port = free_port()
-        self.mesh_port = free_port()
-        self.address = f"{HOST}:{self.mesh_port}"
-        args = [harness.binary("router/radixmesh"),
-                "--host", HOST, "--port", self.port,
-                "--admin-host", HOST, "--admin-port", self.admin_port,
-                "--threads", 1, "--node-id", name,
-                "--mesh-port", self.mesh_port, "--mesh-advertise", self.address,
-                "--gossip-interval-ms", GOSSIP_MS]
-        for s in seeds:
-            args += ["--peer", s]
-        if secret is not None:
-            path = os.path.join(test.tmp, f"{name}.secret")
-            with open(path, "w") as f:
-                f.write(secret + "\n")
-            args += ["--mesh-secret-file", path]
-        self.proc = test.spawn(args, f"mesh-{name}")
-        wait_http_ok(self.port, "/health", timeout=10.0, proc=self.proc)
-        try:
-            request(self.admin_port, "GET", "/admin/peers", timeout=2.0)
-        except ConnectionRefusedError:
-            # Only while a build predates the admin API: these tests read the
-            # mesh through it.
-            test.skipTest("this build serves no admin API")
-
-    def peers(self):
-        return peers(self.admin_port)
-
-    def sees(self, states):
-        """True when this router sees exactly these {node_id: state}."""
-        p = self.peers()
-        return all(n in p and p[n]["state"] == s for n, s in states.items())
+from harness import HOST, Cleanup, request, wait_until
+from mesh_util import GOSSIP_MS, MeshRouter, metric
 
 
 class MeshMembershipTest(Cleanup, unittest.TestCase):
@@ -85,9 +22,9 @@ class MeshMembershipTest(Cleanup, unittest.TestCase):
         self.addCleanup(self._tmp.cleanup)
 
     def test_three_routers_find_each_other_and_a_killed_one_is_declared_dead(self):
-        a = Router(self, "a", secret="s3cret")
-        b = Router(self, "b", seeds=[a.address], secret="s3cret")
-        c = Router(self, "c", seeds=[b.address], secret="s3cret")  # knows only b
+        a = MeshRouter(self, "a", secret="s3cret")
+        b = MeshRouter(self, "b", seeds=[a.address], secret="s3cret")
+        c = MeshRouter(self, "c", seeds=[b.address], secret="s3cret")  # knows only b
         wait_until(lambda: a.sees({"b": "alive", "c": "alive"})
                    and b.sees({"a": "alive", "c": "alive"})
                    and c.sees({"a": "alive", "b": "alive"}),
@@ -105,7 +42,7 @@ class MeshMembershipTest(Cleanup, unittest.TestCase):
         self.assertEqual(metric(a.admin_port, "radixmesh_mesh_peers", 'state="dead"'), 1.0)
 
     def test_garbage_and_wrong_secret_are_rejected_and_the_node_keeps_serving(self):
-        a = Router(self, "a", secret="right")
+        a = MeshRouter(self, "a", secret="right")
         with socket.create_connection((HOST, a.mesh_port), timeout=5) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(64))
             s.settimeout(5)
@@ -122,7 +59,7 @@ class MeshMembershipTest(Cleanup, unittest.TestCase):
         wait_until(lambda: metric(a.admin_port, "radixmesh_mesh_rejected_frames_total",
                                   'reason="too_large"') >= 1, timeout=5.0, what="too_large counted")
 
-        intruder = Router(self, "intruder", seeds=[a.address], secret="wrong")
+        intruder = MeshRouter(self, "intruder", seeds=[a.address], secret="wrong")
         wait_until(lambda: metric(a.admin_port, "radixmesh_mesh_rejected_frames_total",
                                   'reason="auth_failed"') >= 1, timeout=10.0,
                    what="auth_failed counted")
@@ -131,14 +68,14 @@ class MeshMembershipTest(Cleanup, unittest.TestCase):
 
         # Still serving data and admin, and a legitimate peer still joins.
         self.assertEqual(request(a.port, "GET", "/health")[0], 200)
-        b = Router(self, "b", seeds=[a.address], secret="right")
+        b = MeshRouter(self, "b", seeds=[a.address], secret="right")
         wait_until(lambda: a.sees({"b": "alive"}) and b.sees({"a": "alive"}),
                    timeout=10.0, what="a and b see each other")
         self.assertNotIn("intruder", b.peers())
 
     def test_graceful_stop_is_seen_as_left(self):
-        a = Router(self, "a")
-        b = Router(self, "b", seeds=[a.address])
+        a = MeshRouter(self, "a")
+        b = MeshRouter(self, "b", seeds=[a.address])
         wait_until(lambda: a.sees({"b": "alive"}), timeout=10.0, what="a sees b")
         b.proc.stop()  # SIGTERM: graceful leave
         wait_until(lambda: a.sees({"b": "left"}), timeout=10.0, what="a sees b left")
