@@ -223,6 +223,7 @@ AdminResponse AdminApi::explain(const AdminRequest& r, const Target& t) const {
          {"id", w.id},
          {"routable", w.routable},
          {"in_flight", w.in_flight},
+         {"mesh_in_flight", w.mesh_in_flight},
          {"matched_blocks", w.matched_blocks},
          {"match_fraction",
           ex->total_blocks ? double(w.matched_blocks) / double(ex->total_blocks) : 0.0}});

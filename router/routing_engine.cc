@@ -194,6 +194,7 @@ Result<Explanation> RoutingEngine::explain(RoutingScratch& scratch,
     e.id = w->id();
     e.routable = set.views[i].healthy;
     e.in_flight = w->in_flight();
+    e.mesh_in_flight = set.mesh_load[i];
     for (const auto& t : match.tenants) {
       if (t.worker == w->id()) e.matched_blocks = t.blocks;
     }

@@ -116,7 +116,8 @@ struct ExplainEntry {
   std::string url;
   radix::WorkerId id = 0;
   bool routable = false;
-  uint32_t in_flight = 0;
+  uint32_t in_flight = 0;       // this router's requests to it
+  uint32_t mesh_in_flight = 0;  // other routers' requests to it, from the mesh
   uint32_t matched_blocks = 0;
 };
 struct Explanation {

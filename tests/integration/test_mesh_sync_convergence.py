@@ -6,12 +6,13 @@ per-model digests in GET /admin/trees) within a few gossip rounds; the later
 turn's delta carries only its new blocks (anchors). A router that joins late
 converges by snapshot. Load of one router is visible to the others.
 """
+import threading
 import time
 import unittest
 
-from harness import Cleanup, wait_until
-from mesh_util import (GOSSIP_MS, MeshRouter, converged, metric, start_mesh, start_sims,
-                       text)
+from harness import Cleanup, post_json, wait_until
+from mesh_util import (GOSSIP_MS, MODEL, MeshRouter, converged, metric, start_mesh,
+                       start_sims, text)
 
 
 class MeshSyncTest(Cleanup, unittest.TestCase):
@@ -62,6 +63,45 @@ class MeshSyncTest(Cleanup, unittest.TestCase):
         # (next frame or gossip tick), just after the tree changed.
         wait_until(lambda: metric(late.admin_port, "radixmesh_mesh_snapshots_received_total") >= 1,
                    timeout=5.0, what="snapshot counted on the late router")
+
+    def test_load_of_one_router_is_seen_by_the_others(self):
+        routers = self.mesh(2)
+        r0, r1 = routers
+
+        def explain_loads():
+            status, body, _ = post_json(
+                r1.admin_port, "/admin/route/explain?endpoint=chat",
+                {"model": MODEL, "messages": [{"role": "user", "content": "probe"}]})
+            self.assertEqual(status, 200, body)
+            return (sum(w["mesh_in_flight"] for w in body["workers"]),
+                    sum(w["in_flight"] for w in body["workers"]))
+
+        # Four long generations (8,000 tokens at 0.1 ms each: ~0.8 s) through r0.
+        results = []
+
+        def generate(i):
+            status, _, _ = post_json(r0.port, "/v1/chat/completions",
+                                     {"model": MODEL, "max_tokens": 8000,
+                                      "messages": [{"role": "user", "content": text(200, 500 + i)}]},
+                                     timeout=30)
+            results.append(status)
+
+        threads = [threading.Thread(target=generate, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        seen = []
+        deadline = time.monotonic() + 10
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+            seen.append(explain_loads())
+            time.sleep(0.05)
+        for t in threads:
+            t.join(timeout=30)
+        self.assertEqual(results, [200] * 4)
+        # r1 sent nothing itself, yet saw r0's four requests in flight.
+        self.assertTrue(all(local == 0 for _, local in seen), seen)
+        self.assertEqual(max(mesh for mesh, _ in seen), 4, seen)
+        # And sees them end.
+        wait_until(lambda: explain_loads()[0] == 0, timeout=5.0, what="mesh load back to 0")
 
 
 if __name__ == "__main__":
