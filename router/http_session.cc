@@ -1,6 +1,7 @@
 #include "router/http_session.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/read.hpp>
 #include <string>
 
@@ -17,7 +18,7 @@ awaitable<void> lingering_close(beast::tcp_stream& stream) {
   error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   static constexpr size_t kMaxDiscard = 64 << 20;
-  static char sink[16384];  // contents never read
+  std::array<char, 4096> sink;  // per connection: contents never read
   size_t discarded = 0;
   stream.expires_after(std::chrono::seconds(2));
   while (discarded < kMaxDiscard) {

@@ -77,7 +77,8 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
   const unsigned version = request.version();
   const std::string_view path = path_of(request.target());
   const auto method = request.method();
-  const bool is_get = method == http::verb::get || method == http::verb::head;
+  const bool is_head = method == http::verb::head;  // answered without a body
+  const bool is_get = method == http::verb::get || is_head;
 
   RouteKind kind = RouteKind::kOther;
   unsigned status = 0;
@@ -94,32 +95,34 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
                                 "use GET for " + std::string(path), keep_alive, version, "GET");
     } else if (kind == RouteKind::kHealth) {
       status = 200;
-      ec = co_await write_json(stream, 200, R"({"status":"ok"})", keep_alive, version);
+      ec = co_await write_json(stream, 200, R"({"status":"ok"})", keep_alive, version, {}, is_head);
     } else if (kind == RouteKind::kReadiness) {
       const auto snapshot = registry_.snapshot();
       if (state_.draining.load()) {
         status = 503;
         ec = co_await write_error(stream, RouterErrc::kShuttingDown, "shutting down", keep_alive,
-                                  version);
+                                  version, {}, is_head);
       } else if (!any_routable(*snapshot, now_ms())) {
         status = 503;
         ec = co_await write_error(stream, RouterErrc::kNoHealthyWorker,
-                                  "no healthy worker is known", keep_alive, version);
+                                  "no healthy worker is known", keep_alive, version, {}, is_head);
       } else {
         status = 200;
-        ec = co_await write_json(stream, 200, R"({"status":"ready"})", keep_alive, version);
+        ec = co_await write_json(stream, 200, R"({"status":"ready"})", keep_alive, version, {},
+                                 is_head);
       }
     } else {
       status = 200;
-      ec =
-          co_await write_json(stream, 200, models_body(*registry_.snapshot()), keep_alive, version);
+      ec = co_await write_json(stream, 200, models_body(*registry_.snapshot()), keep_alive, version,
+                               {}, is_head);
     }
   } else if (const auto endpoint = radix::endpoint_for_path(path)) {
     kind = kind_of(*endpoint);
     if (method != http::verb::post) {
       status = 405;
       ec = co_await write_error(stream, RouterErrc::kMethodNotAllowed,
-                                "use POST for " + std::string(path), keep_alive, version, "POST");
+                                "use POST for " + std::string(path), keep_alive, version, "POST",
+                                is_head);
     } else {
       const auto session_key = request[options_.session_header];
       const std::string& body = request.body();
@@ -142,7 +145,7 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
   } else {
     status = 404;
     ec = co_await write_error(stream, RouterErrc::kNotFound, "no route for " + std::string(path),
-                              keep_alive, version);
+                              keep_alive, version, {}, is_head);
   }
 
   if (metrics_) {

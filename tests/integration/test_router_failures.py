@@ -202,6 +202,33 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
                   if k.startswith("sim_requests_total")}
         self.assertEqual(sum(served.values()), 2, served)
         self.assert_still_serving(port)
+    def test_head_requests_get_headers_only(self):
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims)
+        # HEAD then GET on one keep-alive connection: the HEAD answer carries
+        # the GET body's Content-Length but no body, so the next bytes are
+        # the GET's status line (RFC 9110 9.3.2).
+        for path in ("/health", "/readiness", "/v1/models", "/nothing-here"):
+            with self.subTest(path=path), \
+                    socket.create_connection((harness.HOST, port), timeout=10) as s:
+                s.sendall(f"HEAD {path} HTTP/1.1\r\nHost: r\r\n\r\n"
+                          f"GET /health HTTP/1.1\r\nHost: r\r\n\r\n".encode())
+                data = b""
+                deadline = time.monotonic() + 10
+                while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(b"}"):
+                    if time.monotonic() > deadline:
+                        break
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head_end = data.find(b"\r\n\r\n")
+                self.assertGreater(head_end, 0, data[:200])
+                self.assertIn(b"content-length:", data[:head_end].lower())
+                # Right after the HEAD answer's header: the GET's response.
+                self.assertTrue(data[head_end + 4:].startswith(b"HTTP/1.1 200"), data[:400])
+                self.assertTrue(data.endswith(b'{"status":"ok"}'), data[-100:])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -197,25 +197,32 @@ TEST_CASE("a half-open breaker admits one probe; others route elsewhere meanwhil
   CHECK(probes == 1);
 }
 
-TEST_CASE("decision time with 1000 registered workers (cache_aware)") {
+TEST_CASE("1000 registered workers: repeated prompts keep their worker (decision time printed)") {
   Fixture f("cache_aware", 1000);
   std::vector<PreparedRequest> reqs;
   for (int i = 0; i < 200; ++i)
     reqs.push_back(f.prepare(chat(text(4000, i % 50), "q" + std::to_string(i))));
   std::vector<double> us;
+  std::vector<radix::WorkerId> first(reqs.size());
   for (int round = 0; round < 5; ++round) {
-    for (auto& r : reqs) {
-      auto c = f.engine.choose(f.scratch, r, {});
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      auto c = f.engine.choose(f.scratch, reqs[i], {});
       REQUIRE(c.ok());
       us.push_back(std::chrono::duration<double, std::micro>(c->decision_time).count());
+      if (round == 0) {
+        first[i] = c->worker().id();
+      } else {
+        // Nothing in flight: every repeat is a full cache hit on the same worker.
+        CHECK(c->worker().id() == first[i]);
+        CHECK(c->decision.reason == policies::Reason::kCacheHit);
+      }
     }
   }
   std::sort(us.begin(), us.end());
   const double p50 = us[us.size() / 2], p99 = us[us.size() * 99 / 100];
+  // Printed for reference only; the target (50 us p99) is measured by
+  // tools/bench/decision_bench.cc (docs/benchmarks.md), not asserted here.
   std::printf("routing decision, 1000 workers: p50 %.1f us, p99 %.1f us\n", p50, p99);
-  // Generous bound (shared CI machine); the target (50 us p99) is measured
-  // in docs/benchmarks.md.
-  CHECK(p99 < 5000);
 }
 
 TEST_CASE("the cached candidate set follows workers added, removed and changing models") {
