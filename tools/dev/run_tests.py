@@ -11,7 +11,9 @@ Suites:
                with clang ThreadSanitizer (build-tsan/); router's too with
                --sanitize-router
   asan         every unit executable again, built with clang under
-               AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+               AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/),
+               then a few integration modules (ASAN_INTEGRATION) against
+               the sanitized router and simulated worker
   fuzz         each libFuzzer target of tests/fuzz/ for a bounded time from
                its seed corpus (build-asan/; --fuzz-seconds per target)
   --no-sanitize-router leaves router/ and tools/ (unit_router, unit_tools,
@@ -261,6 +263,56 @@ def run_asan(tally, with_router=False):
         run_doctest(ROOT / ASAN_BUILD / t, tally, label=f"asan {pathlib.Path(t).name}", env=env)
 
 
+# Integration modules run again against the ASan+UBSan router and simulated
+# worker (real processes, real sockets): the HTTP edge cases, chaos on the
+# HTTP port and the admin API. Chosen for coverage of the router's error
+# paths and for not depending on speed (the binaries are -O0).
+ASAN_INTEGRATION = ["test_router_failures", "test_chaos_http", "test_admin_api"]
+ASAN_INTEGRATION_TARGETS = ["router/radixmesh", "tools/sim_worker/radixmesh-sim-worker"]
+UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?", re.M)
+UNITTEST_BAD = re.compile(r"(failures|errors|unexpected successes)=(\d+)")
+UNITTEST_SKIPPED = re.compile(r"skipped=(\d+)")
+
+
+def run_asan_integration(tally):
+    """ASAN_INTEGRATION against sanitized binaries. Every process they start
+    writes any sanitizer report (leaks at exit included) to a log directory;
+    each report counts as a failure, so a report from a process the test
+    did not watch closely still fails the suite."""
+    start = time.monotonic()
+    print("== asan integration", flush=True)
+    build = ROOT / ASAN_BUILD
+    if not ninja_targets(build, ASAN_INTEGRATION_TARGETS, tally, "asan integration", start):
+        return
+    logs = build / "sanitizer-logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    env = dict(os.environ, RADIXMESH_BUILD=str(build))
+    env["ASAN_OPTIONS"] = SANITIZER_ENV["ASAN_OPTIONS"] + f":log_path={logs}/asan"
+    env["UBSAN_OPTIONS"] = SANITIZER_ENV["UBSAN_OPTIONS"] + f":log_path={logs}/ubsan"
+    try:
+        r = subprocess.run([sys.executable, "-m", "unittest", "-v", *ASAN_INTEGRATION],
+                           cwd=ROOT / "tests" / "integration", env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+        out = r.stdout
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (
+            e.stdout or "")
+        out += "\nTIMEOUT after 900 s"
+    sys.stdout.write(out[-6000:])
+    ran = UNITTEST_RAN.search(out)
+    failed = sum(int(n) for _, n in UNITTEST_BAD.findall(out))
+    skipped = UNITTEST_SKIPPED.search(out)
+    passed = (int(ran.group(1)) if ran else 0) - failed - (int(skipped.group(1)) if skipped else 0)
+    if not ran:
+        failed += 1
+    reports = sorted(p for p in logs.iterdir() if p.is_file())
+    for report in reports:
+        print(f"-- sanitizer report {report.name}:\n{report.read_text(errors='replace')[:4000]}")
+    tally.add("asan integration (router, sim worker)", max(passed, 0), failed + len(reports),
+              time.monotonic() - start)
+
+
 def run_fuzz(tally, seconds, with_router=False):
     """Each fuzz target for `seconds` from a scratch copy of its seed corpus.
 
@@ -312,14 +364,18 @@ def main():
     ap.add_argument("--no-asan", action="store_true")
     ap.add_argument("--no-fuzz", action="store_true")
     ap.add_argument("--fuzz-seconds", type=int, default=15, help="run time of each fuzz target")
-    # router/ and tools/ under the sanitizers: unit_router and unit_tools
-    # under ASan+UBSan and fuzz_http_request by default; unit_router's
-    # concurrent cases under TSan with --sanitize-router (its TSan build of
-    # router/ and mesh/ took a fresh-clone CI run to 21.3 min, over the ~21
-    # min target; docs/reliability.md, CI cost).
+    # router/ and tools/ under the sanitizers (the default): unit_router and
+    # unit_tools under ASan+UBSan, a few integration modules against the
+    # sanitized router and simulated worker, fuzz_http_request, and
+    # unit_router's concurrent cases under TSan. A fresh-clone CI run took
+    # 14.2 min without the TSan and integration parts (docs/reliability.md,
+    # CI cost).
     ap.add_argument("--sanitize-router", dest="router_sanitizers", action="store_const",
-                    const="all", default="asan",
-                    help="also run unit_router's concurrent cases under TSan")
+                    const="all", default="all",
+                    help="router/ and tools/ in every sanitizer suite (the default)")
+    ap.add_argument("--sanitize-router-asan-only", dest="router_sanitizers",
+                    action="store_const", const="asan",
+                    help="router/ and tools/ under ASan and fuzz only, not TSan")
     ap.add_argument("--no-sanitize-router", dest="router_sanitizers", action="store_const",
                     const="none",
                     help="leave router/ and tools/ (unit_router, unit_tools, fuzz_http_request) "
@@ -345,6 +401,8 @@ def main():
         run_tsan(tally, args.router_sanitizers == "all")
     if "asan" in only:
         run_asan(tally, args.router_sanitizers != "none")
+        if args.router_sanitizers != "none":
+            run_asan_integration(tally)
     if "fuzz" in only:
         run_fuzz(tally, args.fuzz_seconds, args.router_sanitizers != "none")
 
