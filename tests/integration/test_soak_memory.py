@@ -130,6 +130,11 @@ class SoakMemoryTest(Cleanup, unittest.TestCase):
                    m.get('radixmesh_lock_hold_max_seconds{lock="tree_shard"}', 0))
         half = [s for s in samples if s[0] >= elapsed / 2]
         growth = (half[-1][1] - min(s[1] for s in half)) if half else 0
+        # RSS at each quarter of the run: flat once the trees are full.
+        quarters = [max(x[1] for x in samples if x[0] <= elapsed * q / 4) / 2**20
+                    for q in (1, 2, 3, 4)]
+        print(f"\n[soak] RSS max by quarter of the run: "
+              f"{' / '.join(f'{q:.1f}' for q in quarters)} MiB", flush=True)
         print(f"\n[soak] {total} distinct prompts in {elapsed:.0f}s "
               f"({total / elapsed:.0f}/s), {len(errors)} errors; budget {BUDGET >> 20} MiB, "
               f"tree bytes max {used_max / 2**20:.1f} MiB, tiers seen {tiers}; RSS idle "
