@@ -185,10 +185,7 @@ AdminResponse AdminApi::memory() const {
 AdminResponse AdminApi::snapshot(const Target& t) const {
   auto tree = tree_for(t, /*required=*/true);
   if (!tree) {
-    return error_response(
-        status_for(tree.error().code),
-        tree.error().code == ErrorCode::kNotFound ? "model_not_found" : "bad_query",
-        tree.error().message);
+    return tree_error(tree.error());
   }
   auto blob = radix::encode_snapshot(**tree, *ctx_.directory);
   if (!blob) return error_response(blob.error());

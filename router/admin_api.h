@@ -100,6 +100,8 @@ class AdminApi {
 
   // The model's tree, or a 400/404 response (model required when several exist).
   Result<std::shared_ptr<radix::PrefixTree>> tree_for(const Target& target, bool required) const;
+  // tree_for's error as a response: 404 model_not_found or 400 bad_query.
+  static AdminResponse tree_error(const Error& e);
   nlohmann::json worker_json(const Worker& worker, int64_t now) const;
 
   AdminContext ctx_;

@@ -5,6 +5,12 @@
 
 namespace radixmesh::router {
 
+AdminResponse AdminApi::tree_error(const Error& e) {
+  return error_response(status_for(e.code),
+                        e.code == ErrorCode::kNotFound ? "model_not_found" : "bad_query",
+                        e.message);
+}
+
 Result<std::shared_ptr<radix::PrefixTree>> AdminApi::tree_for(const Target& t,
                                                               bool required) const {
   auto model = t.get("model");
@@ -59,10 +65,7 @@ AdminResponse AdminApi::trees_dump(const Target& t) const {
   if (!max_nodes) return error_response(400, "bad_query", max_nodes.error().message);
   auto tree = tree_for(t, /*required=*/true);
   if (!tree) {
-    return error_response(
-        status_for(tree.error().code),
-        tree.error().code == ErrorCode::kNotFound ? "model_not_found" : "bad_query",
-        tree.error().message);
+    return tree_error(tree.error());
   }
   return json_response(tree_dump_json(**tree, *ctx_.directory, *max_nodes));
 }

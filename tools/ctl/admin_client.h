@@ -22,6 +22,10 @@ struct AdminUrl {
 // "http://host:port" (port defaults to 80); kInvalidArgument otherwise.
 Result<AdminUrl> parse_admin_url(const std::string& url);
 
+// Percent-escapes everything but RFC 3986 unreserved characters, for a
+// value in an admin query string.
+std::string query_escape(const std::string& s);
+
 struct HttpReply {
   unsigned status = 0;
   std::string content_type;

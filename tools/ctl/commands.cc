@@ -10,21 +10,6 @@
 namespace radixmesh::tools {
 namespace {
 
-std::string url_encode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
-}
-
 std::string yes_no(const nlohmann::json& v) {
   return v.is_boolean() && v.get<bool>() ? "yes" : "no";
 }
@@ -131,7 +116,7 @@ void cmd_workers(const CtlContext& c) {
     j = c.call_json("POST", "/admin/workers", nlohmann::json{{"url", url}}.dump());
     done = j.value("added", false) ? "added " : "already present: ";
   } else if (sub == "remove") {
-    j = c.call_json("DELETE", "/admin/workers?url=" + url_encode(url));
+    j = c.call_json("DELETE", "/admin/workers?url=" + query_escape(url));
     done = "removed ";
   } else if (sub == "drain") {
     bool undo = c.args.has("undo");

@@ -15,21 +15,6 @@ namespace {
 // Snapshots up to this size are inspected (the router's own cap is far lower).
 constexpr size_t kMaxSnapshotBytes = 1u << 30;
 
-std::string query_escape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
-}
-
 std::string model_query(const CtlContext& c, char sep = '?') {
   auto m = c.args.get("model");
   return m ? std::string(1, sep) + "model=" + query_escape(*m) : "";
