@@ -3,12 +3,17 @@
 // A canonical prompt (radix/canonical_prompt.h) is cut into fixed-size blocks
 // (64 bytes by default). Block i is named by
 //
-//     h[i] = XXH3_64bits_withSeed(block[i], seed = h[i-1])
+//     h[i] = chain_step(h[i-1], XXH3_64bits(block[i]))
 //     h[-1] = chain_seed(cluster_salt, model, namespace)
 //
 // so h[i] identifies the whole prefix block[0..i], not just block i: two
 // prompts share h[i] only if they share every byte up to the end of block i
-// (up to 64-bit collisions). Routers and peers can therefore exchange and
+// (up to 64-bit collisions: chain_step is a bijection of h[i-1] xor leaf, so
+// two different prefixes collide only if their leaf hashes do).
+// The leaf hashes are independent of each other, so a long prompt is hashed
+// several blocks at a time; the serial part is one multiply per block
+// (docs/canonical-prompts.md has the reasons and the earlier, fully serial
+// chain this replaced). Routers and peers can therefore exchange and
 // compare prefixes as hash sequences, never as text. The trailing partial
 // block is not hashed: a worker's KV cache only reuses whole blocks, and a
 // partial block would change name as soon as the prompt grows.
@@ -35,6 +40,16 @@ namespace radixmesh::radix {
 enum class PromptNamespace : uint8_t { kText = 0, kTokenIds = 1 };
 
 inline constexpr size_t kDefaultBlockBytes = 64;
+
+// One link of the chain: mixes the previous name with the next block's leaf
+// hash (XXH3's 64-bit avalanche applied to their xor, a bijection).
+inline uint64_t chain_step(uint64_t previous, uint64_t leaf) {
+  uint64_t x = previous ^ leaf;
+  x ^= x >> 37;
+  x *= 0x165667919E3779F9ULL;
+  x ^= x >> 32;
+  return x;
+}
 
 // h[-1]: derived from the cluster salt, the model name and the namespace, so
 // the same text under two models, two clusters or as token ids never shares

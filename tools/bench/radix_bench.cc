@@ -12,7 +12,7 @@
 //       time for the same 1M-block tree.
 //
 // Chains are XXH3-64 chained over synthetic 64-byte blocks
-// (h[i] = XXH3_64bits_withSeed(block i, h[i-1])), as radix/block_hash does.
+// (h[i] = chain_step(h[i-1], XXH3_64bits(block i))), as radix/block_hash does.
 // Workload inputs are built outside the timed region.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -29,6 +29,7 @@
 #include <random>
 #include <vector>
 
+#include "radix/block_hash.h"
 #include "radix/prefix_tree.h"
 #include "radix/snapshot_codec.h"
 #include "radix/worker_directory.h"
@@ -51,7 +52,7 @@ void extend(std::vector<BlockHash>& out, uint64_t seed, uint64_t stream, size_t 
   uint64_t h = seed;
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = 0; j < kBlockBytes / 8; ++j) block[j] = stream * 1000003 + i * 131 + j;
-    h = XXH3_64bits_withSeed(block, sizeof(block), h);
+    h = radixmesh::radix::chain_step(h, XXH3_64bits(block, sizeof(block)));
     out.push_back(h ? h : 1);
   }
 }
