@@ -20,19 +20,38 @@ namespace {
 // protocol version.
 constexpr char kSeedTag[] = "radixmesh.chain.v2";
 
+// Hashes go through a small stack batch and are appended with one insert
+// per batch: out.resize() would zero-fill first, and push_back per hash
+// keeps reloading the vector's end pointer.
+constexpr size_t kBatch = 64;
+
 template <size_t kBlock>
-void hash_fixed(const char* p, size_t n, uint64_t h, BlockHash* o) {
-  for (size_t i = 0; i < n; ++i, p += kBlock) {
-    h = chain_step(h, XXH3_64bits(p, kBlock));
-    o[i] = h;
+uint64_t hash_fixed(const char* p, size_t n, uint64_t h, std::vector<BlockHash>& out) {
+  BlockHash batch[kBatch];
+  while (n > 0) {
+    const size_t k = n < kBatch ? n : kBatch;
+    for (size_t i = 0; i < k; ++i, p += kBlock) {
+      h = chain_step(h, XXH3_64bits(p, kBlock));
+      batch[i] = h;
+    }
+    out.insert(out.end(), batch, batch + k);
+    n -= k;
   }
+  return h;
 }
 
-void hash_any(const char* p, size_t n, size_t block, uint64_t h, BlockHash* o) {
-  for (size_t i = 0; i < n; ++i, p += block) {
-    h = chain_step(h, XXH3_64bits(p, block));
-    o[i] = h;
+uint64_t hash_any(const char* p, size_t n, size_t block, uint64_t h, std::vector<BlockHash>& out) {
+  BlockHash batch[kBatch];
+  while (n > 0) {
+    const size_t k = n < kBatch ? n : kBatch;
+    for (size_t i = 0; i < k; ++i, p += block) {
+      h = chain_step(h, XXH3_64bits(p, block));
+      batch[i] = h;
+    }
+    out.insert(out.end(), batch, batch + k);
+    n -= k;
   }
+  return h;
 }
 
 }  // namespace
@@ -53,26 +72,24 @@ void hash_blocks(std::string_view bytes, uint64_t seed, size_t block_bytes,
   if (block_bytes == 0) return;
   const size_t n = bytes.size() / block_bytes;
   if (n == 0) return;
-  const size_t old = out.size();
-  out.resize(old + n);
-  BlockHash* o = out.data() + old;
+  out.reserve(out.size() + n);
   switch (block_bytes) {
     // Common sizes get a constant length so XXH3 picks its path at compile
     // time; everything else takes the generic loop (same results).
     case 32:
-      hash_fixed<32>(bytes.data(), n, seed, o);
+      hash_fixed<32>(bytes.data(), n, seed, out);
       break;
     case 64:
-      hash_fixed<64>(bytes.data(), n, seed, o);
+      hash_fixed<64>(bytes.data(), n, seed, out);
       break;
     case 128:
-      hash_fixed<128>(bytes.data(), n, seed, o);
+      hash_fixed<128>(bytes.data(), n, seed, out);
       break;
     case 256:
-      hash_fixed<256>(bytes.data(), n, seed, o);
+      hash_fixed<256>(bytes.data(), n, seed, out);
       break;
     default:
-      hash_any(bytes.data(), n, block_bytes, seed, o);
+      hash_any(bytes.data(), n, block_bytes, seed, out);
       break;
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/read.hpp>
+#include <cstring>
 #include <string>
 
 #include "router/local_response.h"
@@ -41,14 +42,17 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
   // Bounded: a header, plus read-ahead of the body / pipelined requests.
   beast::flat_buffer buffer(options.max_header_bytes + 64 * 1024);
   // Beast sizes each socket read by the buffer's free capacity (at least 512
-  // bytes): without a reserve a 32 KB body would take 64 reads.
-  buffer.reserve(16 * 1024);
+  // bytes). 4 KiB holds a typical head and a small body in one read; a
+  // larger Content-Length body is read past this buffer, straight into its
+  // string, so only the first read's share of it is copied.
+  buffer.reserve(4 * 1024);
   error_code result;
   bool linger = false;  // answered an error before reading the whole request
 
   for (;;) {
     registration.set_busy(false);
     http::request_parser<http::string_body> parser;
+    bool reused_body = false;  // the body lives in session.request_body's storage
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
     stream.expires_after(options.keepalive_timeout);
@@ -94,12 +98,17 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
         break;
       }
       std::string& body = parser.get().body();
-      body.reserve(length + kBodyPadding);
+      body.swap(session.request_body);  // this connection's storage (SessionState)
+      reused_body = true;
+      if (body.capacity() < length + kBodyPadding) {
+        body.clear();  // nothing to keep: reserve would copy the old bytes
+        body.reserve(length + kBodyPadding);
+      }
+      body.resize(length);  // zero-fills only past the previous body's size
       const size_t buffered = std::min<size_t>(buffer.size(), length);
-      body.assign(static_cast<const char*>(buffer.data().data()), buffered);
+      std::memcpy(body.data(), buffer.data().data(), buffered);
       buffer.consume(buffered);
       if (buffered < length) {
-        body.resize(length);
         auto [bec, bn] = co_await net::async_read(
             stream, net::buffer(body.data() + buffered, length - buffered), use_tuple);
         if (bec) {
@@ -129,6 +138,12 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     }
     stream.expires_never();
     const bool keep = co_await handler.handle(stream, parser.get(), thread, session);
+    if (reused_body) {
+      session.request_body.swap(parser.get().body());
+      if (session.request_body.capacity() > SessionState::kKeepBodyBytes) {
+        std::string().swap(session.request_body);
+      }
+    }
     if (!keep) break;
   }
   if (linger) {

@@ -69,7 +69,9 @@ bool is_reset(const error_code& ec) {
 
 }  // namespace
 
-ExchangeBuffers::ExchangeBuffers() : upstream(kMaxUpstreamHeaderBytes + kRelayBufferBytes) {
+ExchangeBuffers::ExchangeBuffers()
+    : upstream(kMaxUpstreamHeaderBytes + kRelayBufferBytes),
+      relay(std::make_unique_for_overwrite<char[]>(kRelayBufferBytes)) {
   // One socket read per response piece, not Beast's minimum of 512 bytes.
   upstream.reserve(16 * 1024);
 }
@@ -159,9 +161,10 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;  // the lease closes: the unread body makes it unusable
     }
 
-    RelayResult r = co_await relay_response(ex.client, up, buffer, parser, ex.buffers.response_head,
-                                            worker->url(), ex.keep_alive, ex.request.version(),
-                                            options_.idle_timeout);
+    RelayResult r =
+        co_await relay_response(ex.client, up, buffer, parser, ex.buffers.response_head,
+                                std::span(ex.buffers.relay.get(), kRelayBufferBytes), worker->url(),
+                                ex.keep_alive, ex.request.version(), options_.idle_timeout);
     a.status = status;
     a.first_byte_at = r.first_byte_at;
     if (watch->client_gone || r.client_error) {

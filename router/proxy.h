@@ -26,6 +26,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "router/data_plane_metrics.h"
@@ -49,13 +50,14 @@ struct ProxyResult {
 
 // Per client connection, reused by each of its requests so the hot path
 // does not allocate: the upstream request head, the client response head,
-// and the upstream read buffer (bounded: a response header plus one relay
-// buffer of read-ahead).
+// the upstream read buffer (bounded: a response header plus one relay
+// buffer of read-ahead), and the buffer response body pieces pass through.
 struct ExchangeBuffers {
   ExchangeBuffers();
   std::string request_head;
   std::string response_head;
   beast::flat_buffer upstream;
+  std::unique_ptr<char[]> relay;  // kRelayBufferBytes
 };
 
 // One client request as the proxy sees it.

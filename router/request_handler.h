@@ -43,6 +43,11 @@ struct IoThreadState {
 struct SessionState {
   PreparedRequest prepared;
   ExchangeBuffers buffers;
+  // A Content-Length body's storage between requests (http_session.cc):
+  // kept at its last size so the next body of similar size is neither
+  // allocated nor zero-filled; given back when it grew past kKeepBodyBytes.
+  std::string request_body;
+  static constexpr size_t kKeepBodyBytes = 256 * 1024;
 };
 
 struct HandlerOptions {

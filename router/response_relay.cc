@@ -40,8 +40,9 @@ ResponseHead head_for(const http::response_parser<http::buffer_body>& parser,
 awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
-                                      std::string& head_buffer, std::string_view worker_url,
-                                      bool client_keep_alive, unsigned client_version,
+                                      std::string& head_buffer, std::span<char> buf,
+                                      std::string_view worker_url, bool client_keep_alive,
+                                      unsigned client_version,
                                       std::chrono::milliseconds idle_timeout) {
   RelayResult result;
   const ResponseHead head = head_for(parser, worker_url, client_keep_alive, client_version);
@@ -50,8 +51,6 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
   append_response_head(head_buffer, head, parser.get());
   size_t head_bytes = head_buffer.size();  // not yet sent
 
-  // One fixed buffer per exchange (lives in the coroutine frame).
-  std::array<char, kRelayBufferBytes> buf;
   for (;;) {
     size_t got = 0;
     if (!parser.is_done()) {

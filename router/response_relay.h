@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include <span>
+
 #include "router/net.h"
 
 namespace radixmesh::router {
@@ -38,11 +40,15 @@ struct RelayResult {
 
 inline constexpr size_t kRelayBufferBytes = 16 * 1024;
 
+// `body_buffer` (kRelayBufferBytes, the caller's, reused per connection)
+// carries the body pieces; keeping it off the coroutine frame keeps the
+// frame small enough for Asio's per-thread frame recycling.
 awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
-                                      std::string& head_buffer, std::string_view worker_url,
-                                      bool client_keep_alive, unsigned client_version,
+                                      std::string& head_buffer, std::span<char> body_buffer,
+                                      std::string_view worker_url, bool client_keep_alive,
+                                      unsigned client_version,
                                       std::chrono::milliseconds idle_timeout);
 
 }  // namespace radixmesh::router
