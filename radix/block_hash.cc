@@ -67,31 +67,62 @@ uint64_t chain_seed(uint64_t cluster_salt, std::string_view model, PromptNamespa
   return XXH3_64bits_withSeed(model.data(), model.size(), ns_seed);
 }
 
-void hash_blocks(std::string_view bytes, uint64_t seed, size_t block_bytes,
-                 std::vector<BlockHash>& out) {
-  if (block_bytes == 0) return;
-  const size_t n = bytes.size() / block_bytes;
-  if (n == 0) return;
+namespace {
+
+// Names n whole blocks at p continuing the chain from h; returns the last.
+uint64_t hash_run(const char* p, size_t n, size_t block_bytes, uint64_t h,
+                  std::vector<BlockHash>& out) {
+  if (n == 0) return h;
   out.reserve(out.size() + n);
   switch (block_bytes) {
     // Common sizes get a constant length so XXH3 picks its path at compile
     // time; everything else takes the generic loop (same results).
     case 32:
-      hash_fixed<32>(bytes.data(), n, seed, out);
-      break;
+      return hash_fixed<32>(p, n, h, out);
     case 64:
-      hash_fixed<64>(bytes.data(), n, seed, out);
-      break;
+      return hash_fixed<64>(p, n, h, out);
     case 128:
-      hash_fixed<128>(bytes.data(), n, seed, out);
-      break;
+      return hash_fixed<128>(p, n, h, out);
     case 256:
-      hash_fixed<256>(bytes.data(), n, seed, out);
-      break;
+      return hash_fixed<256>(p, n, h, out);
     default:
-      hash_any(bytes.data(), n, block_bytes, seed, out);
-      break;
+      return hash_any(p, n, block_bytes, h, out);
   }
+}
+
+}  // namespace
+
+void hash_blocks(std::string_view bytes, uint64_t seed, size_t block_bytes,
+                 std::vector<BlockHash>& out) {
+  if (block_bytes == 0) return;
+  hash_run(bytes.data(), bytes.size() / block_bytes, block_bytes, seed, out);
+}
+
+void BlockChain::start(uint64_t seed, size_t block_bytes, std::vector<BlockHash>& out) {
+  out_ = &out;
+  h_ = seed;
+  block_ = block_bytes;
+  bytes_ = 0;
+  partial_.clear();
+}
+
+void BlockChain::append(std::string_view bytes) {
+  bytes_ += bytes.size();
+  if (block_ == 0 || out_ == nullptr) return;
+  if (!partial_.empty()) {
+    const size_t need = block_ - partial_.size();
+    if (bytes.size() < need) {
+      partial_.append(bytes);
+      return;
+    }
+    partial_.append(bytes.data(), need);
+    bytes.remove_prefix(need);
+    h_ = hash_run(partial_.data(), 1, block_, h_, *out_);
+    partial_.clear();
+  }
+  const size_t n = bytes.size() / block_;
+  h_ = hash_run(bytes.data(), n, block_, h_, *out_);
+  partial_.assign(bytes.data() + n * block_, bytes.size() - n * block_);
 }
 
 }  // namespace radixmesh::radix

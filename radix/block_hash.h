@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -63,5 +64,26 @@ uint64_t chain_seed(uint64_t cluster_salt, std::string_view model, PromptNamespa
 // (0 appends nothing).
 void hash_blocks(std::string_view bytes, uint64_t seed, size_t block_bytes,
                  std::vector<BlockHash>& out);
+
+// hash_blocks for bytes that arrive in pieces: the request parser names a
+// prompt's blocks as it produces them, so a 32 KB prompt is never gathered
+// into one string first. After start(seed, block_bytes, out), appending
+// pieces p1, p2, ... appends to `out` exactly what hash_blocks(p1 p2 ...,
+// seed, block_bytes, out) would; the trailing partial block (< block_bytes,
+// kept here) is not hashed. Reusable: start() begins a new prompt without
+// giving back memory. One per thread.
+class BlockChain {
+ public:
+  void start(uint64_t seed, size_t block_bytes, std::vector<BlockHash>& out);
+  void append(std::string_view bytes);
+  size_t bytes() const { return bytes_; }  // appended since start()
+
+ private:
+  std::vector<BlockHash>* out_ = nullptr;
+  uint64_t h_ = 0;
+  size_t block_ = 0;
+  size_t bytes_ = 0;
+  std::string partial_;
+};
 
 }  // namespace radixmesh::radix

@@ -14,7 +14,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "radix/block_hash.h"
 #include "radix/request_view.h"
 #include "radix/result.h"
 
@@ -59,17 +61,42 @@ struct Where {
   std::string str() const { return index_path(list, i); }
 };
 
+// Where an Encoder in chain mode sends its bytes: `chain`, started at the
+// first flush with chain_seed(salt, model, *ns) (ns is final by then: the
+// endpoint encoders set it before producing any byte).
+struct ChainTarget {
+  BlockChain* chain = nullptr;
+  std::vector<BlockHash>* blocks = nullptr;
+  uint64_t salt = 0;
+  std::string_view model;
+  const PromptNamespace* ns = nullptr;
+  size_t block_bytes = 0;
+};
+
 // Appends canonical bytes to `out`, never past limits.max_canonical_bytes.
+// In chain mode (a ChainTarget) `out` only gathers small pieces: they and
+// every long piece go to the BlockChain, so long text is hashed where it
+// lies and never copied. Call finish() after the last byte.
 class Encoder {
  public:
-  Encoder(const ParseLimits& limits, std::string& out, std::string& scratch)
-      : limits_(limits), out_(out), scratch_(scratch) {}
+  Encoder(const ParseLimits& limits, std::string& out, std::string& scratch,
+          const ChainTarget* target = nullptr)
+      : limits_(limits), out_(out), scratch_(scratch), target_(target) {}
 
   Status put(std::string_view s) {
-    if (s.size() > limits_.max_canonical_bytes - out_.size()) return over();
-    out_.append(s);
+    if (s.size() > limits_.max_canonical_bytes - size()) return over();
+    if (target_ && s.size() >= kDirectBytes) {
+      flush();
+      target_->chain->append(s);
+    } else {
+      out_.append(s);
+    }
     return Ok{};
   }
+  // Bytes produced so far.
+  size_t size() const { return out_.size() + (started_ ? target_->chain->bytes() : 0); }
+  // Chain mode: hands the gathered bytes to the chain. No-op otherwise.
+  void finish() { flush(); }
   Status put(char c) { return put(std::string_view(&c, 1)); }
   // Prompt text: copied verbatim and counted in prompt_chars.
   Status text(std::string_view s) {
@@ -100,9 +127,16 @@ class Encoder {
   Error over() const;
   bool write_json(dom::element v, std::string& to) const;
 
+  void flush();
+
+  // Pieces at least this long skip `out` in chain mode.
+  static constexpr size_t kDirectBytes = 4096;
+
   const ParseLimits& limits_;
   std::string& out_;
   std::string& scratch_;
+  const ChainTarget* target_;
+  bool started_ = false;
   size_t chars_ = 0;
 };
 

@@ -41,6 +41,18 @@ Error Encoder::over() const {
       "canonical prompt exceeds " + std::to_string(limits_.max_canonical_bytes) + " bytes");
 }
 
+void Encoder::flush() {
+  if (target_ == nullptr) return;
+  if (!started_) {
+    target_->chain->start(chain_seed(target_->salt, target_->model, *target_->ns),
+                          target_->block_bytes, *target_->blocks);
+    started_ = true;
+  }
+  if (out_.empty()) return;
+  target_->chain->append(out_);
+  out_.clear();
+}
+
 Status Encoder::token(uint32_t id) {
   const char b[4] = {static_cast<char>(id & 0xFF), static_cast<char>((id >> 8) & 0xFF),
                      static_cast<char>((id >> 16) & 0xFF), static_cast<char>(id >> 24)};
@@ -137,7 +149,7 @@ bool Encoder::write_json(dom::element v, std::string& to) const {
 
 Status Encoder::json(dom::element v) {
   const size_t before = out_.size();
-  if (!write_json(v, out_) || out_.size() > limits_.max_canonical_bytes) {
+  if (!write_json(v, out_) || size() > limits_.max_canonical_bytes) {
     out_.resize(before);
     return over();
   }

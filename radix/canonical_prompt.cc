@@ -144,6 +144,7 @@ struct RequestParser::Impl {
   dom::parser parser;
   simdjson::error_code init_error = SUCCESS;
   std::string scratch;  // non-text part serialisation, reused
+  BlockChain chain;     // chain mode's block hasher, reused
 };
 
 RequestParser::RequestParser(ParseLimits limits) : impl_(std::make_unique<Impl>(limits)) {}
@@ -166,6 +167,19 @@ static_assert(RequestParser::kPadding >= simdjson::SIMDJSON_PADDING);
 
 Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out,
                                  bool body_padded) {
+  return parse(body, endpoint, out, body_padded, nullptr, nullptr);
+}
+
+Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out,
+                                 bool body_padded, const ChainSpec& chain,
+                                 std::vector<BlockHash>& blocks) {
+  blocks.clear();
+  return parse(body, endpoint, out, body_padded, &chain, &blocks);
+}
+
+Status RequestParser::parse(std::string_view body, Endpoint endpoint, ParsedRequest& out,
+                            bool body_padded, const ChainSpec* chain,
+                            std::vector<BlockHash>* blocks) {
   Impl& im = *impl_;
   out.model.clear();
   out.ns = PromptNamespace::kText;
@@ -173,6 +187,7 @@ Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, Parse
   out.stream = false;
   out.user.clear();
   out.prompt_chars = 0;
+  out.canonical_bytes = 0;
   if (body.size() > im.limits.max_body_bytes) {
     return make_error(ErrorCode::kTooLarge, "body: " + std::to_string(body.size()) +
                                                 " bytes, over the limit of " +
@@ -202,8 +217,19 @@ Status RequestParser::parse_into(std::string_view body, Endpoint endpoint, Parse
     std::string_view u;
     if (f.user.get(u) == SUCCESS) out.user.assign(u);
   }
-  canon::Encoder enc(im.limits, out.canonical, im.scratch);
+  canon::ChainTarget target;
+  if (chain != nullptr) {
+    target = {&im.chain,
+              blocks,
+              chain->cluster_salt,
+              out.model.empty() ? chain->default_model : out.model,
+              &out.ns,
+              chain->block_bytes};
+  }
+  canon::Encoder enc(im.limits, out.canonical, im.scratch, chain ? &target : nullptr);
   CANON_TRY(encode_body(f, endpoint, enc, out.ns));
+  enc.finish();
+  out.canonical_bytes = enc.size();
   out.prompt_chars = enc.chars();
   return Ok{};
 }

@@ -27,6 +27,7 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "radix/request_view.h"
 #include "radix/result.h"
@@ -52,6 +53,10 @@ class RequestParser {
   // instead of copying it into its own padded buffer.
   Status parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out,
                     bool body_padded = false);
+  // Same, naming the prompt's blocks into `blocks` (cleared first) as
+  // `chain` says; out.canonical stays empty, out.canonical_bytes is set.
+  Status parse_into(std::string_view body, Endpoint endpoint, ParsedRequest& out, bool body_padded,
+                    const ChainSpec& chain, std::vector<BlockHash>& blocks);
 
   // simdjson reads input in 64-byte blocks, possibly past the end.
   static constexpr size_t kPadding = 64;
@@ -59,6 +64,9 @@ class RequestParser {
   const ParseLimits& limits() const;
 
  private:
+  Status parse(std::string_view body, Endpoint endpoint, ParsedRequest& out, bool body_padded,
+               const ChainSpec* chain, std::vector<BlockHash>* blocks);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

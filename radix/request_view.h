@@ -29,11 +29,23 @@ const char* to_string(Endpoint endpoint);
 struct ParsedRequest {
   std::string model;  // "" when absent (the router then uses its default)
   PromptNamespace ns = PromptNamespace::kText;
-  std::string canonical;  // deterministic bytes; a later chat turn extends the earlier
+  std::string canonical;       // deterministic bytes; a later chat turn extends the earlier
+                               // (left empty when the parser names blocks itself: ChainSpec)
+  size_t canonical_bytes = 0;  // size of the canonical prompt, in both modes
   bool stream = false;
   std::string user;         // "user" field if a string (session key for consistent_hash)
   size_t prompt_chars = 0;  // size of the prompt content, for load estimates
                             // (text bytes; 4 per token id)
+};
+
+// Asks RequestParser::parse_into to name the prompt's blocks itself, as
+// hash_blocks(canonical, chain_seed(cluster_salt, model or default_model,
+// ns), block_bytes) would, hashing the canonical bytes as they are produced
+// instead of keeping them (the router's hot path: no 32 KB copy).
+struct ChainSpec {
+  uint64_t cluster_salt = 0;
+  std::string_view default_model;  // the model when the body names none
+  size_t block_bytes = kDefaultBlockBytes;
 };
 
 // Every bound the parser enforces. Exceeding one is ErrorCode::kTooLarge.

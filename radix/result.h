@@ -16,13 +16,13 @@ namespace radixmesh {
 // Stable machine-readable error kinds shared by all layers. Router code maps
 // them to HTTP statuses; mesh code maps them to reject counters.
 enum class ErrorCode {
-  kInvalidArgument,   // malformed input: bad JSON shape, bad flag value
-  kNotFound,          // unknown model, worker, anchor hash, peer
-  kTooLarge,          // a bound was exceeded (body, frame, snapshot, array)
-  kCorrupt,           // checksum/format error in binary input
-  kUnsupported,       // unknown version or feature
-  kUnavailable,       // nothing healthy to serve it
-  kInternal,          // a bug: should not happen
+  kInvalidArgument,  // malformed input: bad JSON shape, bad flag value
+  kNotFound,         // unknown model, worker, anchor hash, peer
+  kTooLarge,         // a bound was exceeded (body, frame, snapshot, array)
+  kCorrupt,          // checksum/format error in binary input
+  kUnsupported,      // unknown version or feature
+  kUnavailable,      // nothing healthy to serve it
+  kInternal,         // a bug: should not happen
 };
 
 const char* to_string(ErrorCode code);
@@ -65,13 +65,20 @@ inline Error make_error(ErrorCode code, std::string message) {
 
 inline const char* to_string(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kTooLarge: return "too_large";
-    case ErrorCode::kCorrupt: return "corrupt";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kTooLarge:
+      return "too_large";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }

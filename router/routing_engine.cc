@@ -22,12 +22,13 @@ Status RoutingEngine::prepare(RoutingScratch& scratch, std::string_view body,
                               radix::Endpoint endpoint, std::string_view session_header_value,
                               PreparedRequest& out, bool body_padded) const {
   out.endpoint = endpoint;
-  Status parsed = scratch.parser.parse_into(body, endpoint, out.parsed, body_padded);
+  // The parser names the blocks as it produces the canonical bytes (same
+  // names as hash_blocks over them; no copy of the prompt).
+  const radix::ChainSpec chain{options_.cluster_salt, options_.default_model, options_.block_bytes};
+  Status parsed =
+      scratch.parser.parse_into(body, endpoint, out.parsed, body_padded, chain, out.blocks);
   if (!parsed.ok()) return parsed;
   out.model = out.parsed.model.empty() ? options_.default_model : out.parsed.model;
-  out.blocks.clear();
-  const uint64_t seed = radix::chain_seed(options_.cluster_salt, out.model, out.parsed.ns);
-  radix::hash_blocks(out.parsed.canonical, seed, options_.block_bytes, out.blocks);
   out.session_key.assign(session_header_value.empty() ? std::string_view(out.parsed.user)
                                                       : session_header_value);
   return Ok{};

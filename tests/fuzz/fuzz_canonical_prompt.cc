@@ -55,6 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto first = parser.parse(body, endpoint);
   auto again = parser.parse(body, endpoint);
   fuzz_check(first.ok() == again.ok(), "same verdict twice");
+  {
+    ParsedRequest chained;
+    std::vector<BlockHash> named;
+    const radixmesh::Status st =
+        parser.parse_into(body, endpoint, chained, false, ChainSpec{0, "m", 64}, named);
+    fuzz_check(st.ok() == first.ok(), "chain mode gives the same verdict");
+    fuzz_check(st.ok() || st.error().code == first.error().code, "and the same error code");
+  }
   if (!first.ok()) return 0;
   fuzz_check(same(first.value(), again.value()), "same result twice");
   fuzz_check(first.value().canonical.size() <= parser.limits().max_canonical_bytes,
@@ -75,5 +83,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               kDefaultBlockBytes, hashes);
   fuzz_check(hashes.size() == first.value().canonical.size() / kDefaultBlockBytes,
              "one hash per whole block");
+
+  // Chain mode (the router's): the same names without the canonical copy,
+  // for the default block size and an odd one that splits every piece.
+  for (size_t block : {kDefaultBlockBytes, size_t{7}}) {
+    const ChainSpec spec{0, "fuzz-default-model", block};
+    ParsedRequest chained;
+    std::vector<BlockHash> named;
+    fuzz_check(parser.parse_into(body, endpoint, chained, false, spec, named).ok(),
+               "chain-mode parse succeeds");
+    const std::string& model =
+        first.value().model.empty() ? std::string("fuzz-default-model") : first.value().model;
+    std::vector<BlockHash> expected;
+    hash_blocks(first.value().canonical, chain_seed(0, model, first.value().ns), block, expected);
+    fuzz_check(named == expected, "chain mode names blocks as hash_blocks does");
+    fuzz_check(chained.canonical_bytes == first.value().canonical.size(),
+               "chain mode counts the canonical bytes");
+    fuzz_check(chained.prompt_chars == first.value().prompt_chars && chained.ns == first.value().ns,
+               "chain mode agrees on the rest");
+  }
   return 0;
 }

@@ -178,7 +178,7 @@ void check_routing(World& w, const SentRequest& s) {
   if (!endpoint) return;
   PreparedRequest p;
   if (!w.engine.prepare(w.scratch, s.req.body(), *endpoint, s.req["X-Session-Id"], p).ok()) return;
-  fuzz_check(p.blocks.size() == p.parsed.canonical.size() / 64, "blocks per canonical byte");
+  fuzz_check(p.blocks.size() == p.parsed.canonical_bytes / 64, "blocks per canonical byte");
   std::shared_ptr<Worker> chosen;
   {
     auto choice = w.engine.choose(w.scratch, p, {});

@@ -16,6 +16,7 @@ using json = nlohmann::json;
 using radixmesh::ErrorCode;
 using radixmesh::radix::BlockHash;
 using radixmesh::radix::chain_seed;
+using radixmesh::radix::ChainSpec;
 using radixmesh::radix::Endpoint;
 using radixmesh::radix::hash_blocks;
 using radixmesh::radix::ParsedRequest;
@@ -463,6 +464,86 @@ TEST_CASE("bad input: bounds give kTooLarge, never a crash or unbounded work") {
       Endpoint::kChatCompletions, kBig, "canonical", out);
   RequestParser op(out);
   CHECK(op.parse(json{{"prompt", std::string(100, 'x')}}.dump(), Endpoint::kCompletions).ok());
+}
+
+TEST_CASE("chain mode names the blocks exactly as hash_blocks over the canonical bytes") {
+  // Every endpoint and prompt shape, long and short pieces, under block
+  // sizes that split pieces anywhere: chain mode must give the names the
+  // canonical bytes give, or routers of a cluster would disagree.
+  const std::string big = long_text("big", 40000);
+  const std::vector<std::pair<json, Endpoint>> bodies = {
+      {turns({{{"role", "system"}, {"content", long_text("sys", 700)}},
+              {{"role", "user"}, {"content", big}},
+              {{"role", "assistant"}, {"content", "ok"}},
+              {{"role", "user"},
+               {"content", json::array({{{"type", "text"}, {"text", long_text("part", 300)}},
+                                        {{"type", "image_url"}, {"image_url", {{"url", "x"}}}}})}}},
+             {{"tools", {{{"type", "function"}, {"function", {{"name", long_text("t", 400)}}}}}}}),
+       Endpoint::kChatCompletions},
+      {json{{"messages", {{{"role", "user"}, {"content", "hi"}}}}}, Endpoint::kChatCompletions},
+      {json{{"model", "m2"}, {"instructions", long_text("ins", 500)}, {"input", big}},
+       Endpoint::kResponses},
+      {json{{"prompt", big}}, Endpoint::kCompletions},
+      {json{{"prompt", {"a", long_text("b", 900), "c"}}}, Endpoint::kCompletions},
+      {json{{"prompt", std::vector<int>(3000, 42)}}, Endpoint::kCompletions},
+      {json{{"input_ids", {{1, 2, 3}, std::vector<int>(500, 9)}}}, Endpoint::kGenerate},
+      {json{{"text", long_text("gen", 1000)}}, Endpoint::kGenerate},
+      {json{{"model", "e"}, {"input", {long_text("e1", 300), "e2"}}}, Endpoint::kEmbeddings},
+      {json{{"prompt", ""}}, Endpoint::kCompletions},
+  };
+  RequestParser parser;
+  for (const auto& [body, endpoint] : bodies) {
+    const ParsedRequest plain = parse_ok(body.dump(), endpoint, &parser);
+    for (size_t block : {size_t{1}, size_t{7}, size_t{64}, size_t{100}, size_t{256}}) {
+      for (uint64_t salt : {0ull, 99ull}) {
+        CAPTURE(body.dump().substr(0, 80));
+        CAPTURE(block);
+        ParsedRequest chained;
+        std::vector<BlockHash> named{1, 2, 3};  // cleared by parse_into
+        REQUIRE(parser
+                    .parse_into(body.dump(), endpoint, chained, false,
+                                ChainSpec{salt, "default-model", block}, named)
+                    .ok());
+        const std::string model = plain.model.empty() ? "default-model" : plain.model;
+        std::vector<BlockHash> expected;
+        hash_blocks(plain.canonical, chain_seed(salt, model, plain.ns), block, expected);
+        CHECK(named == expected);
+        CHECK(named.size() == plain.canonical.size() / block);
+        CHECK(chained.canonical_bytes == plain.canonical.size());
+        CHECK(chained.canonical.empty());  // never gathered
+        CHECK(chained.ns == plain.ns);
+        CHECK(chained.prompt_chars == plain.prompt_chars);
+        CHECK(chained.model == plain.model);
+      }
+    }
+  }
+  // The canonical bound holds in chain mode too, including text hashed in
+  // place (never gathered) and JSON rendered into the gathering buffer.
+  ParseLimits out;
+  out.max_canonical_bytes = 1000;
+  RequestParser bounded(out);
+  ParsedRequest r;
+  std::vector<BlockHash> named;
+  const ChainSpec spec{0, "m", 64};
+  CHECK(bounded
+            .parse_into(json{{"prompt", std::string(1000, 'x')}}.dump(), Endpoint::kCompletions, r,
+                        false, spec, named)
+            .ok());
+  CHECK(named.size() == 1000 / 64);
+  auto over = bounded.parse_into(json{{"prompt", std::string(1001, 'x')}}.dump(),
+                                 Endpoint::kCompletions, r, false, spec, named);
+  REQUIRE(!over.ok());
+  CHECK(over.error().code == ErrorCode::kTooLarge);
+  json two_big = turns({{{"role", "user"}, {"content", std::string(600, 'a')}},
+                        {{"role", "user"}, {"content", std::string(600, 'b')}}});
+  over = bounded.parse_into(two_big.dump(), Endpoint::kChatCompletions, r, false, spec, named);
+  REQUIRE(!over.ok());
+  CHECK(over.error().code == ErrorCode::kTooLarge);
+  json tools = turns({{{"role", "user"}, {"content", std::string(600, 'a')}}},
+                     {{"tools", {{{"name", std::string(600, 't')}}}}});
+  over = bounded.parse_into(tools.dump(), Endpoint::kChatCompletions, r, false, spec, named);
+  REQUIRE(!over.ok());
+  CHECK(over.error().code == ErrorCode::kTooLarge);
 }
 
 TEST_CASE("bad input: truncated and mutated bodies never crash") {

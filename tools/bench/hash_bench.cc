@@ -5,8 +5,11 @@
 //   BM_ParseChat/<bytes>/<pad>  RequestParser::parse_into of a chat body;
 //                               pad=1: the body has RequestParser::kPadding
 //                               spare bytes and is parsed in place (no copy)
-//   BM_ParseAndHash/<bytes>/<pad>  parse_into + chain_seed + hash_blocks: the
-//                               router's per-request prompt cost
+//   BM_ParseAndHash/<bytes>/<pad>/<one>  parse_into + chain_seed + hash_blocks
+//   BM_ParseChained/<bytes>/<pad>/<one>  parse_into naming the blocks itself
+//                               (ChainSpec): the router's per-request
+//                               prompt cost. one=1: the prompt is one
+//                               message (the proxy benchmark's body)
 //
 // Inputs are built once outside the timed loop; every loop reuses its output
 // buffers as the router's threads do. Method and figures: docs/benchmarks.md.
@@ -23,6 +26,7 @@ namespace {
 
 using radixmesh::radix::BlockHash;
 using radixmesh::radix::chain_seed;
+using radixmesh::radix::ChainSpec;
 using radixmesh::radix::Endpoint;
 using radixmesh::radix::hash_blocks;
 using radixmesh::radix::ParsedRequest;
@@ -74,6 +78,21 @@ std::string chat_body(size_t bytes) {
   return body;
 }
 
+// A chat body whose prompt is one user message of about `bytes` bytes (the
+// proxy benchmark's 32 KB request).
+std::string one_message_body(size_t bytes) {
+  std::string body =
+      R"({"model":"sim-model","max_tokens":1,"messages":[{"role":"user","content":")";
+  escape_into(text_of(bytes, 5), body);
+  body += "\"}]}";
+  return body;
+}
+
+std::string body_for(const benchmark::State& state) {
+  const auto bytes = static_cast<size_t>(state.range(0));
+  return state.range(2) != 0 ? one_message_body(bytes) : chat_body(bytes);
+}
+
 void BM_HashBlocks(benchmark::State& state) {
   const std::string input = text_of(static_cast<size_t>(state.range(0)), 7);
   const uint64_t seed = chain_seed(42, "llama-3-8b-instruct", PromptNamespace::kText);
@@ -108,7 +127,7 @@ void BM_ParseChat(benchmark::State& state) {
 BENCHMARK(BM_ParseChat)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}})->MinTime(0.2);
 
 void BM_ParseAndHash(benchmark::State& state) {
-  std::string body = chat_body(static_cast<size_t>(state.range(0)));
+  std::string body = body_for(state);
   const bool padded = state.range(1) != 0;
   body.reserve(body.size() + RequestParser::kPadding);
   RequestParser parser;
@@ -127,6 +146,28 @@ void BM_ParseAndHash(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * body.size());
   state.counters["blocks"] = static_cast<double>(hashes.size());
 }
-BENCHMARK(BM_ParseAndHash)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}})->MinTime(0.2);
+BENCHMARK(BM_ParseAndHash)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}, {0, 1}})->MinTime(0.2);
+
+// The router's path: the parser names the blocks itself (ChainSpec), the
+// canonical bytes are hashed as produced and never gathered.
+void BM_ParseChained(benchmark::State& state) {
+  std::string body = body_for(state);
+  const bool padded = state.range(1) != 0;
+  body.reserve(body.size() + RequestParser::kPadding);
+  RequestParser parser;
+  ParsedRequest req;
+  std::vector<BlockHash> hashes;
+  const ChainSpec spec{42, "", 64};
+  for (auto _ : state) {
+    if (!parser.parse_into(body, Endpoint::kChatCompletions, req, padded, spec, hashes).ok()) {
+      state.SkipWithError("parse failed");
+      break;
+    }
+    benchmark::DoNotOptimize(hashes.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * body.size());
+  state.counters["blocks"] = static_cast<double>(hashes.size());
+}
+BENCHMARK(BM_ParseChained)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}, {0, 1}})->MinTime(0.2);
 
 }  // namespace
