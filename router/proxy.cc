@@ -23,22 +23,21 @@ struct ClientWatch {
   beast::tcp_stream* upstream = nullptr;  // cancelled when the client leaves
   bool active = true;
   bool client_gone = false;
+  char peeked = 0;  // MSG_PEEK target: the byte stays in the socket
 };
 
+// A 1-byte MSG_PEEK receive rather than async_wait(wait_read): Asio starts a
+// wait with an epoll_ctl per request, while a receive on a socket already
+// registered for input only queues (or tries one recv first).
 void arm_watch(tcp::socket& client, std::shared_ptr<ClientWatch> watch) {
-  client.async_wait(tcp::socket::wait_read, [&client, watch](error_code ec) {
-    if (ec || !watch->active) return;
-    char byte;
-    error_code peek_ec;
-    const size_t n = client.receive(net::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
-    if (!peek_ec && n > 0) return;  // pipelined data: not a disconnect
-    if (peek_ec == net::error::would_block || peek_ec == net::error::try_again) {
-      arm_watch(client, watch);
-      return;
-    }
-    watch->client_gone = true;
-    if (watch->upstream) watch->upstream->cancel();
-  });
+  char* target = &watch->peeked;
+  client.async_receive(net::buffer(target, 1), tcp::socket::message_peek,
+                       [watch = std::move(watch)](error_code ec, size_t n) {
+                         if (!watch->active || ec == net::error::operation_aborted) return;
+                         if (!ec && n > 0) return;   // pipelined data: not a disconnect
+                         watch->client_gone = true;  // EOF, reset or another error
+                         if (watch->upstream) watch->upstream->cancel();
+                       });
 }
 
 // Ends the watch when the attempt ends, however it ends.

@@ -61,6 +61,28 @@ class RouterStreamingTest(harness.Cleanup, unittest.TestCase):
         s, _, b = ru.chat(port, [{"role": "user", "content": "after"}], max_tokens=1)
         self.assertEqual(s, 200, b)
 
+    def test_client_disconnect_before_the_first_byte_cancels_the_upstream_request(self):
+        # Nothing flows to the client while the worker computes its prefill,
+        # so only the router's watch on the client socket can notice.
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "20000",
+                             "--decode-us-per-token", "0")
+        sim_port = sims[0][0]
+        port, _ = ru.start_router(self, sims)
+        body = json.dumps(ru.chat_body([{"role": "user", "content": "x" * 4000}],
+                                       max_tokens=5)).encode()
+        sock = socket.create_connection((harness.HOST, port), timeout=10)
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        harness.wait_until(lambda: ru.sim_metrics(sim_port).get("sim_requests_total", 0) >= 1
+                           or ru.sim_metrics(sim_port).get("sim_in_flight", 0) >= 1,
+                           timeout=5, what="the request reached the worker")
+        sock.close()
+        harness.wait_until(lambda: ru.sim_metrics(sim_port).get("sim_cancelled_total") == 1,
+                           timeout=5, what="upstream cancellation counted by the worker")
+        s, _, b = ru.chat(port, [{"role": "user", "content": "after"}], max_tokens=1)
+        self.assertEqual(s, 200, b)
+
     def test_graceful_shutdown_finishes_an_in_flight_stream(self):
         sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0",
                              "--decode-us-per-token", "100000")
