@@ -12,7 +12,7 @@ worker_processes). The workers answer at once (0 prefill/decode delay), so
 the proxy is what is measured.
 
 Usage: tools/bench/proxy_bench.py [--build build] [--threads 1] [--duration 10] [--pin]
-       [--policies cache_aware,round_robin]
+       [--policies cache_aware,round_robin] [--bodies small,32k] [--rounds 1]
 Prints a Markdown table (paste into docs/benchmarks.md "## proxy").
 Only loopback; every process is stopped at the end.
 """
@@ -163,6 +163,10 @@ def main():
                     help="one radixmesh per policy, comma-separated")
     ap.add_argument("--pin", action="store_true",
                     help="proxies on CPU 1, workers and wrk on CPU 0 (taskset)")
+    ap.add_argument("--bodies", default="small,32k", help="which bodies: small, 32k")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="throughput runs per target, interleaved across targets so a "
+                         "machine that drifts affects all alike; the median is reported")
     args = ap.parse_args()
     if args.pin:
         PIN["proxy"] = ["taskset", "-c", "1"]
@@ -208,18 +212,31 @@ def main():
         targets["nginx"] = nport
         owners["nginx"] = procs[-1].pid
         rows = []
-        for name, body in (("small chat", body_small()), ("32 KB prompt", body_32k())):
+        wanted = set(args.bodies.split(","))
+        bodies = [(n, b) for key, n, b in (("small", "small chat", body_small()),
+                                           ("32k", "32 KB prompt", body_32k())) if key in wanted]
+        for name, body in bodies:
             res = {}
+            runs = {t: [] for t in targets}
+            for _ in range(args.rounds):
+                for tname, port in targets.items():
+                    url = f"http://{HOST}:{port}/v1/chat/completions"
+                    wrk(url, body, 4, 1, 1, tmp)  # warm-up: connections, caches
+                    pids = process_tree(owners[tname])
+                    cpu0 = cpu_seconds(pids)
+                    thr = wrk(url, body, args.conns, args.duration, 1, tmp)
+                    cpu1 = cpu_seconds(pids)
+                    requests = max(1.0, thr["rps"] * args.duration)
+                    thr["user_us"] = (cpu1[0] - cpu0[0]) * 1e6 / requests
+                    thr["sys_us"] = (cpu1[1] - cpu0[1]) * 1e6 / requests
+                    runs[tname].append(thr)
+                    if args.rounds > 1:
+                        print(f"#   round {tname:22} {thr['rps']:9.0f} req/s  cpu/req user "
+                              f"{thr['user_us']:5.1f} sys {thr['sys_us']:5.1f} us",
+                              file=sys.stderr, flush=True)
             for tname, port in targets.items():
                 url = f"http://{HOST}:{port}/v1/chat/completions"
-                wrk(url, body, 4, 1, 1, tmp)  # warm-up: connections, caches
-                pids = process_tree(owners[tname])
-                cpu0 = cpu_seconds(pids)
-                thr = wrk(url, body, args.conns, args.duration, 1, tmp)
-                cpu1 = cpu_seconds(pids)
-                requests = max(1.0, thr["rps"] * args.duration)
-                thr["user_us"] = (cpu1[0] - cpu0[0]) * 1e6 / requests
-                thr["sys_us"] = (cpu1[1] - cpu0[1]) * 1e6 / requests
+                thr = sorted(runs[tname], key=lambda r: r["rps"])[len(runs[tname]) // 2]
                 lat = wrk(url, body, 1, args.lat_duration, 1, tmp)
                 res[tname] = (thr, lat)
                 print(f"# {name:12} {tname:22} {thr['rps']:9.0f} req/s  "
