@@ -15,9 +15,9 @@
 namespace radixmesh::radix {
 namespace {
 
-// Domain tag of the seed derivation. Changing it renames every prefix of
-// every cluster: bump the version suffix only together with the mesh
-// protocol version.
+// Domain tag of the seed derivation; its suffix names the chain definition.
+// Changing it renames every prefix of every cluster: after a release, only
+// together with a mesh protocol version (docs/canonical-prompts.md).
 constexpr char kSeedTag[] = "radixmesh.chain.v2";
 
 // Hashes go through a small stack batch and are appended with one insert
@@ -25,27 +25,17 @@ constexpr char kSeedTag[] = "radixmesh.chain.v2";
 // keeps reloading the vector's end pointer.
 constexpr size_t kBatch = 64;
 
+// kBlock > 0: the block size as a compile-time constant, so XXH3 picks its
+// length path at compile time; kBlock == 0: `block` at run time.
 template <size_t kBlock>
-uint64_t hash_fixed(const char* p, size_t n, uint64_t h, std::vector<BlockHash>& out) {
+uint64_t hash_batched(const char* p, size_t n, size_t block, uint64_t h,
+                      std::vector<BlockHash>& out) {
+  const size_t size = kBlock ? kBlock : block;
   BlockHash batch[kBatch];
   while (n > 0) {
     const size_t k = n < kBatch ? n : kBatch;
-    for (size_t i = 0; i < k; ++i, p += kBlock) {
-      h = chain_step(h, XXH3_64bits(p, kBlock));
-      batch[i] = h;
-    }
-    out.insert(out.end(), batch, batch + k);
-    n -= k;
-  }
-  return h;
-}
-
-uint64_t hash_any(const char* p, size_t n, size_t block, uint64_t h, std::vector<BlockHash>& out) {
-  BlockHash batch[kBatch];
-  while (n > 0) {
-    const size_t k = n < kBatch ? n : kBatch;
-    for (size_t i = 0; i < k; ++i, p += block) {
-      h = chain_step(h, XXH3_64bits(p, block));
+    for (size_t i = 0; i < k; ++i, p += size) {
+      h = chain_step(h, XXH3_64bits(p, kBlock ? kBlock : size));
       batch[i] = h;
     }
     out.insert(out.end(), batch, batch + k);
@@ -78,15 +68,15 @@ uint64_t hash_run(const char* p, size_t n, size_t block_bytes, uint64_t h,
     // Common sizes get a constant length so XXH3 picks its path at compile
     // time; everything else takes the generic loop (same results).
     case 32:
-      return hash_fixed<32>(p, n, h, out);
+      return hash_batched<32>(p, n, 32, h, out);
     case 64:
-      return hash_fixed<64>(p, n, h, out);
+      return hash_batched<64>(p, n, 64, h, out);
     case 128:
-      return hash_fixed<128>(p, n, h, out);
+      return hash_batched<128>(p, n, 128, h, out);
     case 256:
-      return hash_fixed<256>(p, n, h, out);
+      return hash_batched<256>(p, n, 256, h, out);
     default:
-      return hash_any(p, n, block_bytes, h, out);
+      return hash_batched<0>(p, n, block_bytes, h, out);
   }
 }
 
