@@ -492,7 +492,10 @@ TEST_CASE("chain mode names the blocks exactly as hash_blocks over the canonical
       {json{{"prompt", ""}}, Endpoint::kCompletions},
   };
   RequestParser parser;
-  for (const auto& [body, endpoint] : bodies) {
+  for (const auto& entry : bodies) {
+    // Not a structured binding: clang 14 cannot capture one (CAPTURE below).
+    const json& body = entry.first;
+    const Endpoint endpoint = entry.second;
     const ParsedRequest plain = parse_ok(body.dump(), endpoint, &parser);
     for (size_t block : {size_t{1}, size_t{7}, size_t{64}, size_t{100}, size_t{256}}) {
       for (uint64_t salt : {0ull, 99ull}) {
