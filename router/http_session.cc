@@ -57,6 +57,11 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     parser.body_limit(options.max_body_bytes);
     stream.expires_after(options.keepalive_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    // Beast applies its header limit to the fields after the request line,
+    // and where a read happens to split the header changes what it lets
+    // through; the limit is on the whole header (`n` bytes), so check it
+    // here, the same for every split.
+    if (!ec && n > options.max_header_bytes) ec = http::error::header_limit;
     if (ec) {
       if (ec == http::error::header_limit) {
         co_await write_error(stream, RouterErrc::kHeaderTooLarge, "request header too large",

@@ -149,9 +149,22 @@ std::vector<SentRequest> parse_requests(std::string_view rest) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHeaderLimit);
     parser.body_limit(kBodyLimit);
-    parser.eager(true);
     boost::beast::error_code ec;
     size_t used = 0;
+    // The header first (not eager: put() stops at its end), so its size is
+    // known: the router's limit is on the whole header, request line
+    // included (a larger one is answered 431 and the connection closed).
+    while (!parser.is_header_done() && used < rest.size()) {
+      const size_t n = parser.put(net::buffer(rest.data() + used, rest.size() - used), ec);
+      if (ec == http::error::need_more) {
+        ec = {};
+        if (n == 0) break;
+      }
+      if (ec || n == 0) break;
+      used += n;
+    }
+    if (ec || !parser.is_header_done() || used > kHeaderLimit) break;
+    parser.eager(true);
     while (!parser.is_done() && used < rest.size()) {
       const size_t n = parser.put(net::buffer(rest.data() + used, rest.size() - used), ec);
       if (ec == http::error::need_more) {
