@@ -25,11 +25,21 @@ def binary(rel):
     return str(p)
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    """A TCP port free on loopback right now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A TCP port free on loopback right now (the OS picks it), never one
+    this process handed out before: the OS may offer a just-closed port
+    again, and two calls in a row (--port, --admin-port) must differ."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 class Proc:

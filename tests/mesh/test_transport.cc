@@ -310,7 +310,13 @@ TEST_CASE("graceful stop is seen as left; an abrupt death as dead") {
                  std::chrono::steady_clock::now() - t0)
                  .count()
           << " ms at a 100 ms gossip interval");
-  CHECK(view(a, "c")->state == MemberState::kAlive);
+  // The live node c stays (or, if a stall of this one-thread cluster under
+  // a sanitizer made a suspect it, becomes again by refuting) alive.
+  if (view(a, "c")->state != MemberState::kAlive) {
+    MESSAGE("c was " << static_cast<int>(view(a, "c")->state)
+                     << " in a's view; waiting for c to refute");
+  }
+  CHECK(c.run_until([&] { return view(a, "c")->state == MemberState::kAlive; }, 3000));
   d.reset();
 }
 

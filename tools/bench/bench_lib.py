@@ -60,10 +60,20 @@ def ensure_built(build, targets):
                    stdout=subprocess.DEVNULL)
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A free loopback port, never one handed out before by this process
+    (the OS may offer a just-closed port again)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 def http_get(port, path, timeout=2.0):
