@@ -47,7 +47,7 @@ struct SessionState {
   // kept at its last size so the next body of similar size is neither
   // allocated nor zero-filled; given back when it grew past kKeepBodyBytes.
   std::string request_body;
-  static constexpr size_t kKeepBodyBytes = 256 * 1024;
+  static constexpr size_t kKeepBodyBytes = 64 * 1024;  // per idle connection, at most
 };
 
 struct HandlerOptions {

@@ -26,23 +26,10 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools" / "bench"))
+from bench_lib import free_port  # noqa: E402
+
 HOST = "127.0.0.1"
-
-
-_HANDED_OUT = set()
-
-
-def free_port():
-    """A free loopback port, never one handed out before by this process
-    (the OS may offer a just-closed port again)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
-    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 class Fleet:

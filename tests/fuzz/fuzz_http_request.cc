@@ -151,29 +151,25 @@ std::vector<SentRequest> parse_requests(std::string_view rest) {
     parser.body_limit(kBodyLimit);
     boost::beast::error_code ec;
     size_t used = 0;
+    // Feeds the parser until `reached()` or it can go no further.
+    const auto feed = [&](auto reached) {
+      while (!reached() && used < rest.size()) {
+        const size_t n = parser.put(net::buffer(rest.data() + used, rest.size() - used), ec);
+        if (ec == http::error::need_more) {
+          ec = {};
+          if (n == 0) break;
+        }
+        if (ec || n == 0) break;
+        used += n;
+      }
+    };
     // The header first (not eager: put() stops at its end), so its size is
     // known: the router's limit is on the whole header, request line
     // included (a larger one is answered 431 and the connection closed).
-    while (!parser.is_header_done() && used < rest.size()) {
-      const size_t n = parser.put(net::buffer(rest.data() + used, rest.size() - used), ec);
-      if (ec == http::error::need_more) {
-        ec = {};
-        if (n == 0) break;
-      }
-      if (ec || n == 0) break;
-      used += n;
-    }
+    feed([&] { return parser.is_header_done(); });
     if (ec || !parser.is_header_done() || used > kHeaderLimit) break;
     parser.eager(true);
-    while (!parser.is_done() && used < rest.size()) {
-      const size_t n = parser.put(net::buffer(rest.data() + used, rest.size() - used), ec);
-      if (ec == http::error::need_more) {
-        ec = {};
-        if (n == 0) break;
-      }
-      if (ec || n == 0) break;
-      used += n;
-    }
+    feed([&] { return parser.is_done(); });
     if (ec || !parser.is_done()) break;
     SentRequest s{parser.release(), {}};
     const std::string_view target = s.req.target();

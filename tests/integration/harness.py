@@ -10,9 +10,15 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# free_port: a loopback port never handed out before by this process (the
+# OS may offer a just-closed one again, and --port and --admin-port must
+# differ); one copy, shared with the demo and the benchmarks.
+sys.path.insert(0, str(ROOT / "tools" / "bench"))
+from bench_lib import free_port  # noqa: E402,F401
 BUILD = pathlib.Path(os.environ.get("RADIXMESH_BUILD", ROOT / "build"))
 HOST = "127.0.0.1"
 
@@ -23,23 +29,6 @@ def binary(rel):
     if not p.exists():
         raise FileNotFoundError(f"{p} is not built")
     return str(p)
-
-
-_HANDED_OUT = set()
-
-
-def free_port():
-    """A TCP port free on loopback right now (the OS picks it), never one
-    this process handed out before: the OS may offer a just-closed port
-    again, and two calls in a row (--port, --admin-port) must differ."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
-    raise RuntimeError("no fresh loopback port after 100 tries")
 
 
 class Proc:

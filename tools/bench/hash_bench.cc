@@ -126,7 +126,10 @@ void BM_ParseChat(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseChat)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}})->MinTime(0.2);
 
-void BM_ParseAndHash(benchmark::State& state) {
+// The per-request prompt cost: `step(parser, body, padded, req, hashes)`
+// parses one body into hashes (false on error), over a reused parser.
+template <typename Step>
+void prompt_cost(benchmark::State& state, Step step) {
   std::string body = body_for(state);
   const bool padded = state.range(1) != 0;
   body.reserve(body.size() + RequestParser::kPadding);
@@ -135,38 +138,35 @@ void BM_ParseAndHash(benchmark::State& state) {
   std::vector<BlockHash> hashes;
   hashes.reserve(body.size() / 64 + 1);
   for (auto _ : state) {
-    if (!parser.parse_into(body, Endpoint::kChatCompletions, req, padded).ok()) {
+    if (!step(parser, body, padded, req, hashes)) {
       state.SkipWithError("parse failed");
       break;
     }
-    hashes.clear();
-    hash_blocks(req.canonical, chain_seed(42, req.model, req.ns), 64, hashes);
     benchmark::DoNotOptimize(hashes.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * body.size());
   state.counters["blocks"] = static_cast<double>(hashes.size());
+}
+
+void BM_ParseAndHash(benchmark::State& state) {
+  prompt_cost(state, [](RequestParser& parser, const std::string& body, bool padded,
+                        ParsedRequest& req, std::vector<BlockHash>& hashes) {
+    if (!parser.parse_into(body, Endpoint::kChatCompletions, req, padded).ok()) return false;
+    hashes.clear();
+    hash_blocks(req.canonical, chain_seed(42, req.model, req.ns), 64, hashes);
+    return true;
+  });
 }
 BENCHMARK(BM_ParseAndHash)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}, {0, 1}})->MinTime(0.2);
 
 // The router's path: the parser names the blocks itself (ChainSpec), the
 // canonical bytes are hashed as produced and never gathered.
 void BM_ParseChained(benchmark::State& state) {
-  std::string body = body_for(state);
-  const bool padded = state.range(1) != 0;
-  body.reserve(body.size() + RequestParser::kPadding);
-  RequestParser parser;
-  ParsedRequest req;
-  std::vector<BlockHash> hashes;
   const ChainSpec spec{42, "", 64};
-  for (auto _ : state) {
-    if (!parser.parse_into(body, Endpoint::kChatCompletions, req, padded, spec, hashes).ok()) {
-      state.SkipWithError("parse failed");
-      break;
-    }
-    benchmark::DoNotOptimize(hashes.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * body.size());
-  state.counters["blocks"] = static_cast<double>(hashes.size());
+  prompt_cost(state, [&spec](RequestParser& parser, const std::string& body, bool padded,
+                             ParsedRequest& req, std::vector<BlockHash>& hashes) {
+    return parser.parse_into(body, Endpoint::kChatCompletions, req, padded, spec, hashes).ok();
+  });
 }
 BENCHMARK(BM_ParseChained)->ArgsProduct({{2 << 10, 32 << 10}, {0, 1}, {0, 1}})->MinTime(0.2);
 
