@@ -57,8 +57,11 @@ canon::TopFields scan_top(dom::object root) {
 Error parse_error(simdjson::error_code err, const ParseLimits& limits) {
   switch (err) {
     case simdjson::DEPTH_ERROR:
-      return make_error(ErrorCode::kTooLarge, "body: JSON nesting deeper than " +
-                                                  std::to_string(limits.max_depth) + " levels");
+      // A shape error, not a size one: a 200 KB body of brackets is small
+      // (400, not 413).
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "body: JSON nesting deeper than " + std::to_string(limits.max_depth) + " levels");
     case simdjson::UTF8_ERROR:
       return make_error(ErrorCode::kInvalidArgument, "body: not valid UTF-8");
     case simdjson::CAPACITY:

@@ -13,10 +13,10 @@
 // Token-id prompts are 4-byte little-endian ids in PromptNamespace::kTokenIds.
 //
 // Errors are values: ErrorCode::kInvalidArgument for a bad shape (not JSON,
-// not an object, a field of the wrong type, invalid UTF-8) with a message
-// naming the field ("messages[2].content: ..."), ErrorCode::kTooLarge when a
-// ParseLimits bound is exceeded (body, nesting depth, array length, canonical
-// size). Never throws, never recurses deeper than max_depth, never allocates
+// not an object, a field of the wrong type, invalid UTF-8, nesting deeper
+// than max_depth) with a message naming the field ("messages[2].content:
+// ..."), ErrorCode::kTooLarge when a ParseLimits size bound is exceeded (body,
+// array length, canonical size). Never throws, never recurses deeper than max_depth, never allocates
 // more than a small multiple of max_body_bytes.
 //
 // Ownership and threads: a RequestParser owns a reusable simdjson parser and

@@ -48,7 +48,8 @@ struct ChainSpec {
   size_t block_bytes = kDefaultBlockBytes;
 };
 
-// Every bound the parser enforces. Exceeding one is ErrorCode::kTooLarge.
+// Every bound the parser enforces. Exceeding one is ErrorCode::kTooLarge,
+// except max_depth: nesting is a shape error (kInvalidArgument, a 400).
 struct ParseLimits {
   size_t max_body_bytes = 8 << 20;       // before any parsing
   size_t max_depth = 64;                 // JSON nesting (arrays + objects)

@@ -426,15 +426,20 @@ TEST_CASE("bad input: bounds give kTooLarge, never a crash or unbounded work") {
   check_error(json{{"prompt", std::string(2000, 'x')}}.dump(), Endpoint::kCompletions, kBig, "body",
               small);
 
-  // 10,000 nested arrays inside content parts: a depth error, not a stack overflow.
-  check_error(nested_part(10000), Endpoint::kChatCompletions, kBig, "nesting");
+  // 10,000 and 100,000 nested arrays inside content parts: a depth error
+  // (kInvalidArgument: a shape error, answered 400, not 413), not a stack
+  // overflow.
+  check_error(nested_part(10000), Endpoint::kChatCompletions, ErrorCode::kInvalidArgument,
+              "nesting");
+  check_error(nested_part(100000), Endpoint::kChatCompletions, ErrorCode::kInvalidArgument,
+              "nesting");
   // Just inside the limit is fine, one past it is not (5 levels lead to the part).
   ParseLimits depth;
   depth.max_depth = 16;
   RequestParser dp(depth);
   CHECK(dp.parse(nested_part(11), Endpoint::kChatCompletions).ok());
   const std::string bad_nest = nested_part(12);
-  check_error(bad_nest, Endpoint::kChatCompletions, kBig, "nesting", depth);
+  check_error(bad_nest, Endpoint::kChatCompletions, ErrorCode::kInvalidArgument, "nesting", depth);
 
   ParseLimits items;
   items.max_array_items = 1000;
