@@ -6,6 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "router/fd_budget.h"
+
 namespace radixmesh::router {
 namespace {
 
@@ -37,6 +39,27 @@ radix::PrefixTree::Options tree_options(const RouterConfig& c,
 
 std::chrono::milliseconds ms(int64_t v) {
   return std::chrono::milliseconds(v);
+}
+
+// Raises the open-files soft limit to the hard one and picks the data-plane
+// connection cap (router/fd_budget.h); logs both.
+uint64_t connection_cap(const RouterConfig& c, const Logger& log) {
+  const OpenFilesLimit limit = raise_open_files_limit();
+  if (!limit.error.empty()) log.warn("open-files limit: " + limit.error);
+  const uint64_t cap = c.max_connections > 0 ? static_cast<uint64_t>(c.max_connections)
+                                             : default_max_connections(limit.soft);
+  std::string line = "open-files limit " + std::to_string(limit.soft);
+  if (limit.soft != limit.soft_before) {
+    line += " (raised from " + std::to_string(limit.soft_before) + ")";
+  }
+  line += ", hard " + std::to_string(limit.hard) + "; max connections " + std::to_string(cap) +
+          (c.max_connections > 0 ? " (--max-connections)" : " (derived)");
+  log.info(line);
+  if (c.max_connections > 0 && cap > default_max_connections(limit.soft)) {
+    log.warn("--max-connections " + std::to_string(cap) + " leaves little room under the " +
+             "open-files limit for upstream, health-check, admin and mesh sockets");
+  }
+  return cap;
 }
 
 constexpr size_t kMaxModels = 1024;
@@ -138,10 +161,11 @@ App::App(RouterConfig config, const Logger& log)
   error_code ec;
   const auto address = net::ip::make_address(config_.host, ec);
   if (ec) throw std::runtime_error("--host " + config_.host + ": not an IP address");
+  const uint64_t max_connections = connection_cap(config_, log_);
   try {
     listener_ = std::make_unique<Listener>(
         control, tcp::endpoint(address, static_cast<unsigned short>(config_.port)),
-        std::move(listener_threads), *handler_, session,
+        std::move(listener_threads), *handler_, session, max_connections, &families_,
         [this](const std::string& m) { log_.error(m); });
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot listen on " + config_.host + ":" +

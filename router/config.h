@@ -37,6 +37,7 @@ struct RouterConfig {
   // Data plane.
   std::string host = "0.0.0.0";
   int port = 8000;
+  int64_t max_connections = 0;  // open client connections at most; 0: derived from RLIMIT_NOFILE
   // Admin API.
   std::string admin_host = "127.0.0.1";
   int admin_port = 9000;

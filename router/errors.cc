@@ -50,6 +50,9 @@ unsigned http_status(RouterErrc e) {
       return 504;
     case RouterErrc::kInternal:
       return 500;
+    case RouterErrc::kConnectionCap:
+    case RouterErrc::kLocalResources:
+      return 503;
   }
   return 500;
 }
@@ -67,6 +70,8 @@ std::string_view error_type(RouterErrc e) {
     case RouterErrc::kNoHealthyWorker:
     case RouterErrc::kShuttingDown:
     case RouterErrc::kPoolExhausted:
+    case RouterErrc::kConnectionCap:
+    case RouterErrc::kLocalResources:
       return "service_unavailable_error";
     case RouterErrc::kUpstreamFailure:
     case RouterErrc::kUpstreamTimeout:
@@ -103,6 +108,10 @@ std::string_view error_code_name(RouterErrc e) {
       return "upstream_timeout";
     case RouterErrc::kInternal:
       return "internal_error";
+    case RouterErrc::kConnectionCap:
+      return "too_many_connections";
+    case RouterErrc::kLocalResources:
+      return "router_out_of_resources";
   }
   return "internal_error";
 }

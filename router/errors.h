@@ -31,6 +31,8 @@ enum class RouterErrc {
   kUpstreamFailure,   // connect refused, reset, garbage: 502
   kUpstreamTimeout,   // connect / first byte / idle timeout upstream: 504
   kInternal,          // a bug: 500
+  kConnectionCap,     // over --max-connections: 503, then the connection closes
+  kLocalResources,    // this process is out of descriptors / socket memory: 503
 };
 
 const boost::system::error_category& router_category();

@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "router/fd_budget.h"
+
 namespace radixmesh::router {
 namespace {
 
@@ -25,6 +27,10 @@ awaitable<GetResult> http_get(net::any_io_executor ex, const WorkerAddress& addr
     co_return r;
   }
   beast::tcp_stream stream(ex);
+  if (const error_code oec = open_for_connect(stream.socket(), endpoints); oec) {
+    r.ec = oec;  // EMFILE: reported as such (see is_local_resource_error)
+    co_return r;
+  }
   stream.expires_after(timeout);
   auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
   if (cec) {
@@ -104,6 +110,14 @@ awaitable<void> HealthChecker::loop(std::shared_ptr<Worker> worker) {
 
 awaitable<void> HealthChecker::check(std::shared_ptr<Worker> worker) {
   GetResult health = co_await http_get(executor_, worker->address(), "/health", options_.timeout);
+  if (is_local_resource_error(health.ec)) {
+    // No descriptor for the check's socket: this process's shortage, not
+    // the worker's. Keep its health as it was and check again next round.
+    if (auto line = local_errors_.on_error(Clock::now(), health.ec.message())) log_.warn(*line);
+    if (metrics_) metrics_->refresh_worker(*worker, now_ms());
+    co_return;
+  }
+  if (auto line = local_errors_.on_success(Clock::now())) log_.warn(*line);
   const bool ok = !health.ec && health.status == 200;
   if (ok != worker->healthy()) {
     if (ok) {

@@ -10,6 +10,11 @@
 // at once; the next passing check brings it back. The circuit breaker is
 // separate: only real requests open and close it.
 //
+// A check that cannot even open its socket (EMFILE, ENFILE: this process is
+// out of descriptors) leaves the worker's health unchanged: a local shortage
+// is never blamed on the workers. Such skipped checks are logged once per
+// burst.
+//
 // Each check is bounded by `timeout` (connect + request + response, response
 // body at most 1 MiB). Checks never use the proxy's connection pool.
 //
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include "router/data_plane_metrics.h"
+#include "router/error_burst.h"
 #include "router/log.h"
 #include "router/net.h"
 #include "router/worker_registry.h"
@@ -59,6 +65,7 @@ class HealthChecker {
   const Logger& log_;
   bool stopped_ = false;                           // executor thread only
   std::unordered_set<net::steady_timer*> timers_;  // executor thread only
+  ErrorBurst local_errors_{"health checks skipped (local descriptor shortage)"};  // executor thread
 };
 
 }  // namespace radixmesh::router

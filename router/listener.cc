@@ -1,17 +1,75 @@
 #include "router/listener.h"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "router/errors.h"
 
 namespace radixmesh::router {
+namespace {
+
+// The whole answer to a connection over the cap, built once.
+const std::string& refusal_response() {
+  static const std::string response = [] {
+    const std::string body = error_body(RouterErrc::kConnectionCap,
+                                        "the router has too many open connections; retry shortly");
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: radixmesh\r\n"
+           "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return response;
+}
+
+// Writes the 503, half-closes, discards what the client sent for a moment
+// (so the close does not reset the connection before the 503 is read), then
+// closes. At most one second each for the write and the drain.
+awaitable<void> answer_refusal(tcp::socket socket, std::shared_ptr<ConnectionGate> gate) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(1));
+  auto [ec, n] = co_await net::async_write(stream, net::buffer(refusal_response()), use_tuple);
+  if (!ec) {
+    error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::array<char, 1024> sink;
+    size_t discarded = 0;
+    stream.expires_after(std::chrono::seconds(1));
+    while (discarded < 64 * 1024) {
+      auto [rec, rn] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
+      if (rec) break;
+      discarded += rn;
+    }
+  }
+  stream.close();
+  gate->end_shed();
+}
+
+// The session plus its slot under the cap: the ticket lives as long as the
+// session coroutine.
+awaitable<error_code> serve(tcp::socket socket, ConnectionGate::Ticket ticket,
+                            const RequestHandler& handler, IoThreadState& thread,
+                            SessionOptions options) {
+  co_return co_await run_session(std::move(socket), handler, thread, options);
+}
+
+}  // namespace
 
 Listener::Listener(net::io_context& accept_ioc, const tcp::endpoint& endpoint,
                    std::vector<Thread> threads, const RequestHandler& handler,
-                   SessionOptions options, LogFn log_error)
+                   SessionOptions options, uint64_t max_connections, RouterMetrics* metrics,
+                   LogFn log_error)
     : acceptor_(accept_ioc),
       threads_(std::move(threads)),
       handler_(handler),
       options_(options),
+      gate_(std::make_shared<ConnectionGate>(
+          max_connections, metrics ? metrics->client_connections.with({}) : nullptr)),
       log_error_(std::move(log_error)) {
+  if (metrics) {
+    metrics->client_connections_limit.with({})->set(static_cast<double>(max_connections));
+    refused_cap_ = metrics->connections_refused.with({"max_connections"});
+    refused_accept_ = metrics->connections_refused.with({"accept_error"});
+  }
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -36,21 +94,43 @@ void Listener::stop() {
   });
 }
 
+void Listener::refuse(tcp::socket socket, net::io_context& ioc) {
+  if (refused_cap_) refused_cap_->inc();
+  if (auto line =
+          refusals_.on_error(Clock::now(), std::to_string(gate_->limit()) + " connections open")) {
+    log_error_(*line);
+  }
+  if (!gate_->try_start_shed()) {
+    error_code ignored;
+    socket.close(ignored);  // enough refusals in flight: no answer
+    return;
+  }
+  net::co_spawn(ioc, answer_refusal(std::move(socket), gate_), net::detached);
+}
+
 awaitable<void> Listener::accept_loop() {
-  int consecutive_errors = 0;
   while (acceptor_.is_open()) {
     const Thread t = threads_[next_++ % threads_.size()];
     auto [ec, socket] = co_await acceptor_.async_accept(*t.ioc, use_tuple);
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) break;
+    const auto now = Clock::now();
     if (ec) {
-      // EMFILE and friends: log once per burst, back off briefly, go on.
-      if (consecutive_errors++ == 0) log_error_("accept: " + ec.message());
+      // EMFILE and friends: the pending connection stays in the backlog and
+      // the acceptor stays readable, so back off briefly and go on.
+      if (refused_accept_) refused_accept_->inc();
+      if (auto line = accept_errors_.on_error(now, ec.message())) log_error_(*line);
       net::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(50));
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    consecutive_errors = 0;
-    net::co_spawn(*t.ioc, run_session(std::move(socket), handler_, *t.state, options_),
+    if (auto line = accept_errors_.on_success(now)) log_error_(*line);
+    ConnectionGate::Ticket ticket = gate_->try_enter();
+    if (!ticket) {
+      refuse(std::move(socket), *t.ioc);
+      continue;
+    }
+    if (auto line = refusals_.on_success(now)) log_error_(*line);
+    net::co_spawn(*t.ioc, serve(std::move(socket), std::move(ticket), handler_, *t.state, options_),
                   [log = log_error_](std::exception_ptr e, error_code ec) {
                     if (e) {
                       try {

@@ -6,15 +6,26 @@
 // its pooled connections stay on that thread. stop() closes the acceptor
 // (shutdown step 1); sessions already open are not touched.
 //
+// Connection cap (router/connection_gate.h): each session holds a ticket;
+// with max_connections open, a new connection gets a short 503
+// (too_many_connections) and is closed. Accept errors (EMFILE when the
+// process is out of descriptors anyway) pause the loop for 50 ms and are
+// logged once per burst with a count (router/error_burst.h), as are
+// refusals.
+//
 // Threads: construct and start() at start-up; stop() from any thread (it is
 // posted to the acceptor's executor).
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "router/connection_gate.h"
+#include "router/error_burst.h"
 #include "router/http_session.h"
+#include "router/metrics_catalog.h"
 #include "router/net.h"
 #include "router/request_handler.h"
 
@@ -28,22 +39,31 @@ class Listener {
   };
   using LogFn = std::function<void(const std::string&)>;
 
-  // Binds and listens now (throws on failure: start-up error).
+  // Binds and listens now (throws on failure: start-up error). metrics may be
+  // null (tests).
   Listener(net::io_context& accept_ioc, const tcp::endpoint& endpoint, std::vector<Thread> threads,
-           const RequestHandler& handler, SessionOptions options, LogFn log_error);
+           const RequestHandler& handler, SessionOptions options, uint64_t max_connections,
+           RouterMetrics* metrics, LogFn log_error);
 
   void start();
   void stop();
   tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  const ConnectionGate& gate() const { return *gate_; }
 
  private:
   awaitable<void> accept_loop();
+  void refuse(tcp::socket socket, net::io_context& ioc);
 
   tcp::acceptor acceptor_;
   std::vector<Thread> threads_;
   const RequestHandler& handler_;
   const SessionOptions options_;
+  std::shared_ptr<ConnectionGate> gate_;
+  std::shared_ptr<Counter> refused_cap_;     // null without metrics
+  std::shared_ptr<Counter> refused_accept_;  // null without metrics
   LogFn log_error_;
+  ErrorBurst accept_errors_{"accept"};                           // acceptor thread only
+  ErrorBurst refusals_{"connection refused (max-connections)"};  // acceptor thread only
   size_t next_ = 0;
 };
 

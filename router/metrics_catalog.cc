@@ -31,6 +31,14 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
       lock_hold_max(r.gauge("radixmesh_lock_hold_max_seconds",
                             "Longest time any thread held each lock since start.", {"lock"})),
       admin_requests(r.counter("radixmesh_admin_requests_total",
-                               "Admin API requests by path and status.", {"path", "status"})) {}
+                               "Admin API requests by path and status.", {"path", "status"})),
+      client_connections(
+          r.gauge("radixmesh_client_connections", "Data-plane client connections open now.", {})),
+      client_connections_limit(r.gauge("radixmesh_client_connections_limit",
+                                       "The data-plane connection cap (--max-connections).", {})),
+      connections_refused(r.counter("radixmesh_client_connections_refused_total",
+                                    "Client connections refused: max_connections (answered 503 "
+                                    "and closed) or accept_error (accept failed, e.g. EMFILE).",
+                                    {"reason"})) {}
 
 }  // namespace radixmesh::router

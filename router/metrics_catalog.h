@@ -31,6 +31,11 @@ struct RouterMetrics {
   CounterFamily& decisions;       // radixmesh_policy_decisions_total{policy,reason}
   GaugeFamily& lock_hold_max;     // radixmesh_lock_hold_max_seconds{lock}
   CounterFamily& admin_requests;  // radixmesh_admin_requests_total{path,status}
+  // Data-plane connections (router/connection_gate.h).
+  GaugeFamily& client_connections;        // radixmesh_client_connections
+  GaugeFamily& client_connections_limit;  // radixmesh_client_connections_limit (--max-connections)
+  // reason: max_connections (over the cap: 503 and closed) | accept_error (EMFILE...)
+  CounterFamily& connections_refused;  // radixmesh_client_connections_refused_total{reason}
 };
 
 }  // namespace radixmesh::router

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "router/fd_budget.h"
 #include "router/headers.h"
 #include "router/local_response.h"
 #include "router/response_relay.h"
@@ -108,6 +109,7 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       a.error = ec;
       a.failure = ec == RouterErrc::kPoolExhausted     ? AttemptFailure::kPoolExhausted
                   : ec == RouterErrc::kUpstreamTimeout ? AttemptFailure::kConnectTimeout
+                  : is_local_resource_error(ec)        ? AttemptFailure::kLocalResources
                                                        : AttemptFailure::kConnectRefused;
       co_return;
     }
@@ -268,7 +270,10 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           w.breaker().on_abandoned(a.choice.probe);
         }
         if (d.mark_unhealthy) w.set_healthy(false);
-        if (metrics_) metrics_->upstream_error(w, to_string(a.failure));
+        // A local shortage is not the worker's error (router/fd_budget.h).
+        if (metrics_ && a.failure != AttemptFailure::kLocalResources) {
+          metrics_->upstream_error(w, to_string(a.failure));
+        }
         last_error = d.final_error;
         last_message = "worker " + w.url() + ": " + std::string(to_string(a.failure));
         if (a.status) last_message += " (status " + std::to_string(a.status) + ")";

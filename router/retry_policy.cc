@@ -41,6 +41,10 @@ RetryDecision decide_retry(AttemptFailure failure, int attempt, int max_retries,
       retryable = true;  // overloaded, not broken: no breaker failure
       d.final_error = RouterErrc::kNoHealthyWorker;
       break;
+    case AttemptFailure::kLocalResources:
+      retryable = false;  // not the worker's fault, and another needs a descriptor too
+      d.final_error = RouterErrc::kLocalResources;
+      break;
   }
   d.retry = retryable && !bytes_sent && attempt < max_retries;
   return d;
@@ -64,6 +68,8 @@ std::string_view to_string(AttemptFailure failure) {
       return "status_5xx";
     case AttemptFailure::kStatus429:
       return "status_429";
+    case AttemptFailure::kLocalResources:
+      return "local_resources";
   }
   return "unknown";
 }

@@ -7,6 +7,10 @@
 // A first-byte timeout is NOT retried: the worker may still be computing, and
 // sending the same prompt elsewhere would double the load when it hurts most.
 //
+// A local shortage (no descriptor for the socket) says nothing about the
+// worker: no breaker failure, no unhealthy mark, and no retry (another worker
+// needs a descriptor too); the client gets 503 router_out_of_resources.
+//
 // A refused connection means the worker is down: when no other worker is
 // left the client gets 503 (no healthy worker), not 502 (a worker misbehaved).
 //
@@ -29,6 +33,7 @@ enum class AttemptFailure {
   kFirstByteTimeout,  // no response header in time
   kStatus5xx,         // the worker answered 5xx
   kStatus429,         // the worker is overloaded
+  kLocalResources,    // this process could not open a socket (EMFILE, ENFILE...)
 };
 
 struct RetryDecision {

@@ -2,6 +2,8 @@
 
 #include <boost/asio/connect.hpp>
 
+#include "router/fd_budget.h"
+
 namespace radixmesh::router {
 
 UpstreamPool::Lease::Lease(Lease&& o) noexcept
@@ -116,6 +118,13 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
     }
     b.endpoints = std::move(results);
     b.resolved_at = Clock::now();
+  }
+  if (const error_code oec = open_for_connect(stream->socket(), b.endpoints);
+      is_local_resource_error(oec)) {
+    --b.open;  // out of descriptors here: the caller must not blame the worker
+    if (b.waiting > 0) b.waiters.cancel_one();
+    lease.pool_ = nullptr;
+    co_return std::pair{oec, Lease{}};
   }
   stream->expires_at(deadline);
   auto [ec, endpoint] = co_await stream->async_connect(b.endpoints, use_tuple);
