@@ -53,10 +53,16 @@ AdminApi::~AdminApi() = default;
 
 bool AdminApi::authorized(const AdminRequest& request) const {
   if (token_.empty()) return true;
-  constexpr std::string_view kBearer = "Bearer ";
+  // RFC 9110 §11.1: the scheme is case-insensitive ("bearer", "BEARER"),
+  // followed by one or more spaces and the token.
+  constexpr std::string_view kBearer = "bearer";
   std::string_view h = request.authorization;
-  if (h.size() < kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return false;
+  if (h.size() <= kBearer.size() || !beast::iequals(h.substr(0, kBearer.size()), kBearer) ||
+      h[kBearer.size()] != ' ') {
+    return false;
+  }
   std::string_view given = h.substr(kBearer.size());
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
   // Constant time over the token's length; the length itself is not secret.
   if (given.size() != token_.size()) return false;
   return CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;

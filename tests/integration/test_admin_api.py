@@ -298,6 +298,21 @@ class AdminTokenTest(RouterFixture, unittest.TestCase):
         self.assertEqual(self.get("/admin/status")["workers"]["total"], 1)
         self.send("POST", "/admin/workers", {"url": "http://127.0.0.1:1"}, expect=201)
 
+    def test_auth_scheme_is_case_insensitive(self):
+        # RFC 9110 section 11.1: "bearer" and "BEARER" name the same scheme.
+        with tempfile.NamedTemporaryFile("w", suffix=".token", delete=False) as f:
+            f.write("sekrit-token\n")
+        self.addCleanup(os.unlink, f.name)
+        self.start_router(self.start_workers(1), "--admin-token-file", f.name)
+        for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+            status, _, data = harness.request(
+                self.admin, "GET", "/admin/status",
+                headers={"Authorization": f"{scheme} sekrit-token"})
+            self.assertEqual(status, 200, (scheme, data[:200]))
+        status, _, _ = harness.request(self.admin, "GET", "/admin/status",
+                                       headers={"Authorization": "bearer wrong-token!"})
+        self.assertEqual(status, 401)
+
 
 class StartupConfigTest(unittest.TestCase):
     def run_router(self, *args, env=None):

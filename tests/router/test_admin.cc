@@ -148,6 +148,18 @@ TEST_CASE("admin: bearer token is required on every endpoint when configured") {
   CHECK(f.json(ok)["version"] == "1.2.3");
 }
 
+TEST_CASE("admin: the auth scheme is case-insensitive (RFC 9110 section 11.1)") {
+  Fixture f("s3cret");
+  for (const char* h : {"bearer s3cret", "BEARER s3cret", "BeArEr s3cret", "Bearer   s3cret"}) {
+    CAPTURE(h);
+    CHECK(f.call("GET", "/admin/status", "", h).status == 200);
+  }
+  for (const char* h : {"Bearers3cret", "Bearer", "Bearer ", "bearerx s3cret", "bearer S3CRET"}) {
+    CAPTURE(h);
+    CHECK(f.call("GET", "/admin/status", "", h).status == 401);
+  }
+}
+
 TEST_CASE("admin: unknown paths are 404, wrong methods 405 with Allow") {
   Fixture f;
   auto nf = f.call("GET", "/admin/nope");
