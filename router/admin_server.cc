@@ -167,7 +167,11 @@ awaitable<void> AdminServer::session(tcp::socket socket) {
     if (!r.allow.empty()) res.set(http::field::allow, r.allow);
     if (r.www_authenticate) res.set(http::field::www_authenticate, "Bearer realm=\"radixmesh\"");
     res.body() = std::move(r.body);
-    res.keep_alive(req.keep_alive() && !stopped_);
+    // The last request this connection serves says so (Connection: close),
+    // so a keep-alive client such as a Prometheus scrape opens a fresh one
+    // instead of sending request 1,001 into a closed socket.
+    const bool last = served + 1 >= options_.max_requests_per_connection;
+    res.keep_alive(req.keep_alive() && !stopped_ && !last);
     res.prepare_payload();
     stream.expires_after(options_.write_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);

@@ -3,6 +3,7 @@ endpoint, bearer-token authentication, worker add/remove/drain changing where
 requests go, explain as a dry run, snapshot export, start-up validation and
 --print-config.
 """
+import http.client
 import json
 import os
 import subprocess
@@ -243,6 +244,32 @@ class AdminApiTest(RouterFixture, unittest.TestCase):
         self.assertEqual(status, 405)
         # The router still serves after all of them.
         self.get("/admin/status")
+
+
+class AdminKeepAliveTest(RouterFixture, unittest.TestCase):
+    def test_last_request_of_a_connection_says_connection_close(self):
+        # The admin server serves 1,000 requests per keep-alive connection.
+        # The 1,000th response must say "Connection: close" so that a client
+        # (a Prometheus scrape) sends request 1,001 on a fresh connection
+        # instead of into a socket the server has closed.
+        self.start_router(self.start_workers(1))
+        conn = http.client.HTTPConnection(harness.HOST, self.admin, timeout=10)
+        self.addCleanup(conn.close)
+        local_ports, closes = set(), []
+        for i in range(1, 1002):
+            try:
+                conn.request("GET", "/admin/status")
+                if conn.sock is not None:
+                    local_ports.add(conn.sock.getsockname()[1])
+                r = conn.getresponse()
+                r.read()
+            except (OSError, http.client.HTTPException) as e:
+                self.fail(f"request {i} on a keep-alive connection failed: {e!r}")
+            self.assertEqual(r.status, 200, f"request {i}")
+            if (r.getheader("Connection") or "").lower() == "close":
+                closes.append(i)
+        self.assertEqual(closes, [1000], "only the 1,000th response closes")
+        self.assertEqual(len(local_ports), 2, "request 1,001 went over a second connection")
 
 
 class LiveGaugesTest(RouterFixture, unittest.TestCase):
