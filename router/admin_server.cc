@@ -158,6 +158,13 @@ awaitable<void> AdminServer::session(tcp::socket socket) {
     if (auto it = req.find(options_.session_header); it != req.end()) {
       ar.session = std::string(it->value());
     }
+    if (auto it = req.find(http::field::content_type); it != req.end()) {
+      ar.content_type = std::string(it->value());
+    }
+    if (auto it = req.find(http::field::host); it != req.end()) ar.host = std::string(it->value());
+    if (auto it = req.find(http::field::origin); it != req.end()) {
+      ar.origin = std::string(it->value());
+    }
     AdminResponse r = api_.handle(ar);
 
     http::response<http::string_body> res{to_status(r.status), req.version()};

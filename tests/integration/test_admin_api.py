@@ -66,8 +66,10 @@ class RouterFixture(harness.Cleanup):
             else data
 
     def send(self, method, path, body=None, expect=200):
-        status, _, data = harness.request(self.admin, method, path, body=body,
-                                          headers=self.headers())
+        headers = self.headers()
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        status, _, data = harness.request(self.admin, method, path, body=body, headers=headers)
         self.assertEqual(status, expect, data[:500])
         return json.loads(data) if data else None
 
@@ -244,6 +246,72 @@ class AdminApiTest(RouterFixture, unittest.TestCase):
         self.assertEqual(status, 405)
         # The router still serves after all of them.
         self.get("/admin/status")
+
+
+def raw_admin(port, method, path, body=b"", headers=()):
+    """One request with exactly these headers (Host included when given)."""
+    conn = http.client.HTTPConnection(harness.HOST, port, timeout=10)
+    try:
+        conn.request(method, path, body=body or None, headers=dict(headers))
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+class AdminCrossSiteTest(RouterFixture, unittest.TestCase):
+    """No token (the default): a web page in a browser on the router's host
+    must not be able to drive the admin API (issue 17, item 5)."""
+
+    def setUp(self):
+        self.start_router(self.start_workers(1))
+        self.body = json.dumps({"url": "http://127.0.0.1:1"}).encode()
+
+    def worker_count(self):
+        return len(self.get("/admin/workers")["workers"])
+
+    def test_the_cross_site_request_of_the_issue_is_refused(self):
+        # What a page at http://evil.example sends after rebinding its name to
+        # 127.0.0.1: a "simple" request (no preflight), so text/plain.
+        status, data = raw_admin(self.admin, "POST", "/admin/workers", self.body,
+                                 {"Host": f"evil.example:{self.admin}",
+                                  "Origin": "http://evil.example",
+                                  "Content-Type": "text/plain"})
+        self.assertIn(status, (403, 415, 421), data[:300])
+        self.assertEqual(self.worker_count(), 1, "no worker was added")
+
+    def test_each_guard_on_its_own(self):
+        local = f"127.0.0.1:{self.admin}"
+        cases = [
+            ({"Host": local, "Origin": "http://evil.example",
+              "Content-Type": "application/json"}, 403, "cross_origin"),
+            ({"Host": f"evil.example:{self.admin}",
+              "Content-Type": "application/json"}, 421, "host_not_allowed"),
+            ({"Host": local, "Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+            ({"Host": local, "Content-Type": "application/x-www-form-urlencoded"}, 415,
+             "unsupported_media_type"),
+            ({"Host": local}, 415, "unsupported_media_type"),
+        ]
+        for headers, want, code in cases:
+            status, data = raw_admin(self.admin, "POST", "/admin/workers", self.body, headers)
+            self.assertEqual(status, want, (headers, data[:300]))
+            self.assertEqual(json.loads(data)["error"]["code"], code)
+        self.assertEqual(self.worker_count(), 1)
+        # Reads through a rebound name are refused too; loopback names pass.
+        status, _ = raw_admin(self.admin, "GET", "/admin/status",
+                              headers={"Host": f"evil.example:{self.admin}"})
+        self.assertEqual(status, 421)
+        for host in (local, f"localhost:{self.admin}", "127.0.0.1"):
+            status, _ = raw_admin(self.admin, "GET", "/metrics", headers={"Host": host})
+            self.assertEqual(status, 200, host)
+        # The well-formed call still works: JSON, loopback Host, no Origin.
+        status, data = raw_admin(self.admin, "POST", "/admin/workers", self.body,
+                                 {"Host": local, "Content-Type": "application/json"})
+        self.assertEqual(status, 201, data[:300])
+        self.assertEqual(self.worker_count(), 2)
+        status, _ = raw_admin(self.admin, "DELETE", "/admin/workers?url=http%3A%2F%2F127.0.0.1%3A1",
+                              headers={"Host": local})
+        self.assertEqual(status, 200, "a DELETE without a body needs no Content-Type")
 
 
 class AdminKeepAliveTest(RouterFixture, unittest.TestCase):
