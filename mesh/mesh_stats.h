@@ -23,6 +23,12 @@ struct MeshStats {
   Counter frames_skipped{};                            // valid frames of unknown types
   Counter send_queue_full{};  // send() refused: per-peer queue at its byte bound
   Counter connections_accepted{}, connections_dialed{}, dial_failures{};
+  // Inbound handshakes closed before authenticating, by cause
+  // (mesh/handshake_admission.h): evicted to admit a newer connection, or
+  // past a deadline (those are also counted as rejected[unauthenticated]).
+  Counter handshakes_evicted_per_source{}, handshakes_evicted_global{};
+  Counter handshake_first_frame_timeouts{}, handshake_timeouts{};
+  Counter handshakes_pending{};  // a gauge: inbound connections in handshake now
 
   void count_sent(uint8_t type, uint64_t bytes) {
     frames_sent[type % kFrameTypeSlots].fetch_add(1, std::memory_order_relaxed);

@@ -23,6 +23,8 @@ PeerConnection::PeerConnection(asio::ip::tcp::socket socket, Handshake::Role rol
       handshake_(role, opts.self, opts.secret),
       max_queue_bytes_(opts.max_queue_bytes),
       handshake_timeout_(opts.handshake_timeout),
+      first_frame_timeout_(role == Handshake::Role::kAcceptor ? opts.first_frame_timeout
+                                                              : std::chrono::milliseconds(0)),
       owner_(owner),
       stats_(std::move(stats)) {
   boost::system::error_code ec;
@@ -130,6 +132,10 @@ asio::awaitable<void> PeerConnection::read_loop(std::shared_ptr<PeerConnection> 
       break;
     }
     self->stats_->count_received(hp.header->raw_type, kFrameHeaderSize + payload.size());
+    if (!self->heard_from_) {
+      self->heard_from_ = true;
+      if (self->owner_) self->owner_->on_first_frame(self);
+    }
     if (!hp.header->known_type()) {
       self->stats_->frames_skipped.fetch_add(1, std::memory_order_relaxed);
       continue;
@@ -159,9 +165,25 @@ asio::awaitable<void> PeerConnection::write_loop(std::shared_ptr<PeerConnection>
 }
 
 asio::awaitable<void> PeerConnection::handshake_watchdog(std::shared_ptr<PeerConnection> self) {
-  self->hs_timer_.expires_after(self->handshake_timeout_);
+  const auto deadline = std::chrono::steady_clock::now() + self->handshake_timeout_;
+  const auto first = self->first_frame_timeout_;
+  if (first.count() > 0 && first < self->handshake_timeout_) {
+    // Stage 1: a silent accepted connection goes after first_frame_timeout.
+    self->hs_timer_.expires_after(first);
+    auto [ec] = co_await self->hs_timer_.async_wait(kAwait);
+    if (ec || self->authenticated_ || self->closed_) co_return;  // cancelled: done or closed
+    if (!self->heard_from_) {
+      self->stats_->handshake_first_frame_timeouts.fetch_add(1, std::memory_order_relaxed);
+      self->reject(RejectReason::kUnauthenticated);
+      co_return;
+    }
+  }
+  self->hs_timer_.expires_at(deadline);
   auto [ec] = co_await self->hs_timer_.async_wait(kAwait);
-  if (!ec && !self->authenticated_ && !self->closed_) self->reject(RejectReason::kUnauthenticated);
+  if (!ec && !self->authenticated_ && !self->closed_) {
+    self->stats_->handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+    self->reject(RejectReason::kUnauthenticated);
+  }
 }
 
 }  // namespace radixmesh::mesh

@@ -5,7 +5,9 @@
 // Lifecycle: created by Transport with a connected socket, start()ed, then
 //   handshake (frames other than the handshake are refused as
 //   unauthenticated, payloads are capped at kMaxHandshakePayload, and the
-//   whole handshake must finish within handshake_timeout) -> authenticated:
+//   whole handshake must finish within handshake_timeout; an accepted
+//   connection must deliver its first frame within first_frame_timeout) ->
+//   Owner::on_first_frame when the first complete frame arrives -> authenticated:
 //   Owner::on_authenticated; every known frame -> Owner::on_frame; unknown
 //   types are skipped -> any error, garbage or close() -> Owner::on_closed
 //   exactly once. A rejected frame bumps MeshStats::rejected[reason] and
@@ -42,6 +44,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   class Owner {
    public:
     virtual ~Owner() = default;
+    // The first complete frame arrived (before it is handled).
+    virtual void on_first_frame(const std::shared_ptr<PeerConnection>& /*c*/) {}
     virtual void on_authenticated(const std::shared_ptr<PeerConnection>& c) = 0;
     virtual void on_frame(const std::shared_ptr<PeerConnection>& c, FrameType type,
                           std::string_view payload) = 0;
@@ -52,6 +56,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::string secret;
     size_t max_queue_bytes = 16u << 20;
     std::chrono::milliseconds handshake_timeout{5000};
+    // Acceptor only: a silent connection is closed after this (0: off); a
+    // real dialer sends its hello at once.
+    std::chrono::milliseconds first_frame_timeout{1000};
   };
 
   PeerConnection(boost::asio::ip::tcp::socket socket, Handshake::Role role, const Options& opts,
@@ -65,6 +72,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
 
   bool authenticated() const { return authenticated_; }
   bool closed() const { return closed_; }
+  bool heard_from() const { return heard_from_; }
   Handshake::Role role() const { return role_; }
   const NodeIdentity& peer() const { return handshake_.peer(); }
   size_t queued_bytes() const { return queued_bytes_; }
@@ -86,11 +94,13 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   Handshake handshake_;
   size_t max_queue_bytes_;
   std::chrono::milliseconds handshake_timeout_;
+  std::chrono::milliseconds first_frame_timeout_;
   Owner* owner_;
   std::shared_ptr<MeshStats> stats_;
   std::deque<std::string> queue_;  // encoded frames
   size_t queued_bytes_ = 0;
   bool authenticated_ = false;
+  bool heard_from_ = false;  // a complete frame has arrived
   bool closed_ = false;
   std::string remote_;
 };

@@ -25,6 +25,10 @@ bool split_address(const std::string& a, std::string& host, std::string& port) {
     host = host.substr(1, host.size() - 2);
   return true;
 }
+
+uint64_t admission_id(const PeerConnection* c) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(c));
+}
 }  // namespace
 
 Transport::Transport(asio::any_io_executor exec, Options opts, Handler& handler,
@@ -33,7 +37,8 @@ Transport::Transport(asio::any_io_executor exec, Options opts, Handler& handler,
       opts_(std::move(opts)),
       handler_(handler),
       stats_(std::move(stats)),
-      acceptor_(exec) {}
+      acceptor_(exec),
+      admission_(opts_.admission) {}
 
 Transport::~Transport() {
   stop();
@@ -65,9 +70,42 @@ asio::awaitable<void> Transport::accept_loop(Transport* self, std::shared_ptr<bo
       continue;
     }
     self->stats_->connections_accepted.fetch_add(1, std::memory_order_relaxed);
-    if (self->pending_.size() >= self->opts_.max_pending) continue;  // socket closes here
-    self->adopt(std::move(sock), Handshake::Role::kAcceptor, {});
+    self->admit(std::move(sock));
   }
+}
+
+void Transport::admit(tcp::socket s) {
+  boost::system::error_code ec;
+  const auto remote = s.remote_endpoint(ec);
+  if (ec) return;  // already gone; the socket closes here
+  auto c = std::make_shared<PeerConnection>(std::move(s), Handshake::Role::kAcceptor, opts_.conn,
+                                            this, stats_);
+  const uint64_t id = admission_id(c.get());
+  const auto evicted = admission_.admit(id, remote.address().to_string());
+  pending_.insert(c);
+  inbound_[id] = c;
+  if (evicted) {
+    auto& counter = evicted->cap == HandshakeAdmission::Cap::kPerSource
+                        ? stats_->handshakes_evicted_per_source
+                        : stats_->handshakes_evicted_global;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    auto it = inbound_.find(evicted->id);
+    if (it != inbound_.end()) {
+      auto victim = it->second;
+      victim->close();  // on_closed forgets it
+    }
+  }
+  stats_->handshakes_pending.store(admission_.pending(), std::memory_order_relaxed);
+  c->start();
+}
+
+void Transport::forget_inbound(const std::shared_ptr<PeerConnection>& c) {
+  const uint64_t id = admission_id(c.get());
+  auto it = inbound_.find(id);
+  if (it == inbound_.end() || it->second != c) return;
+  inbound_.erase(it);
+  admission_.remove(id);
+  stats_->handshakes_pending.store(admission_.pending(), std::memory_order_relaxed);
 }
 
 void Transport::adopt(tcp::socket s, Handshake::Role role, const std::string& dialed) {
@@ -139,8 +177,13 @@ bool Transport::keep_new(const PeerConnection& existing, const PeerConnection& f
   return fresh_dialed_by_me == want_dialer_me;
 }
 
+void Transport::on_first_frame(const std::shared_ptr<PeerConnection>& c) {
+  if (c->role() == Handshake::Role::kAcceptor) admission_.heard_from(admission_id(c.get()));
+}
+
 void Transport::on_authenticated(const std::shared_ptr<PeerConnection>& c) {
   pending_.erase(c);
+  forget_inbound(c);
   const NodeIdentity& p = c->peer();
   auto d = dialed_address_.find(c);
   if (d != dialed_address_.end()) dials_.erase(d->second);  // success resets the backoff
@@ -177,6 +220,7 @@ void Transport::on_frame(const std::shared_ptr<PeerConnection>& c, FrameType typ
 
 void Transport::on_closed(const std::shared_ptr<PeerConnection>& c) {
   pending_.erase(c);
+  forget_inbound(c);
   dialed_address_.erase(c);
   if (!c->authenticated()) return;
   auto it = peers_.find(c->peer().id);
@@ -209,6 +253,9 @@ void Transport::stop() {
   auto pending = std::move(pending_);
   peers_.clear();
   pending_.clear();
+  for (const auto& [id, c] : inbound_) admission_.remove(id);
+  inbound_.clear();
+  stats_->handshakes_pending.store(0, std::memory_order_relaxed);
   dialed_address_.clear();
   for (auto& [id, c] : peers) {
     c->detach();

@@ -8,6 +8,14 @@
 // node id; the other is closed. A connection to ourselves (a seed list that
 // includes our own address) is closed and that address is never dialed again.
 //
+// Inbound admission (mesh/handshake_admission.h): pending handshakes are
+// capped per source address and in total; a new connection evicts the
+// oldest silent pending one instead of being refused, and an accepted
+// connection that sends no frame within conn.first_frame_timeout (1 s) is
+// closed. So a flood of silent connections, even one that reconnects at
+// once, cannot keep a real peer out for longer than its own handshake.
+// Every outcome is counted in MeshStats.
+//
 // Dial backoff: per address, 250 ms doubling to 10 s after each failure,
 // reset when a connection from it authenticates; dial() calls inside the
 // backoff window or while a dial is in flight are ignored.
@@ -27,6 +35,7 @@
 #include <set>
 #include <string>
 
+#include "mesh/handshake_admission.h"
 #include "mesh/mesh_stats.h"
 #include "mesh/peer_connection.h"
 
@@ -48,7 +57,7 @@ class Transport : public PeerConnection::Owner {
     std::chrono::milliseconds connect_timeout{2000};
     std::chrono::milliseconds dial_backoff_min{250};
     std::chrono::milliseconds dial_backoff_max{10000};
-    size_t max_pending = 64;  // connections still in their handshake
+    HandshakeAdmission::Options admission;  // inbound connections in their handshake
   };
 
   Transport(boost::asio::any_io_executor exec, Options opts, Handler& handler,
@@ -73,6 +82,7 @@ class Transport : public PeerConnection::Owner {
   size_t peer_count() const { return peers_.size(); }
 
   // PeerConnection::Owner
+  void on_first_frame(const std::shared_ptr<PeerConnection>& c) override;
   void on_authenticated(const std::shared_ptr<PeerConnection>& c) override;
   void on_frame(const std::shared_ptr<PeerConnection>& c, FrameType type,
                 std::string_view payload) override;
@@ -88,6 +98,10 @@ class Transport : public PeerConnection::Owner {
   static boost::asio::awaitable<void> dial_one(Transport* self, std::shared_ptr<bool> alive,
                                                std::string address);
   void adopt(boost::asio::ip::tcp::socket s, Handshake::Role role, const std::string& dialed);
+  // An accepted socket: admitted (maybe evicting a pending one), then started.
+  void admit(boost::asio::ip::tcp::socket s);
+  // Stops tracking an inbound connection's handshake (authenticated or closed).
+  void forget_inbound(const std::shared_ptr<PeerConnection>& c);
   void dial_failed(const std::string& address);
   bool keep_new(const PeerConnection& existing, const PeerConnection& fresh) const;
 
@@ -99,6 +113,10 @@ class Transport : public PeerConnection::Owner {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // false after stop()
   std::map<NodeId, std::shared_ptr<PeerConnection>> peers_;     // authenticated
   std::set<std::shared_ptr<PeerConnection>> pending_;           // in handshake
+  HandshakeAdmission admission_;                                // inbound ones among them
+  // Inbound pending connections by admission id (the connection's address
+  // while it is tracked).
+  std::map<uint64_t, std::shared_ptr<PeerConnection>> inbound_;
   std::map<std::shared_ptr<PeerConnection>, std::string> dialed_address_;
   std::map<std::string, DialState> dials_;
   std::set<std::string> self_addresses_;  // addresses that turned out to be us

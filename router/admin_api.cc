@@ -53,10 +53,16 @@ AdminApi::~AdminApi() = default;
 
 bool AdminApi::authorized(const AdminRequest& request) const {
   if (token_.empty()) return true;
-  constexpr std::string_view kBearer = "Bearer ";
+  // RFC 9110 §11.1: the scheme is case-insensitive ("bearer", "BEARER"),
+  // followed by one or more spaces and the token.
+  constexpr std::string_view kBearer = "bearer";
   std::string_view h = request.authorization;
-  if (h.size() < kBearer.size() || h.substr(0, kBearer.size()) != kBearer) return false;
+  if (h.size() <= kBearer.size() || !beast::iequals(h.substr(0, kBearer.size()), kBearer) ||
+      h[kBearer.size()] != ' ') {
+    return false;
+  }
   std::string_view given = h.substr(kBearer.size());
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
   // Constant time over the token's length; the length itself is not secret.
   if (given.size() != token_.size()) return false;
   return CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
@@ -70,6 +76,7 @@ AdminResponse AdminApi::handle(const AdminRequest& request) const {
     r.www_authenticate = true;
     return r;
   }
+  if (auto refused = refuse_cross_site(request)) return std::move(*refused);
   auto target = parse_target(request.target);
   if (!target) return error_response(400, "bad_target", target.error().message);
   try {
@@ -78,6 +85,40 @@ AdminResponse AdminApi::handle(const AdminRequest& request) const {
     // A bug or an allocation failure in one handler must not take the process down.
     return error_response(500, "internal", e.what());
   }
+}
+
+std::optional<AdminResponse> AdminApi::refuse_cross_site(const AdminRequest& r) const {
+  if (token_.empty()) {
+    // Without a token, anything that can reach the port may call the API,
+    // and a browser on this host can reach it: refuse what only a browser
+    // sends. A page's own requests carry Origin; a DNS-rebinding page's
+    // requests carry its own name as Host.
+    if (!r.origin.empty()) {
+      return error_response(403, "cross_origin",
+                            "requests with an Origin header are refused when the admin API has "
+                            "no token (--admin-token-file)");
+    }
+    if (!r.host.empty() && !is_loopback_host_header(r.host)) {
+      return error_response(421, "host_not_allowed",
+                            "Host '" + r.host +
+                                "' is not a loopback name or address; without an admin token "
+                                "only localhost, 127.0.0.0/8 and [::1] are answered");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<AdminResponse> AdminApi::refuse_media_type(const AdminRequest& r) {
+  // A cross-site form or a no-cors fetch can POST text/plain, form data or
+  // multipart without a preflight, never application/json: every call that
+  // changes state (or carries a body) must say application/json. A DELETE
+  // without a body (ctl's worker removal) needs no type.
+  if (r.method == "DELETE" && r.body.empty()) return std::nullopt;
+  if (is_json_media_type(r.content_type)) return std::nullopt;
+  return error_response(415, "unsupported_media_type",
+                        r.method + " needs Content-Type: application/json" +
+                            (r.content_type.empty() ? std::string(" (none given)")
+                                                    : " (got '" + r.content_type + "')"));
 }
 
 AdminResponse AdminApi::dispatch(const AdminRequest& r, const Target& t) const {
@@ -94,11 +135,19 @@ AdminResponse AdminApi::dispatch(const AdminRequest& r, const Target& t) const {
     if (p == "/admin/snapshot") return snapshot(t);
     if (p == "/admin/memory") return memory();
   } else if (m == "POST") {
+    const bool known =
+        p == "/admin/workers" || p == "/admin/workers/drain" || p == "/admin/route/explain";
+    if (known) {
+      if (auto refused = refuse_media_type(r)) return std::move(*refused);
+    }
     if (p == "/admin/workers") return add_worker(r);
     if (p == "/admin/workers/drain") return drain_worker(r);
     if (p == "/admin/route/explain") return explain(r, t);
   } else if (m == "DELETE") {
-    if (p == "/admin/workers") return remove_worker(t);
+    if (p == "/admin/workers") {
+      if (auto refused = refuse_media_type(r)) return std::move(*refused);
+      return remove_worker(t);
+    }
   }
   for (const auto& route : kRoutes) {
     if (route.path == p) {

@@ -18,8 +18,11 @@
 //
 // Authentication: when a token is configured, every endpoint (including
 // /metrics) requires "Authorization: Bearer <token>"; the comparison takes
-// the same time whatever the mismatch. Errors: {"error": {...}} with 400,
-// 401, 404, 405, 413, 503.
+// the same time whatever the mismatch. Without a token, requests that carry
+// an Origin (403) or a non-loopback Host (421, DNS rebinding) are refused;
+// POST and DELETE with a body must be application/json (415), so a web page
+// cannot drive the API cross-site. Errors: {"error": {...}} with 400, 401,
+// 403, 404, 405, 413, 415, 421, 503.
 //
 // Ownership: borrows everything in AdminContext (the composition root owns
 // it and outlives the AdminApi). Threads: handle() is safe from any thread;
@@ -31,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -82,6 +86,12 @@ class AdminApi {
 
  private:
   bool authorized(const AdminRequest& request) const;
+  // 403 for an Origin and 421 for a non-loopback Host when no token is set
+  // (docs/admin-api.md, "Cross-site requests").
+  std::optional<AdminResponse> refuse_cross_site(const AdminRequest& request) const;
+  // 415 unless a POST (or a DELETE with a body) is application/json; run for
+  // known routes only, so wrong methods stay 405 and unknown paths 404.
+  static std::optional<AdminResponse> refuse_media_type(const AdminRequest& request);
   AdminResponse dispatch(const AdminRequest& request, const Target& target) const;
 
   AdminResponse metrics() const;

@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cstdio>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/string.hpp>
+
 namespace radixmesh::router {
 namespace {
 
@@ -12,6 +15,8 @@ const char* type_for(unsigned status) {
   switch (status) {
     case 401:
       return "authentication_error";
+    case 403:
+      return "permission_error";
     case 404:
       return "not_found_error";
     case 503:
@@ -150,6 +155,46 @@ Result<size_t> query_size(const Target& t, const std::string& key, size_t fallba
                           std::to_string(min) + " and " + std::to_string(max));
   }
   return n;
+}
+
+bool is_json_media_type(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  return boost::beast::iequals(type, "application/json");
+}
+
+bool is_loopback_host_header(std::string_view host) {
+  std::string_view name = host;
+  if (!name.empty() && name.front() == '[') {  // [v6] or [v6]:port
+    const size_t close = name.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string_view rest = name.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    name = name.substr(1, close - 1);
+  } else if (const size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    if (name.find(':') != colon) return false;  // a bare v6 literal is not a valid Host
+    name = name.substr(0, colon);
+  }
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);  // "localhost."
+  if (name.empty()) return false;
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  constexpr std::string_view kLocal = "localhost";
+  if (lower == kLocal) return true;
+  if (lower.size() > kLocal.size() + 1 &&
+      lower.compare(lower.size() - kLocal.size() - 1, std::string::npos, ".localhost") == 0) {
+    return true;
+  }
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(lower, ec);
+  if (ec) return false;
+  if (address.is_v4()) return address.to_v4().is_loopback();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).is_loopback();
+  }
+  return v6.is_loopback();
 }
 
 std::string hex64(uint64_t v) {

@@ -28,6 +28,9 @@ struct AdminRequest {
   std::string body;           // request body (bounded by the server)
   std::string authorization;  // the Authorization header, "" if absent
   std::string session;        // the --session-header value, "" if absent
+  std::string content_type;   // the Content-Type header, "" if absent
+  std::string host;           // the Host header, "" if absent
+  std::string origin;         // the Origin header, "" if absent
 };
 
 struct AdminResponse {
@@ -66,6 +69,15 @@ std::string url_encode(std::string_view s);
 // An unsigned integer query parameter in [min, max]; `fallback` when absent.
 Result<size_t> query_size(const Target& t, const std::string& key, size_t fallback, size_t min,
                           size_t max);
+
+// True when a Content-Type names application/json (case-insensitive, any
+// parameters such as "; charset=utf-8").
+bool is_json_media_type(std::string_view content_type);
+// True when a Host header value names this machine's loopback: "localhost"
+// or a name under ".localhost" (RFC 6761), 127.0.0.0/8, ::1 or
+// ::ffff:127.x, with an optional port. Names that merely resolve to
+// loopback do not count: that is what a DNS-rebinding page would send.
+bool is_loopback_host_header(std::string_view host);  // cf. config.h is_loopback_host (no port)
 
 // A 64-bit hash as 16 lower-case hex digits (how hashes appear in JSON).
 std::string hex64(uint64_t v);

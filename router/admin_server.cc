@@ -158,6 +158,13 @@ awaitable<void> AdminServer::session(tcp::socket socket) {
     if (auto it = req.find(options_.session_header); it != req.end()) {
       ar.session = std::string(it->value());
     }
+    if (auto it = req.find(http::field::content_type); it != req.end()) {
+      ar.content_type = std::string(it->value());
+    }
+    if (auto it = req.find(http::field::host); it != req.end()) ar.host = std::string(it->value());
+    if (auto it = req.find(http::field::origin); it != req.end()) {
+      ar.origin = std::string(it->value());
+    }
     AdminResponse r = api_.handle(ar);
 
     http::response<http::string_body> res{to_status(r.status), req.version()};
@@ -167,7 +174,11 @@ awaitable<void> AdminServer::session(tcp::socket socket) {
     if (!r.allow.empty()) res.set(http::field::allow, r.allow);
     if (r.www_authenticate) res.set(http::field::www_authenticate, "Bearer realm=\"radixmesh\"");
     res.body() = std::move(r.body);
-    res.keep_alive(req.keep_alive() && !stopped_);
+    // The last request this connection serves says so (Connection: close),
+    // so a keep-alive client such as a Prometheus scrape opens a fresh one
+    // instead of sending request 1,001 into a closed socket.
+    const bool last = served + 1 >= options_.max_requests_per_connection;
+    res.keep_alive(req.keep_alive() && !stopped_ && !last);
     res.prepare_payload();
     stream.expires_after(options_.write_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);

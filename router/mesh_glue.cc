@@ -209,6 +209,33 @@ Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEng
       out[rj].samples.push_back({{mesh::to_string(static_cast<mesh::RejectReason>(r))},
                                  static_cast<double>(s.rejected[r].load())});
 
+    // Connections and the inbound handshake admission (docs/mesh-protocol.md §3).
+    const size_t cn =
+        counter("radixmesh_mesh_connections_total",
+                "Mesh TCP connections by direction (accepted, dialed)", {"direction"});
+    out[cn].samples.push_back({{"accepted"}, static_cast<double>(s.connections_accepted.load())});
+    out[cn].samples.push_back({{"dialed"}, static_cast<double>(s.connections_dialed.load())});
+    const size_t df = counter("radixmesh_mesh_dial_failures_total",
+                              "Mesh dials that failed (resolve, connect, timeout)", {});
+    out[df].samples.push_back({{}, static_cast<double>(s.dial_failures.load())});
+    const size_t hd =
+        counter("radixmesh_mesh_handshakes_dropped_total",
+                "Inbound mesh connections closed in their handshake, by reason", {"reason"});
+    out[hd].samples.push_back(
+        {{"evicted_per_source"}, static_cast<double>(s.handshakes_evicted_per_source.load())});
+    out[hd].samples.push_back(
+        {{"evicted_global"}, static_cast<double>(s.handshakes_evicted_global.load())});
+    out[hd].samples.push_back(
+        {{"first_frame_timeout"}, static_cast<double>(s.handshake_first_frame_timeouts.load())});
+    out[hd].samples.push_back({{"timeout"}, static_cast<double>(s.handshake_timeouts.load())});
+    CollectedFamily pending{"radixmesh_mesh_handshakes_pending",
+                            "Inbound mesh connections in their handshake now",
+                            MetricType::kGauge,
+                            {},
+                            {}};
+    pending.samples.push_back({{}, static_cast<double>(s.handshakes_pending.load())});
+    out.push_back(std::move(pending));
+
     if (engine) {
       const auto& y = engine->stats();
       auto one = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {

@@ -3,6 +3,7 @@ endpoint, bearer-token authentication, worker add/remove/drain changing where
 requests go, explain as a dry run, snapshot export, start-up validation and
 --print-config.
 """
+import http.client
 import json
 import os
 import subprocess
@@ -65,8 +66,10 @@ class RouterFixture(harness.Cleanup):
             else data
 
     def send(self, method, path, body=None, expect=200):
-        status, _, data = harness.request(self.admin, method, path, body=body,
-                                          headers=self.headers())
+        headers = self.headers()
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        status, _, data = harness.request(self.admin, method, path, body=body, headers=headers)
         self.assertEqual(status, expect, data[:500])
         return json.loads(data) if data else None
 
@@ -245,6 +248,98 @@ class AdminApiTest(RouterFixture, unittest.TestCase):
         self.get("/admin/status")
 
 
+def raw_admin(port, method, path, body=b"", headers=()):
+    """One request with exactly these headers (Host included when given)."""
+    conn = http.client.HTTPConnection(harness.HOST, port, timeout=10)
+    try:
+        conn.request(method, path, body=body or None, headers=dict(headers))
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+class AdminCrossSiteTest(RouterFixture, unittest.TestCase):
+    """No token (the default): a web page in a browser on the router's host
+    must not be able to drive the admin API (issue 17, item 5)."""
+
+    def setUp(self):
+        self.start_router(self.start_workers(1))
+        self.body = json.dumps({"url": "http://127.0.0.1:1"}).encode()
+
+    def worker_count(self):
+        return len(self.get("/admin/workers")["workers"])
+
+    def test_the_cross_site_request_of_the_issue_is_refused(self):
+        # What a page at http://evil.example sends after rebinding its name to
+        # 127.0.0.1: a "simple" request (no preflight), so text/plain.
+        status, data = raw_admin(self.admin, "POST", "/admin/workers", self.body,
+                                 {"Host": f"evil.example:{self.admin}",
+                                  "Origin": "http://evil.example",
+                                  "Content-Type": "text/plain"})
+        self.assertIn(status, (403, 415, 421), data[:300])
+        self.assertEqual(self.worker_count(), 1, "no worker was added")
+
+    def test_each_guard_on_its_own(self):
+        local = f"127.0.0.1:{self.admin}"
+        cases = [
+            ({"Host": local, "Origin": "http://evil.example",
+              "Content-Type": "application/json"}, 403, "cross_origin"),
+            ({"Host": f"evil.example:{self.admin}",
+              "Content-Type": "application/json"}, 421, "host_not_allowed"),
+            ({"Host": local, "Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+            ({"Host": local, "Content-Type": "application/x-www-form-urlencoded"}, 415,
+             "unsupported_media_type"),
+            ({"Host": local}, 415, "unsupported_media_type"),
+        ]
+        for headers, want, code in cases:
+            status, data = raw_admin(self.admin, "POST", "/admin/workers", self.body, headers)
+            self.assertEqual(status, want, (headers, data[:300]))
+            self.assertEqual(json.loads(data)["error"]["code"], code)
+        self.assertEqual(self.worker_count(), 1)
+        # Reads through a rebound name are refused too; loopback names pass.
+        status, _ = raw_admin(self.admin, "GET", "/admin/status",
+                              headers={"Host": f"evil.example:{self.admin}"})
+        self.assertEqual(status, 421)
+        for host in (local, f"localhost:{self.admin}", "127.0.0.1"):
+            status, _ = raw_admin(self.admin, "GET", "/metrics", headers={"Host": host})
+            self.assertEqual(status, 200, host)
+        # The well-formed call still works: JSON, loopback Host, no Origin.
+        status, data = raw_admin(self.admin, "POST", "/admin/workers", self.body,
+                                 {"Host": local, "Content-Type": "application/json"})
+        self.assertEqual(status, 201, data[:300])
+        self.assertEqual(self.worker_count(), 2)
+        status, _ = raw_admin(self.admin, "DELETE", "/admin/workers?url=http%3A%2F%2F127.0.0.1%3A1",
+                              headers={"Host": local})
+        self.assertEqual(status, 200, "a DELETE without a body needs no Content-Type")
+
+
+class AdminKeepAliveTest(RouterFixture, unittest.TestCase):
+    def test_last_request_of_a_connection_says_connection_close(self):
+        # The admin server serves 1,000 requests per keep-alive connection.
+        # The 1,000th response must say "Connection: close" so that a client
+        # (a Prometheus scrape) sends request 1,001 on a fresh connection
+        # instead of into a socket the server has closed.
+        self.start_router(self.start_workers(1))
+        conn = http.client.HTTPConnection(harness.HOST, self.admin, timeout=10)
+        self.addCleanup(conn.close)
+        local_ports, closes = set(), []
+        for i in range(1, 1002):
+            try:
+                conn.request("GET", "/admin/status")
+                if conn.sock is not None:
+                    local_ports.add(conn.sock.getsockname()[1])
+                r = conn.getresponse()
+                r.read()
+            except (OSError, http.client.HTTPException) as e:
+                self.fail(f"request {i} on a keep-alive connection failed: {e!r}")
+            self.assertEqual(r.status, 200, f"request {i}")
+            if (r.getheader("Connection") or "").lower() == "close":
+                closes.append(i)
+        self.assertEqual(closes, [1000], "only the 1,000th response closes")
+        self.assertEqual(len(local_ports), 2, "request 1,001 went over a second connection")
+
+
 class LiveGaugesTest(RouterFixture, unittest.TestCase):
     def test_in_flight_gauge_is_read_at_scrape_time(self):
         # A slow worker (2 ms per prompt token) and a health check far in the
@@ -297,6 +392,21 @@ class AdminTokenTest(RouterFixture, unittest.TestCase):
         self.token = "sekrit-token"
         self.assertEqual(self.get("/admin/status")["workers"]["total"], 1)
         self.send("POST", "/admin/workers", {"url": "http://127.0.0.1:1"}, expect=201)
+
+    def test_auth_scheme_is_case_insensitive(self):
+        # RFC 9110 section 11.1: "bearer" and "BEARER" name the same scheme.
+        with tempfile.NamedTemporaryFile("w", suffix=".token", delete=False) as f:
+            f.write("sekrit-token\n")
+        self.addCleanup(os.unlink, f.name)
+        self.start_router(self.start_workers(1), "--admin-token-file", f.name)
+        for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+            status, _, data = harness.request(
+                self.admin, "GET", "/admin/status",
+                headers={"Authorization": f"{scheme} sekrit-token"})
+            self.assertEqual(status, 200, (scheme, data[:200]))
+        status, _, _ = harness.request(self.admin, "GET", "/admin/status",
+                                       headers={"Authorization": "bearer wrong-token!"})
+        self.assertEqual(status, 401)
 
 
 class StartupConfigTest(unittest.TestCase):

@@ -359,3 +359,104 @@ TEST_CASE("seeds from DNS: NAME:PORT is resolved and every address dialed") {
   b.start(c.io);
   CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 5000));
 }
+
+namespace {
+
+// Connections that never send a byte, from several loopback source
+// addresses, reopened as soon as the node closes them (issue 17, item 4).
+struct SilentFlood {
+  asio::io_context& io;
+  uint16_t port;
+  std::vector<std::unique_ptr<tcp::socket>> socks;
+  std::vector<std::string> sources;
+  size_t reconnects = 0;
+
+  SilentFlood(asio::io_context& io, uint16_t port, size_t n_sources, size_t per_source)
+      : io(io), port(port) {
+    for (size_t s = 0; s < n_sources; ++s)
+      for (size_t i = 0; i < per_source; ++i) {
+        sources.push_back("127.0.1." + std::to_string(s + 1));
+        socks.push_back(open(sources.back()));
+      }
+  }
+  std::unique_ptr<tcp::socket> open(const std::string& source) {
+    auto s = std::make_unique<tcp::socket>(io);
+    boost::system::error_code ec;
+    s->open(tcp::v4(), ec);
+    s->bind(tcp::endpoint(asio::ip::make_address(source), 0), ec);
+    s->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    s->non_blocking(true, ec);
+    return s;
+  }
+  // Reopens every connection the node has closed; returns how many.
+  size_t refill() {
+    size_t n = 0;
+    for (size_t i = 0; i < socks.size(); ++i) {
+      char buf[64];
+      boost::system::error_code ec;
+      socks[i]->read_some(asio::buffer(buf), ec);
+      if (ec == asio::error::would_block) continue;
+      socks[i] = open(sources[i]);
+      ++n;
+    }
+    reconnects += n;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a silent accepted connection is closed after the first-frame deadline (1 s, not 5 s)") {
+  Cluster c;
+  auto& a = c.add("a", {});
+  tcp::socket s(c.io);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), a.port()));
+  s.non_blocking(true);
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  REQUIRE(c.run_until(
+      [&] {
+        char buf[16];
+        boost::system::error_code ec;
+        s.read_some(asio::buffer(buf), ec);
+        closed = ec && ec != asio::error::would_block;
+        return closed;
+      },
+      4000));  // the whole-handshake deadline is 5 s
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(900));
+  CHECK(a.stats().handshake_first_frame_timeouts == 1);
+  CHECK(a.stats().rejects(RejectReason::kUnauthenticated) == 1);
+}
+
+TEST_CASE("a flood of silent reconnecting connections does not keep a new peer out") {
+  Cluster c;
+  auto& a = c.add("a", {});
+  // 10 sources x 12 connections: above the per-source cap (8) and, in total,
+  // above the global cap (64).
+  SilentFlood flood(c.io, a.port(), 10, 12);
+  c.run_until(
+      [&] {
+        flood.refill();
+        return false;
+      },
+      300);
+  auto& b = c.add("b", {c.addr(0)});
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool joined = c.run_until(
+      [&] {
+        flood.refill();
+        return sees_alive(a, "b") && sees_alive(b, "a");
+      },
+      4000);  // before the fix: shut out for as long as the flood lasts
+  MESSAGE("joined during the flood after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - t0)
+                                                  .count()
+                                           << " ms; " << flood.reconnects << " flood reconnects");
+  CHECK(joined);
+  const auto& s = a.stats();
+  CHECK(s.handshakes_evicted_per_source > 0);
+  CHECK(s.handshakes_evicted_global + s.handshakes_evicted_per_source +
+            s.handshake_first_frame_timeouts >
+        0);
+  CHECK(s.handshakes_pending <= 64);
+}

@@ -54,11 +54,19 @@ struct Fixture {
     api = std::make_unique<AdminApi>(std::move(ctx), std::move(token));
   }
 
+  // As radixmesh-ctl sends it: application/json, Host 127.0.0.1:9000.
   AdminResponse call(std::string method, std::string target, std::string body = "",
                      std::string auth = "") {
-    return api->handle(
-        AdminRequest{std::move(method), std::move(target), std::move(body), std::move(auth), ""});
+    AdminRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.authorization = std::move(auth);
+    r.content_type = "application/json";
+    r.host = "127.0.0.1:9000";
+    return api->handle(r);
   }
+  AdminResponse call(AdminRequest r) { return api->handle(r); }
   nlohmann::json json(const AdminResponse& r) { return nlohmann::json::parse(r.body); }
 };
 
@@ -146,6 +154,99 @@ TEST_CASE("admin: bearer token is required on every endpoint when configured") {
   CHECK(ok.status == 200);
   CHECK(f.json(ok)["node_id"] == "node-a");
   CHECK(f.json(ok)["version"] == "1.2.3");
+}
+
+TEST_CASE("admin: the auth scheme is case-insensitive (RFC 9110 section 11.1)") {
+  Fixture f("s3cret");
+  for (const char* h : {"bearer s3cret", "BEARER s3cret", "BeArEr s3cret", "Bearer   s3cret"}) {
+    CAPTURE(h);
+    CHECK(f.call("GET", "/admin/status", "", h).status == 200);
+  }
+  for (const char* h : {"Bearers3cret", "Bearer", "Bearer ", "bearerx s3cret", "bearer S3CRET"}) {
+    CAPTURE(h);
+    CHECK(f.call("GET", "/admin/status", "", h).status == 401);
+  }
+}
+
+TEST_CASE("admin: loopback Host values and JSON media types are recognised") {
+  for (const char* h :
+       {"127.0.0.1", "127.0.0.1:9000", "127.1.2.3:1", "localhost", "LOCALHOST:9000",
+        "localhost.:9000", "api.localhost", "[::1]", "[::1]:9000", "[::ffff:127.0.0.1]:9000"}) {
+    CAPTURE(h);
+    CHECK(is_loopback_host_header(h));
+  }
+  for (const char* h : {"", "evil.example", "evil.example:9000", "localhost.evil.example",
+                        "evillocalhost", "10.0.0.1:9000", "0.0.0.0", "[::]:9000", "[::2]", "::1",
+                        "[::1", "[::1]x", "127.0.0.1.nip.io", "[::ffff:10.0.0.1]"}) {
+    CAPTURE(h);
+    CHECK_FALSE(is_loopback_host_header(h));
+  }
+  CHECK(is_json_media_type("application/json"));
+  CHECK(is_json_media_type("Application/JSON; charset=utf-8"));
+  CHECK(is_json_media_type(" application/json "));
+  CHECK_FALSE(is_json_media_type(""));
+  CHECK_FALSE(is_json_media_type("text/plain"));
+  CHECK_FALSE(is_json_media_type("application/x-www-form-urlencoded"));
+  CHECK_FALSE(is_json_media_type("application/jsonx"));
+}
+
+TEST_CASE("admin: no token: Origin 403, foreign Host 421, non-JSON mutation 415") {
+  Fixture f;
+  const std::string body = R"({"url": "http://127.0.0.1:7001"})";
+  // The cross-site request of issue 17: text/plain, an Origin, a rebinding Host.
+  AdminRequest evil;
+  evil.method = "POST";
+  evil.target = "/admin/workers";
+  evil.body = body;
+  evil.content_type = "text/plain";
+  evil.origin = "http://evil.example";
+  evil.host = "evil.example:9000";
+  CHECK(f.call(evil).status == 403);
+  evil.origin.clear();
+  auto misdirected = f.call(evil);
+  CHECK(misdirected.status == 421);
+  CHECK(f.json(misdirected)["error"]["code"] == "host_not_allowed");
+  evil.host = "127.0.0.1:9000";
+  auto wrong_type = f.call(evil);
+  CHECK(wrong_type.status == 415);
+  CHECK(f.json(wrong_type)["error"]["code"] == "unsupported_media_type");
+  evil.content_type.clear();
+  CHECK(f.call(evil).status == 415);
+  CHECK(f.registry.size() == 0);  // nothing above added the worker
+  // Reads are refused cross-site too (a rebinding page could read them).
+  AdminRequest read;
+  read.method = "GET";
+  read.target = "/admin/status";
+  read.host = "evil.example";
+  CHECK(f.call(read).status == 421);
+  read.host = "";  // HTTP/1.0 without Host: not a browser
+  CHECK(f.call(read).status == 200);
+  read.origin = "null";  // a sandboxed page
+  CHECK(f.call(read).status == 403);
+  // What ctl sends passes: JSON POST, DELETE without a body.
+  CHECK(f.call("POST", "/admin/workers", body).status == 201);
+  AdminRequest del;
+  del.method = "DELETE";
+  del.target = "/admin/workers?url=http%3A%2F%2F127.0.0.1%3A7001";
+  del.host = "localhost:9000";
+  CHECK(f.call(del).status == 200);
+}
+
+TEST_CASE("admin: with a token, Origin and Host are not checked; the media type still is") {
+  Fixture f("s3cret");
+  AdminRequest r;
+  r.method = "POST";
+  r.target = "/admin/workers";
+  r.body = R"({"url": "http://127.0.0.1:7001"})";
+  r.authorization = "Bearer s3cret";
+  r.host = "router-0.radixmesh.svc:9000";
+  r.origin = "https://grafana.example";
+  r.content_type = "text/plain";
+  CHECK(f.call(r).status == 415);
+  r.content_type = "application/json";
+  CHECK(f.call(r).status == 201);
+  r.authorization.clear();
+  CHECK(f.call(r).status == 401);  // authentication first
 }
 
 TEST_CASE("admin: unknown paths are 404, wrong methods 405 with Allow") {
