@@ -70,6 +70,7 @@ void DeltaJournal::on_remove_worker(std::string_view /*model*/, radix::WorkerId 
     if (e.kind == WorkerEvent::Kind::kRemoved && e.worker == key) return;
   events_.push_back({WorkerEvent::Kind::kRemoved, key, 0, {}});
   bytes_ += kRecordOverhead;
+  wake_locked();
 }
 
 void DeltaJournal::note_worker_event(WorkerEvent::Kind kind, radix::WorkerId worker, uint64_t ts) {
@@ -81,10 +82,30 @@ void DeltaJournal::note_worker_event(WorkerEvent::Kind kind, radix::WorkerId wor
     return;  // events are also re-derivable by peers' own registries
   events_.push_back(std::move(e));
   bytes_ += cost;
+  wake_locked();
+}
+
+void DeltaJournal::wake_locked() {
+  if (wake_armed_ || !wake_) return;
+  wake_armed_ = true;
+  // Under the lock so that set_wake({}) is a barrier (the callee may be going
+  // away); the callee only posts to an executor and never takes this lock.
+  wake_();
+}
+
+void DeltaJournal::set_wake(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  wake_ = std::move(wake);
+  wake_armed_ = false;
 }
 
 void DeltaJournal::append(std::string_view model, DeltaRecord rec, size_t cost) {
   std::lock_guard lock(mu_);
+  append_locked(model, std::move(rec), cost);
+  wake_locked();
+}
+
+void DeltaJournal::append_locked(std::string_view model, DeltaRecord rec, size_t cost) {
   if (overflowed_) return;  // already lost this round: peers get snapshots
   if (bytes_ + cost > cfg_.max_bytes) {
     overflowed_ = true;
@@ -130,6 +151,7 @@ DeltaJournal::Drained DeltaJournal::drain() {
     out.overflowed = overflowed_;
     overflowed_ = false;
     bytes_ = 0;
+    wake_armed_ = false;
   }
   if (events.empty() && pending.empty()) return out;
 

@@ -22,12 +22,20 @@
 // report, so the engine wraps remote removals in a RemoteScope (thread-local
 // flag on the applying thread).
 //
+// Push: set_wake() installs a callback run on the recording thread by the
+// first change after a drain — once per push window, not once per change.
+// It runs under the journal's mutex (so set_wake({}) is a barrier before the
+// callee goes away) and must only post: the mesh node's callback posts a
+// timer arm onto the mesh executor. Nothing on the request path waits for
+// the mesh.
+//
 // Threads: on_* and note_worker_event are called from router threads and
 // are thread-safe (one mutex, held only to append); drain() and the counters
-// from the mesh io thread.
+// from the mesh io thread; set_wake() from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -75,6 +83,9 @@ class DeltaJournal : public radix::TreeObserver {
   size_t pending_bytes() const;
   uint64_t overflows() const;
 
+  // Called by the first change after each drain (empty: no push, rounds only).
+  void set_wake(std::function<void()> wake);
+
   // While alive on a thread, observer calls on that thread are ignored.
   class RemoteScope {
    public:
@@ -91,6 +102,9 @@ class DeltaJournal : public radix::TreeObserver {
     std::unordered_map<uint64_t, size_t> refresh_index;
   };
   void append(std::string_view model, DeltaRecord rec, size_t cost);
+  void append_locked(std::string_view model, DeltaRecord rec, size_t cost);  // mu_ held
+  // Under mu_: runs wake_ on the first change since the drain.
+  void wake_locked();
 
   const DeltaJournalConfig cfg_;
   const radix::WorkerDirectory& workers_;
@@ -102,6 +116,8 @@ class DeltaJournal : public radix::TreeObserver {
   size_t bytes_ = 0;
   bool overflowed_ = false;
   uint64_t overflows_ = 0;
+  bool wake_armed_ = false;  // a wake ran since the last drain
+  std::function<void()> wake_;
 };
 
 }  // namespace radixmesh::mesh

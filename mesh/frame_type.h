@@ -34,6 +34,7 @@ enum class FrameType : uint8_t {
   kSnapshotChunk = 38,
   kLoadReport = 39,
   kWorkerEvent = 40,
+  kLoadDelta = 41,  // older builds skip it (they still get kLoadReport every round)
 };
 
 // Highest type value + 1: the size of per-type counter arrays.
@@ -41,7 +42,7 @@ inline constexpr int kFrameTypeSlots = 64;
 
 // True for the types this build knows; unknown ones are skipped on receive.
 constexpr bool is_known_frame_type(uint8_t t) {
-  return (t >= 1 && t <= 4) || (t >= 10 && t <= 14) || (t >= 32 && t <= 40);
+  return (t >= 1 && t <= 4) || (t >= 10 && t <= 14) || (t >= 32 && t <= 41);
 }
 
 constexpr bool is_handshake_frame(FrameType t) { return static_cast<uint8_t>(t) <= 9; }
@@ -71,6 +72,7 @@ constexpr const char* to_string(FrameType t) {
     case FrameType::kSnapshotChunk: return "snapshot_chunk";
     case FrameType::kLoadReport: return "load_report";
     case FrameType::kWorkerEvent: return "worker_event";
+    case FrameType::kLoadDelta: return "load_delta";
   }
   return "unknown";
 }

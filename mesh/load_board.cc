@@ -67,12 +67,53 @@ void LoadBoard::on_peer_report(const std::string& peer, const LoadReport& report
     if (e.in_flight != 0) rep.in_flight[e.worker] = e.in_flight;
   }
   std::lock_guard lock(mu_);
-  peers_[peer] = std::move(rep);
+  auto& slot = peers_[peer];
+  for (const auto& [w, n] : slot.in_flight) mark_changed_locked(w);
+  for (const auto& [w, n] : rep.in_flight) mark_changed_locked(w);
+  slot = std::move(rep);
+}
+
+void LoadBoard::on_peer_delta(const std::string& peer, const LoadReport& changes) {
+  const uint64_t now = now_ms_();
+  std::lock_guard lock(mu_);
+  auto& rep = peers_[peer];
+  rep.at_ms = now;
+  for (const auto& e : changes.entries) {
+    if (e.in_flight == 0) {
+      rep.in_flight.erase(e.worker);
+    } else if (rep.in_flight.size() < cfg_.max_workers_per_peer ||
+               rep.in_flight.count(e.worker) != 0) {
+      rep.in_flight[e.worker] = e.in_flight;
+    }
+    mark_changed_locked(e.worker);
+  }
 }
 
 void LoadBoard::on_peer_down(const std::string& peer) {
   std::lock_guard lock(mu_);
-  peers_.erase(peer);
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  for (const auto& [w, n] : it->second.in_flight) mark_changed_locked(w);
+  peers_.erase(it);
+}
+
+void LoadBoard::mark_changed_locked(WorkerKey w) {
+  if (changed_.all) return;
+  if (changed_.keys.size() >= kMaxChangedKeys) {
+    changed_.all = true;
+    changed_.keys.clear();
+    return;
+  }
+  changed_.keys.push_back(w);
+}
+
+LoadBoard::Changed LoadBoard::take_changed() {
+  std::lock_guard lock(mu_);
+  Changed out = std::move(changed_);
+  changed_ = {};
+  std::sort(out.keys.begin(), out.keys.end());
+  out.keys.erase(std::unique(out.keys.begin(), out.keys.end()), out.keys.end());
+  return out;
 }
 
 void LoadBoard::expire() {

@@ -68,6 +68,7 @@ void MeshNode::start(asio::io_context& io) {
       std::hash<std::string>{}(cfg_.node_id) ^ incarnation_,
       [this](const MemberInfo& m, std::optional<MemberState> old) { on_member_change(m, old); });
   if (sync_factory_) sync_ = sync_factory_(*this);
+  flush_timer_.emplace(*strand_);
   asio::post(*strand_, [this, alive = alive_] {
     if (!*alive) return;
     transport_->start_accepting();
@@ -85,6 +86,26 @@ bool MeshNode::send(const NodeId& to, FrameType type, std::string payload) {
     if (m && m->state != MemberState::kLeft) transport_->dial(m->address);
   }
   return false;
+}
+
+void MeshNode::request_flush() {
+  if (cfg_.push_window_ms == 0 || !strand_ || flush_requested_.exchange(true)) return;
+  asio::post(*strand_, [this, alive = alive_] {
+    flush_requested_.store(false);
+    if (*alive) arm_flush();
+  });
+}
+
+void MeshNode::arm_flush() {
+  if (flush_armed_ || stopped_ || !sync_) return;
+  flush_armed_ = true;
+  flush_timer_->expires_after(std::chrono::milliseconds(cfg_.push_window_ms));
+  flush_timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (!*alive) return;
+    flush_armed_ = false;
+    if (ec || stopped_ || !sync_) return;
+    if (sync_->flush(now_ms())) arm_flush();
+  });
 }
 
 void MeshNode::on_peer_connected(const NodeIdentity& peer) {
@@ -112,6 +133,14 @@ void MeshNode::on_peer_disconnected(const NodeId& peer) {
 void MeshNode::on_member_change(const MemberInfo& m, std::optional<MemberState>) {
   update_up(m.id);
   if (m.state == MemberState::kLeft && transport_) transport_->disconnect(m.id);
+  // A member learned from someone else's list gets a connection now, not when
+  // a probe first picks it: deltas are pushed only to connected peers.
+  if (m.state == MemberState::kAlive) dial_member(m);
+}
+
+void MeshNode::dial_member(const MemberInfo& m) {
+  if (stopped_ || !transport_ || m.id == cfg_.node_id || m.address.empty()) return;
+  if (!transport_->connected(m.id)) transport_->dial(m.address);
 }
 
 void MeshNode::update_up(const NodeId& id) {
@@ -135,6 +164,8 @@ void MeshNode::dial_seeds() {
     if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) known.insert(m.address);
   for (const auto& s : cfg_.seeds)
     if (s != advertise_ && !known.count(s)) transport_->dial(s);
+  for (const auto& m : membership_->members())
+    if (m.state == MemberState::kAlive) dial_member(m);
 }
 
 asio::awaitable<void> MeshNode::resolve_dns(MeshNode* self, std::shared_ptr<bool> alive) {
@@ -208,6 +239,7 @@ std::vector<PeerView> MeshNode::peers() const {
 
 void MeshNode::do_stop() {
   if (stopped_) return;
+  if (flush_timer_) flush_timer_->cancel();
   membership_->leave(now_ms());  // queues kLeave on every live connection
   stopped_ = true;
 }

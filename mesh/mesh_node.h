@@ -9,7 +9,9 @@
 // Peers: seeds from --peer (every one dialed at start, and again whenever no
 // known member has that address) and from --peers-dns NAME:PORT (resolved at
 // start and every dns_interval). One seed is enough: member lists are
-// exchanged on every new connection. A peer is "up" for the sync engine while
+// exchanged on every new connection, and every member learned alive is
+// dialed at once (and again with the seed check while unconnected), since
+// sync pushes go only over connections. A peer is "up" for the sync engine while
 // it has an authenticated connection and membership says alive or suspect.
 //
 // Incarnation: wall-clock milliseconds at start unless configured. Nothing is
@@ -25,7 +27,9 @@
 // run by several threads; the strand serialises the mesh.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <functional>
@@ -52,6 +56,10 @@ struct MeshNodeConfig {
   std::string seeds_dns;           // --peers-dns NAME:PORT
   std::string secret;              // contents of --mesh-secret-file; empty: no auth (dev)
   uint64_t gossip_interval_ms = 1000;
+  // --mesh-push-window-ms: changes are pushed to peers this long after the
+  // first change of a window (coalesced), between gossip rounds. 0: no push,
+  // changes wait for the next round.
+  uint64_t push_window_ms = 2;
   uint64_t dns_interval_ms = 30000;
   uint64_t incarnation = 0;            // 0: wall clock ms at start
   size_t max_queue_bytes = 16u << 20;  // per peer
@@ -94,6 +102,11 @@ class MeshNode : public PeerSender, private Transport::Handler {
   // Authenticated connections (mesh strand only; tests).
   size_t connection_count() const { return transport_ ? transport_->peer_count() : 0; }
 
+  // Any thread, never blocks: the sync engine's flush() runs on the mesh
+  // strand push_window_ms from now (one timer per window however many calls
+  // arrive meanwhile). No-op when push is disabled or the node is stopped.
+  void request_flush();
+
   // PeerSender (mesh strand only): queues a frame for a connected peer; when
   // there is no connection yet, dials the member's address and returns false.
   bool send(const NodeId& to, FrameType type, std::string payload) override;
@@ -107,10 +120,12 @@ class MeshNode : public PeerSender, private Transport::Handler {
   static boost::asio::awaitable<void> resolve_dns(MeshNode* self, std::shared_ptr<bool> alive);
   void on_member_change(const MemberInfo& m, std::optional<MemberState> old);
   void update_up(const NodeId& id);
-  void dial_seeds();
+  void dial_seeds();  // and alive members without a connection
+  void dial_member(const MemberInfo& m);
   void refresh_view();
   void do_stop();
   uint64_t now_ms() const;
+  void arm_flush();  // mesh strand
 
   MeshNodeConfig cfg_;
   SyncFactory sync_factory_;
@@ -126,6 +141,9 @@ class MeshNode : public PeerSender, private Transport::Handler {
   std::string advertise_;
   uint64_t incarnation_ = 0;
   bool started_ = false, stopped_ = false;
+  std::atomic<bool> flush_requested_{false};              // a post to arm the timer is under way
+  std::optional<boost::asio::steady_timer> flush_timer_;  // mesh strand
+  bool flush_armed_ = false;                              // mesh strand
 
   mutable std::mutex view_mu_;
   std::vector<PeerView> view_;  // guarded by view_mu_: copy for peers()

@@ -22,10 +22,11 @@ void PeerOutbox::ack(uint64_t seq) {
   pending_.erase(it);
 }
 
-std::vector<PeerOutbox::Due> PeerOutbox::due(uint64_t now_ms) const {
+std::vector<PeerOutbox::Due> PeerOutbox::due(uint64_t now_ms, bool resend) const {
   std::vector<Due> out;
   for (const auto& [seq, e] : pending_)
-    if (!e.sent || now_ms >= e.sent_at_ms + cfg_.resend_after_ms) out.push_back({seq, e.payload});
+    if (!e.sent || (resend && now_ms >= e.sent_at_ms + cfg_.resend_after_ms))
+      out.push_back({seq, e.payload});
   return out;
 }
 

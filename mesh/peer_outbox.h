@@ -22,7 +22,9 @@ namespace radixmesh::mesh {
 
 struct PeerOutboxConfig {
   size_t max_bytes = size_t{8} << 20;
-  size_t max_batches = 256;
+  // A push window's batch per peer every few ms: 2048 is ~4 s of a peer not
+  // acknowledging at 500 batches/s before it is given snapshots instead.
+  size_t max_batches = 2048;
   uint64_t resend_after_ms = 3000;
 };
 
@@ -41,8 +43,9 @@ class PeerOutbox {
     uint64_t seq;
     Payload payload;
   };
-  // Batches never sent or sent at least resend_after_ms ago, oldest first.
-  std::vector<Due> due(uint64_t now_ms) const;
+  // Batches never sent, and (resend) those sent at least resend_after_ms
+  // ago, oldest first.
+  std::vector<Due> due(uint64_t now_ms, bool resend = true) const;
   void mark_sent(uint64_t seq, uint64_t now_ms);
   // True when seq was sent before (a further send is a resend).
   bool was_sent(uint64_t seq) const {

@@ -20,6 +20,10 @@
 //  3. on_frame receives only sync frames (FrameType values 32..63) from
 //     authenticated peers; the payload view is valid for the call only.
 //  4. tick is called once per gossip interval with a monotonic time in ms.
+//  5. flush is called between ticks, at most once per push window, after
+//     something asked the node for one (MeshNode::request_flush: the delta
+//     journal's first change of a window). It returns true to be called
+//     again one window later without a new request (local load still moving).
 #pragma once
 
 #include <cstdint>
@@ -50,6 +54,8 @@ class SyncHandler {
   virtual void on_peer_down(const NodeId& peer) = 0;  // dead or left
   virtual void on_frame(const NodeId& from, FrameType type, std::string_view payload) = 0;
   virtual void tick(uint64_t now_ms) = 0;  // every gossip interval
+  // Push what changed since the last tick or flush (see invariant 5).
+  virtual bool flush(uint64_t /*now_ms*/) { return false; }
 };
 
 }  // namespace radixmesh::mesh

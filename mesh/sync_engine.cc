@@ -126,6 +126,12 @@ void SyncEngine::on_frame(const NodeId& from, FrameType type, std::string_view p
       load_.on_peer_report(from, *r);
       break;
     }
+    case FrameType::kLoadDelta: {
+      auto r = decode_load_report(payload);
+      if (!r.ok()) return reject(r.error());
+      if (peers_.count(from) != 0) load_.on_peer_delta(from, *r);  // never resurrect a down peer
+      break;
+    }
     case FrameType::kWorkerEvent: {
       auto e = decode_worker_event(payload);
       if (!e.ok()) return reject(e.error());
@@ -141,7 +147,7 @@ void SyncEngine::on_frame(const NodeId& from, FrameType type, std::string_view p
 void SyncEngine::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
   ++round_;
-  send_round_batches();
+  send_round_batches(/*resend=*/true);
 
   // Load: complete report while anything is in flight (peers decay silence),
   // one empty report when it drops to nothing, then silence.
@@ -151,6 +157,7 @@ void SyncEngine::tick(uint64_t now_ms) {
     std::string load = encode(report);
     for (const auto& [peer, ps] : peers_) send(peer, FrameType::kLoadReport, load);
     last_load_payload_ = idle ? std::string() : std::move(load);
+    note_load_sent(report);
   }
   last_load_idle_ = idle;
   load_.expire();
@@ -163,7 +170,46 @@ void SyncEngine::tick(uint64_t now_ms) {
   flush_snapshots();
 }
 
-void SyncEngine::send_round_batches() {
+bool SyncEngine::flush(uint64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  SyncStats::bump(stats_.flushes);
+  send_round_batches(/*resend=*/false);
+  const bool load_moving = push_load_delta();
+  flush_snapshots();
+  return load_moving;
+}
+
+void SyncEngine::note_load_sent(const LoadReport& report) {
+  load_told_.clear();
+  for (const auto& e : report.entries) load_told_[e.worker] = e.in_flight;
+}
+
+bool SyncEngine::push_load_delta() {
+  const LoadReport now = load_.local_report();  // sorted by worker
+  LoadReport delta;
+  auto told = load_told_.begin();
+  for (const auto& e : now.entries) {
+    for (; told != load_told_.end() && told->first < e.worker; ++told)
+      delta.entries.push_back({told->first, 0});  // dropped to zero
+    if (told != load_told_.end() && told->first == e.worker) {
+      if (told->second != e.in_flight) delta.entries.push_back(e);
+      ++told;
+    } else {
+      delta.entries.push_back(e);
+    }
+  }
+  for (; told != load_told_.end(); ++told) delta.entries.push_back({told->first, 0});
+  if (delta.entries.empty()) return !now.entries.empty();
+  const std::string payload = encode(delta);
+  SyncStats::bump(stats_.load_deltas_sent);
+  for (const auto& [peer, ps] : peers_) send(peer, FrameType::kLoadDelta, payload);
+  note_load_sent(now);
+  // Peers that come up get the full report; the round's report goes out too.
+  last_load_payload_ = now.entries.empty() ? std::string() : encode(now);
+  return true;
+}
+
+void SyncEngine::send_round_batches(bool resend) {
   DeltaJournal::Drained d = journal_.drain();
   for (const auto& [model, n] : d.changes) version_[model] += n;
   if (d.overflowed) {
@@ -177,6 +223,7 @@ void SyncEngine::send_round_batches() {
     for (auto& [peer, ps] : peers_)
       if (!ps.outbox.push(b.seq, payload)) SyncStats::bump(stats_.outbox_overflows);
   }
+  if (!resend && d.batches.empty() && !d.overflowed) return;
   for (auto& [peer, ps] : peers_) {
     if (ps.outbox.needs_snapshot()) {
       // Too far behind: a snapshot of every model replaces the backlog.
@@ -184,12 +231,12 @@ void SyncEngine::send_round_batches() {
       ps.outbox.clear_needs_snapshot();
       queue_all_snapshots(peer);
     }
-    send_due(peer, ps);
+    send_due(peer, ps, resend);
   }
 }
 
-void SyncEngine::send_due(const NodeId& peer, PeerState& ps) {
-  for (const auto& due : ps.outbox.due(now_ms_)) {
+void SyncEngine::send_due(const NodeId& peer, PeerState& ps, bool resend) {
+  for (const auto& due : ps.outbox.due(now_ms_, resend)) {
     if (!send(peer, FrameType::kDeltaBatch, *due.payload)) break;  // queue full: next round
     if (ps.outbox.was_sent(due.seq)) SyncStats::bump(stats_.batches_resent);
     ps.outbox.mark_sent(due.seq, now_ms_);

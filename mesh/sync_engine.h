@@ -18,6 +18,16 @@
 //      outgoing snapshot chunks; build snapshots proactively on change count
 //      or staleness with a minimum change count.
 //
+// Push (flush, between rounds, at most once per push window; MeshNode
+// arms the window's timer on the journal's first change): step 1 for the new
+// batches only — one batch per window, encoded once, queued in every up
+// peer's outbox and sent at once, still acknowledged, resent by later ticks,
+// and replaced by snapshots when the outbox overflows — then a kLoadDelta with
+// the workers whose local in-flight count changed since peers were last told
+// (one entry per worker, however many requests started or ended). The round's
+// full kLoadReport stays: it is what keeps a busy peer's counts fresh and what
+// a node that does not push relies on.
+//
 // Receiving a batch: every record applied with PrefixTree::apply (the tree's
 // HLC last-writer-wins and tombstones make order and duplicates harmless);
 // inserts whose anchor is unknown are retried once the rest of the batch is
@@ -53,6 +63,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "mesh/delta_journal.h"
@@ -120,6 +131,10 @@ class SyncEngine : public SyncHandler {
   void on_peer_down(const NodeId& peer) override;
   void on_frame(const NodeId& from, FrameType type, std::string_view payload) override;
   void tick(uint64_t now_ms) override;
+  // Push (between ticks): new batches to every peer, then the load delta.
+  // True while local load is non-zero or just changed: call again one window
+  // later, since a request ending changes load without a journal entry.
+  bool flush(uint64_t now_ms) override;
 
   // Remote worker events, after the engine applied them to the trees
   // (removal erases the worker everywhere); the router may update its registry.
@@ -166,8 +181,13 @@ class SyncEngine : public SyncHandler {
   void reject(const Error& e);
 
   // sync_engine.cc: rounds, peers, digests, load.
-  void send_round_batches();
-  void send_due(const NodeId& peer, PeerState& ps);
+  // Drains the journal into batches for every peer; resends only on ticks.
+  void send_round_batches(bool resend);
+  void send_due(const NodeId& peer, PeerState& ps, bool resend);
+  // kLoadDelta of what changed since peers were last told; true while
+  // anything is in flight locally or changed.
+  bool push_load_delta();
+  void note_load_sent(const LoadReport& report);
   void send_digests(const NodeId& peer);
   void handle_digest(const NodeId& from, const Digest& d);
   void handle_ack(const NodeId& from, const DeltaAck& a);
@@ -213,6 +233,7 @@ class SyncEngine : public SyncHandler {
   std::map<NodeId, PeerState> peers_;
   std::string last_load_payload_;  // empty while idle
   bool last_load_idle_ = true;
+  std::map<WorkerKey, uint64_t> load_told_;  // local counts peers were last told (non-zero)
 
   std::map<ParkKey, Parked> parked_;
   size_t parked_records_ = 0;

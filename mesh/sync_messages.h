@@ -104,7 +104,8 @@ struct SnapshotChunk {
 };
 
 // kLoadReport: the sender's in-flight requests per worker. Complete: a worker
-// absent from the list has 0 at the sender.
+// absent from the list has 0 at the sender. kLoadDelta carries the same
+// encoding but only the workers whose count changed (0 = none in flight now).
 struct LoadReport {
   struct Entry {
     WorkerKey worker = 0;

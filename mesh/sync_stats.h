@@ -26,6 +26,8 @@ struct SyncStats {
   Counter send_refused{0};  // PeerSender::send returned false
 
   Counter batches_sent{0};  // distinct batches (a resend is not counted again)
+  Counter flushes{0};       // push windows flushed between rounds
+  Counter load_deltas_sent{0};
   Counter batches_resent{0};
   Counter batches_applied{0};
   Counter inserts_applied{0};

@@ -80,6 +80,7 @@ struct RouterConfig {
   std::string peers_dns;           // NAME:PORT
   std::string mesh_secret_file;
   int64_t gossip_interval_ms = 1000;
+  int64_t mesh_push_window_ms = 2;  // 0: changes wait for the next round
   // Process.
   std::string log_level = "info";  // trace|debug|info|warn|error
   std::string config_file;         // the file that was read, if any

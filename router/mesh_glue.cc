@@ -27,12 +27,16 @@ class TickHook : public mesh::SyncHandler {
   }
   void on_frame(const mesh::NodeId& from, mesh::FrameType t, std::string_view payload) override {
     engine_->on_frame(from, t, payload);
-    if (t == mesh::FrameType::kLoadReport) load_changed_(false);
+    if (t == mesh::FrameType::kLoadReport || t == mesh::FrameType::kLoadDelta) load_changed_(false);
   }
   void tick(uint64_t now_ms) override {
     before_tick_();
     engine_->tick(now_ms);
     load_changed_(true);
+  }
+  bool flush(uint64_t now_ms) override {
+    before_tick_();
+    return engine_->flush(now_ms);
   }
   mesh::SyncEngine* engine() { return engine_.get(); }
 
@@ -96,6 +100,7 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   cfg.seeds_dns = config_.peers_dns;
   cfg.secret = secret_;
   cfg.gossip_interval_ms = static_cast<uint64_t>(std::max<int64_t>(config_.gossip_interval_ms, 50));
+  cfg.push_window_ms = static_cast<uint64_t>(std::max<int64_t>(config_.mesh_push_window_ms, 0));
   node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees](mesh::PeerSender& sender) {
     mesh::SyncEngineConfig sc;
     sc.wall_ms = wall_ms;
@@ -113,6 +118,7 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
     throw std::runtime_error("cannot listen on mesh port " + config_.host + ":" +
                              std::to_string(config_.mesh_port) + ": " + e.what());
   }
+  if (cfg.push_window_ms > 0) journal_.set_wake([node = node_.get()] { node->request_flush(); });
   metrics.add_collector(mesh_metrics_collector(*node_, engine_));
   work_.emplace(boost::asio::make_work_guard(io_));
   thread_ = std::thread([this] { io_.run(); });
@@ -122,6 +128,7 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
 }
 
 void MeshGlue::stop() {
+  journal_.set_wake({});  // a barrier: no router thread calls into the node after this
   if (!thread_.joinable()) return;
   node_->stop();  // leave + close, waits for the mesh thread (bounded)
   work_.reset();
@@ -137,10 +144,13 @@ void MeshGlue::sample_local_load() {
 
 void MeshGlue::refresh_mesh_load(bool force) {
   if (!registry_) return;
-  const int64_t now = steady_ms();
-  if (!force && now - load_refreshed_ms_ < kLoadRefreshGapMs) return;  // the next round will
-  load_refreshed_ms_ = now;
-  load_table_.refresh(load_, directory_, *registry_->snapshot());
+  mesh::LoadBoard::Changed changed = load_.take_changed();
+  if (force || changed.all) {
+    load_table_.refresh(load_, directory_, *registry_->snapshot());
+    return;
+  }
+  // A report or delta: only the workers it named (pushed every few ms).
+  load_table_.refresh_keys(load_, directory_, changed.keys);
 }
 
 void MeshGlue::worker_added(radix::WorkerId id) {

@@ -14,12 +14,18 @@
 //   6. registry add/remove hooks: glue->worker_added/removed(id)
 //   7. shutdown: glue->stop()   graceful leave, then the thread ends
 //
-// Local load: every gossip round the mesh thread copies each worker's
-// in-flight count from the registry into the LoadBoard (no hot-path hook).
+// Push (--mesh-push-window-ms): the journal's first change of a window calls
+// MeshNode::request_flush (a post; nothing on the request path waits), and
+// the node runs the engine's flush one window later on the mesh thread.
+//
+// Local load: before every gossip round and every push flush the mesh
+// thread copies each worker's in-flight count from the registry into the
+// LoadBoard (no hot-path hook); while any is in flight the flush repeats
+// every window, so a request ending reaches peers as fast as one starting.
 // Mesh load: the mesh thread copies the LoadBoard's per-worker mesh counts
-// into a MeshLoadTable after every round and when peers' load reports
-// arrive (at most every kLoadRefreshGapMs); load_fn() reads that table, one
-// relaxed atomic per worker, with no lock (router/mesh_load_table.h).
+// into a MeshLoadTable after every round (all workers) and when peers' load
+// reports or deltas arrive (the workers they named); load_fn() reads that
+// table, one relaxed atomic per worker, with no lock (router/mesh_load_table.h).
 //
 // Threads: create/start/stop on the main thread; observer() is called by
 // router threads (thread-safe DeltaJournal); load_fn() and peers_json() from
@@ -78,11 +84,9 @@ class MeshGlue {
   MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory, radix::HybridClock& clock,
            const Logger& log, std::string secret);
   void sample_local_load();
-  // Mesh thread: copy the board into load_table_ (now, or only if the last
-  // copy is older than kLoadRefreshGapMs).
+  // Mesh thread: copy the board into load_table_ (force: every worker, else
+  // the workers whose count changed since the last copy).
   void refresh_mesh_load(bool force);
-
-  static constexpr int64_t kLoadRefreshGapMs = 50;
 
   const RouterConfig& config_;
   radix::WorkerDirectory& directory_;
@@ -92,7 +96,6 @@ class MeshGlue {
   mesh::DeltaJournal journal_;
   mesh::LoadBoard load_;
   MeshLoadTable load_table_;
-  int64_t load_refreshed_ms_ = 0;  // mesh thread only
   WorkerRegistry* registry_ = nullptr;
   // The io_context is declared before the node so the node (its sockets and
   // timers) is destroyed first, while the io_context still exists.

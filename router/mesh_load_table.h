@@ -10,9 +10,9 @@
 // through load_fn().
 //
 // Freshness: a value is what the board answered at the last refresh; the
-// mesh glue refreshes after every gossip round (the report decay advances
-// then) and after peers' reports, at most once per short interval, so a
-// value lags the board by at most one gossip round.
+// mesh glue refreshes every worker after each gossip round (the report decay
+// advances then) and the workers a peer's report or delta named when it
+// arrives, so a pushed change is visible to decisions as soon as it lands.
 //
 // Bounds: one 32-bit slot per possible WorkerId (the directory's
 // max_workers); ids beyond it read 0.
@@ -50,6 +50,18 @@ class MeshLoadTable {
       const uint64_t n = board.mesh_in_flight(directory.key_of(w->id()));
       slots_[w->id()].store(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)),
                             std::memory_order_relaxed);
+    }
+  }
+
+  // Copies only the named workers (keys the directory does not know are skipped).
+  void refresh_keys(const mesh::LoadBoard& board, const radix::WorkerDirectory& directory,
+                    std::span<const mesh::WorkerKey> keys) {
+    for (const mesh::WorkerKey k : keys) {
+      const auto id = directory.find_key(k);
+      if (!id || *id >= size_) continue;
+      const uint64_t n = board.mesh_in_flight(k);
+      slots_[*id].store(static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)),
+                        std::memory_order_relaxed);
     }
   }
 

@@ -86,8 +86,11 @@ class MeshRouter:
     /readiness answers; without, when /health does. start() again after a
     kill restarts it on the same ports."""
 
-    def __init__(self, test, name, workers=(), seeds=(), secret=None, label="mesh"):
+    def __init__(self, test, name, workers=(), seeds=(), secret=None, label="mesh",
+                 gossip_ms=GOSSIP_MS, extra_args=()):
+        """gossip_ms None: the router's default gossip interval."""
         self.test, self.name, self.label = test, name, label
+        self.gossip_ms, self.extra_args = gossip_ms, list(extra_args)
         self.workers, self.seeds = list(workers), list(seeds)
         self.port, self.admin_port, self.mesh_port = free_port(), free_port(), free_port()
         self.address = f"{HOST}:{self.mesh_port}"
@@ -104,7 +107,9 @@ class MeshRouter:
                 "--admin-host", HOST, "--admin-port", self.admin_port,
                 "--threads", 1, "--node-id", self.name,
                 "--mesh-port", self.mesh_port, "--mesh-advertise", self.address,
-                "--gossip-interval-ms", GOSSIP_MS, "--health-interval-ms", 200]
+                "--health-interval-ms", 200] + self.extra_args
+        if self.gossip_ms is not None:
+            args += ["--gossip-interval-ms", self.gossip_ms]
         for w in self.workers:
             args += ["--worker", w]
         for s in self.seeds:

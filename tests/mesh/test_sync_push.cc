@@ -1,0 +1,184 @@
+// Push between gossip rounds: a window's changes leave as one batch per peer
+// and land without a round; an outbox that overflows under push is repaired
+// by a snapshot; load deltas carry one entry per changed worker; the
+// journal wakes the mesh once per window, not once per change.
+#include <doctest/doctest.h>
+
+#include "mesh/sync_codec.h"
+#include "tests/mesh/sync_cluster.h"
+
+using namespace radixmesh;
+using namespace radixmesh::mesh;
+using namespace radixmesh::mesh::testing;
+
+namespace {
+
+const std::string kW0 = "http://127.0.0.1:9301";
+const std::string kW1 = "http://127.0.0.1:9302";
+
+std::vector<radix::BlockHash> chain(std::mt19937_64& rng, size_t n) {
+  std::vector<radix::BlockHash> c(n);
+  for (auto& h : c) h = rng() | 1;
+  return c;
+}
+
+uint64_t sent(const SyncNode& n, FrameType t) {
+  return n.engine.stats().frames_sent[static_cast<uint8_t>(t)].load();
+}
+
+void register_workers(SyncCluster& c) {
+  for (size_t i = 0; i < c.size(); ++i) {
+    c.node(i).worker(kW0);
+    c.node(i).worker(kW1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a window's inserts leave as one batch per peer and land without a gossip round") {
+  SyncCluster c(3, 21);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  std::mt19937_64 rng(4);
+  std::vector<std::vector<radix::BlockHash>> prompts;
+  for (int i = 0; i < 10; ++i) {
+    prompts.push_back(chain(rng, 6));
+    c.node(0).insert("m", prompts.back(), i % 2 ? kW1 : kW0);
+  }
+  const uint64_t batches_before = sent(c.node(0), FrameType::kDeltaBatch);
+  c.node(0).engine.flush(c.now());
+  CHECK(sent(c.node(0), FrameType::kDeltaBatch) - batches_before == 2);  // one per peer
+  CHECK(c.node(0).engine.stats().batches_sent.load() == 1);
+  c.settle(10);  // the fake network's delay (<= 5 ms): no tick
+  for (size_t n = 1; n < c.size(); ++n)
+    for (size_t i = 0; i < prompts.size(); ++i)
+      CHECK(c.node(n).holders("m", prompts[i]) == std::set<std::string>{i % 2 ? kW1 : kW0});
+  // Acknowledged: nothing waits in the outboxes, and a flush with nothing new sends nothing.
+  for (const auto& p : c.node(0).engine.peer_info()) CHECK(p.outbox_batches == 0);
+  c.node(0).engine.flush(c.now());
+  CHECK(sent(c.node(0), FrameType::kDeltaBatch) - batches_before == 2);
+  CHECK(c.node(0).engine.stats().batches_resent.load() == 0);
+}
+
+TEST_CASE("a flush never resends an unacknowledged batch early; the round after the timeout does") {
+  SyncCluster c(2, 22);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  c.net().detach(c.node(1).id);  // frames to n1 vanish: no acks
+  std::mt19937_64 rng(5);
+  c.node(0).insert("m", chain(rng, 4), kW0);
+  c.node(0).engine.flush(c.now());
+  for (int i = 0; i < 5; ++i) {
+    c.settle(2);
+    c.node(0).engine.flush(c.now());
+  }
+  CHECK(c.node(0).engine.stats().batches_resent.load() == 0);
+  c.net().attach(c.node(1).id, &c.node(1).engine);
+  c.run_rounds(4);  // 4 s > the 3 s resend timeout
+  CHECK(c.node(0).engine.stats().batches_resent.load() >= 1);
+  CHECK(c.converged("m"));
+}
+
+TEST_CASE("a peer that stops acknowledging pushed batches is repaired by a snapshot") {
+  NodeOptions opts;
+  opts.engine.outbox.max_batches = 4;
+  opts.engine.digest_every_rounds = 2;
+  SyncCluster c(2, 23, {}, opts);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  c.net().detach(c.node(1).id);
+  std::mt19937_64 rng(6);
+  std::vector<std::vector<radix::BlockHash>> prompts;
+  for (int w = 0; w < 6; ++w) {  // six windows, four batches fit
+    prompts.push_back(chain(rng, 5));
+    c.node(0).insert("m", prompts.back(), kW0);
+    c.node(0).engine.flush(c.now());
+    c.settle(3);
+  }
+  CHECK(c.node(0).engine.stats().outbox_overflows.load() >= 1);
+  for (const auto& p : c.node(0).engine.peer_info()) CHECK(p.outbox_batches <= 4);
+  c.net().attach(c.node(1).id, &c.node(1).engine);
+  c.run_rounds(12);  // the pushed snapshot was lost; the digest mismatch pulls one
+  CHECK(c.node(1).engine.stats().snapshots_received.load() >= 1);
+  CHECK(c.converged("m"));
+  for (const auto& p : prompts) CHECK(c.node(1).holders("m", p) == std::set<std::string>{kW0});
+}
+
+TEST_CASE("load changes reach peers in the window, one entry per changed worker") {
+  SyncCluster c(2, 24);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  const WorkerKey k0 = radix::WorkerDirectory::key_for_url(kW0);
+  const WorkerKey k1 = radix::WorkerDirectory::key_for_url(kW1);
+  auto& a = c.node(0);
+  auto& b = c.node(1);
+  // Many requests start within one window: one delta, two entries.
+  for (int i = 0; i < 7; ++i) a.load.local_started(k0);
+  a.load.local_started(k1);
+  const uint64_t bytes_before = c.net().bytes_of(FrameType::kLoadDelta);
+  CHECK(a.engine.flush(c.now()));  // load non-zero: keep polling
+  CHECK(sent(a, FrameType::kLoadDelta) == 1);
+  c.settle(10);
+  CHECK(b.load.mesh_in_flight(k0) == 7);
+  CHECK(b.load.mesh_in_flight(k1) == 1);
+  CHECK(c.net().bytes_of(FrameType::kLoadDelta) - bytes_before ==
+        FakeNetwork::kHeaderBytes + encode(LoadReport{{{k0, 7}, {k1, 1}}}).size());
+  // Only k0 changes (to zero): the delta names k0 alone.
+  for (int i = 0; i < 7; ++i) a.load.local_finished(k0);
+  const uint64_t before2 = c.net().bytes_of(FrameType::kLoadDelta);
+  CHECK(a.engine.flush(c.now()));
+  c.settle(10);
+  CHECK(c.net().bytes_of(FrameType::kLoadDelta) - before2 ==
+        FakeNetwork::kHeaderBytes + encode(LoadReport{{{k0, 0}}}).size());
+  CHECK(b.load.mesh_in_flight(k0) == 0);
+  CHECK(b.load.mesh_in_flight(k1) == 1);
+  // Nothing changed: no frame; everything back at zero: polling stops.
+  a.engine.flush(c.now());
+  CHECK(sent(a, FrameType::kLoadDelta) == 2);
+  a.load.local_finished(k1);
+  CHECK(a.engine.flush(c.now()));
+  CHECK_FALSE(a.engine.flush(c.now()));
+  c.settle(10);
+  CHECK(b.load.mesh_in_flight(k1) == 0);
+}
+
+TEST_CASE("a vanished peer's pushed load is forgotten and a late delta does not bring it back") {
+  SyncCluster c(2, 25);
+  register_workers(c);
+  c.connect_all();
+  const WorkerKey k0 = radix::WorkerDirectory::key_for_url(kW0);
+  for (int i = 0; i < 3; ++i) c.node(0).load.local_started(k0);
+  c.node(0).engine.flush(c.now());
+  c.settle(10);
+  REQUIRE(c.node(1).load.mesh_in_flight(k0) == 3);
+  c.node(1).engine.on_peer_down(c.node(0).id);
+  CHECK(c.node(1).load.mesh_in_flight(k0) == 0);
+  c.node(0).load.local_started(k0);
+  c.node(0).engine.flush(c.now());  // in flight when n1 declared n0 down
+  c.settle(10);
+  CHECK(c.node(1).load.mesh_in_flight(k0) == 0);
+}
+
+TEST_CASE("the journal wakes the mesh once per window however many changes arrive") {
+  radix::WorkerDirectory dir;
+  const auto w = *dir.intern(kW0);
+  DeltaJournal j({}, dir);
+  int wakes = 0;
+  j.set_wake([&] { ++wakes; });
+  std::vector<radix::BlockHash> b{1, 2, 3};
+  for (uint64_t i = 0; i < 50; ++i)
+    j.on_insert("m", radix::InsertEvent{w, b, 0, radix::Hlc{100 + i}});
+  j.note_worker_event(WorkerEvent::Kind::kAdded, w, 5);
+  CHECK(wakes == 1);
+  j.drain();
+  j.on_evict("m", radix::EvictEvent{w, 2, radix::Hlc{200}});
+  CHECK(wakes == 2);
+  j.set_wake({});
+  j.drain();
+  j.on_insert("m", radix::InsertEvent{w, b, 0, radix::Hlc{300}});
+  CHECK(wakes == 2);
+}
