@@ -50,6 +50,8 @@ unsigned http_status(RouterErrc e) {
       return 504;
     case RouterErrc::kInternal:
       return 500;
+    case RouterErrc::kBodyBudgetExhausted:
+      return 503;
   }
   return 500;
 }
@@ -67,6 +69,7 @@ std::string_view error_type(RouterErrc e) {
     case RouterErrc::kNoHealthyWorker:
     case RouterErrc::kShuttingDown:
     case RouterErrc::kPoolExhausted:
+    case RouterErrc::kBodyBudgetExhausted:
       return "service_unavailable_error";
     case RouterErrc::kUpstreamFailure:
     case RouterErrc::kUpstreamTimeout:
@@ -103,6 +106,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "upstream_timeout";
     case RouterErrc::kInternal:
       return "internal_error";
+    case RouterErrc::kBodyBudgetExhausted:
+      return "request_body_budget_exhausted";
   }
   return "internal_error";
 }
