@@ -52,6 +52,8 @@ unsigned http_status(RouterErrc e) {
       return 500;
     case RouterErrc::kBodyBudgetExhausted:
       return 503;
+    case RouterErrc::kNotImplemented:
+      return 501;
   }
   return 500;
 }
@@ -59,6 +61,7 @@ unsigned http_status(RouterErrc e) {
 std::string_view error_type(RouterErrc e) {
   switch (e) {
     case RouterErrc::kBadRequest:
+    case RouterErrc::kNotImplemented:
     case RouterErrc::kBodyTooLarge:
     case RouterErrc::kHeaderTooLarge:
     case RouterErrc::kMethodNotAllowed:
@@ -108,6 +111,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "internal_error";
     case RouterErrc::kBodyBudgetExhausted:
       return "request_body_budget_exhausted";
+    case RouterErrc::kNotImplemented:
+      return "not_implemented";
   }
   return "internal_error";
 }

@@ -32,6 +32,7 @@ enum class RouterErrc {
   kUpstreamTimeout,      // connect / first byte / idle timeout upstream: 504
   kInternal,             // a bug: 500
   kBodyBudgetExhausted,  // request bodies in flight hold the whole body budget: 503
+  kNotImplemented,       // a transfer coding the router does not implement: 501
 };
 
 const boost::system::error_category& router_category();

@@ -8,6 +8,7 @@
 
 #include "router/body_reader.h"
 #include "router/local_response.h"
+#include "router/request_framing.h"
 
 namespace radixmesh::router {
 namespace {
@@ -92,6 +93,11 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     registration.set_busy(true);
     stream.expires_after(options.read_timeout);
     const auto& req = parser.get();
+    if (auto framing = check_request_framing(req.base(), req.version())) {
+      co_await write_error(stream, framing->error, framing->message, false);
+      linger = true;
+      break;
+    }
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
       http::response<http::empty_body> cont{http::status::continue_, req.version()};
       auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);

@@ -210,6 +210,76 @@ class HostileHttpTest(harness.Cleanup, unittest.TestCase):
                                           headers={"Content-Type": "application/json"})
         self.assertEqual(status, 200, data[:300])  # budget free again
 
+    def sim_requests(self):
+        served = ru.sim_metrics(self.sims[0][0])
+        return sum(v for k, v in served.items() if k.startswith("sim_requests_total"))
+
+    # Item: Transfer-Encoding other than exactly "chunked" is refused before
+    # the body is read (RFC 9112 6.1/6.3), so the body can never be read as
+    # a second request.
+    def test_transfer_encodings_other_than_chunked_are_refused(self):
+        self.start()
+        body = json.dumps(ru.chat_body([{"role": "user", "content": "smuggled?"}])).encode()
+        chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+        smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        cases = [
+            (b"Transfer-Encoding: gzip, chunked\r\n", chunked, 501, "not_implemented"),
+            (b"Transfer-Encoding: xchunked\r\n", smuggled, 400, "invalid_request"),
+            (b"Transfer-Encoding: identity\r\n", smuggled, 400, "invalid_request"),
+            (b"Transfer-Encoding: chunked, identity\r\n", smuggled, 400, "invalid_request"),
+            (b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", chunked, 501,
+             "not_implemented"),
+        ]
+        for te, rest, want, code in cases:
+            with self.subTest(te=te):
+                t0 = time.monotonic()
+                reply, closed = self.exchange(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\n" + te + b"\r\n" + rest)
+                self.assertEqual(status_of(reply), want, reply[:300])
+                self.assertEqual(error_code(body_of(reply)), code, reply[:300])
+                self.assertTrue(closed, "the connection closes after a framing error")
+                self.assertEqual(reply.count(b"HTTP/1.1 "), 1, "no second (smuggled) response")
+                self.assertLess(time.monotonic() - t0, 4.0)
+        # HTTP/1.0 with Transfer-Encoding: faulty framing.
+        reply, closed = self.exchange(b"POST /v1/chat/completions HTTP/1.0\r\n"
+                                      b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+        self.assertEqual(status_of(reply), 400, reply[:300])
+        self.assertEqual(self.sim_requests(), 0, "nothing was routed")
+        # Exactly chunked still works.
+        reply, _ = self.exchange(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                                 b"Connection: close\r\nTransfer-Encoding: Chunked\r\n\r\n" +
+                                 chunked)
+        self.assertEqual(status_of(reply), 200, reply[:300])
+        self.assert_still_serving()
+
+    # Item: a chunk-size (or trailer) line ending in a bare LF is answered 400
+    # at once, instead of waiting for a CRLF until the read deadline.
+    def test_bare_lf_in_chunk_framing_is_400_at_once(self):
+        self.start()
+        head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        cases = [
+            b"2\n{}\r\n0\r\n\r\n",           # chunk-size line
+            b"2\r\n{}\r\n0\n\r\n",           # last-chunk line
+            b"2\r\n{}\r\n0\r\nX-T: 1\n\r\n",  # trailer line
+            b"2\r\n{}\n0\r\n\r\n",           # chunk data terminator
+            b"2\n",                            # and nothing more: no wait for a CRLF
+        ]
+        for tail in cases:
+            with self.subTest(tail=tail):
+                t0 = time.monotonic()
+                with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+                    s.sendall(head + tail)  # the connection stays open on our side
+                    reply, closed = read_until_close(s, timeout=8)
+                elapsed = time.monotonic() - t0
+                self.assertEqual(status_of(reply), 400, reply[:300])
+                self.assertIn(b"malformed", body_of(reply))
+                self.assertTrue(closed)
+                self.assertLess(elapsed, 4.0, "answered at once, not at the read deadline")
+        self.assertEqual(self.sim_requests(), 0)
+        self.assert_still_serving()
+
 
 if __name__ == "__main__":
     unittest.main()
