@@ -57,9 +57,13 @@ PressureTier MemoryBroker::tick() {
   stats_.tier = tier;
   stats_.used_bytes = used;
   stats_.pressure = pressure;
-  if (pools_.empty() || tier < PressureTier::kHigh) return tier;
+  std::vector<size_t> relievable;  // indices into pools_
+  for (size_t i = 0; i < pools_.size(); ++i) {
+    if (pools_[i]->relievable()) relievable.push_back(i);
+  }
+  if (relievable.empty() || tier < PressureTier::kHigh) return tier;
 
-  const size_t share = budget_ / pools_.size();
+  const size_t share = budget_ / relievable.size();
   const auto floor_share = static_cast<size_t>(static_cast<double>(share) * kWarning);
   auto relieve = [&](size_t i, size_t target) {
     if (sizes[i] <= target) return;
@@ -69,8 +73,8 @@ PressureTier MemoryBroker::tick() {
   if (tier == PressureTier::kHigh) {
     // The single worst pool: furthest above its (equal) fair share, taken
     // down by the excess over the 0.6 mark but not below 0.6 x its share.
-    size_t worst = 0;
-    for (size_t i = 1; i < sizes.size(); ++i) {
+    size_t worst = relievable.front();
+    for (size_t i : relievable) {
       if (sizes[i] > sizes[worst]) worst = i;
     }
     const auto mark = static_cast<size_t>(static_cast<double>(budget_) * kWarning);
@@ -78,7 +82,7 @@ PressureTier MemoryBroker::tick() {
     const size_t target = std::max(sizes[worst] - std::min(sizes[worst], excess), floor_share);
     relieve(worst, target);
   } else {
-    for (size_t i = 0; i < sizes.size(); ++i) {
+    for (size_t i : relievable) {
       if (sizes[i] > share) relieve(i, floor_share);
     }
   }

@@ -8,10 +8,15 @@
 //
 //   normal, warning  no action (warning only counts and is visible).
 //   high             relieve the single worst pool, the one furthest above
-//                    its fair share (budget / pools), by the excess over the
-//                    0.6 mark, but not below 0.6 x its fair share.
+//                    its fair share (budget / relievable pools), by the
+//                    excess over the 0.6 mark, but not below 0.6 x its fair
+//                    share.
 //   critical         relieve every pool above its fair share down to
 //                    0.6 x its fair share.
+//
+// Pools that are not relievable() (in-flight request bodies) count in the
+// sum, so they raise the pressure the relievable pools answer, but are
+// never relieved and take no fair share.
 //
 // Counters: ticks, entries into each tier, relieve calls and bytes relieved.
 //

@@ -6,6 +6,9 @@
 // (an atomic read); relieve() frees what it can, least valuable first, until
 // bytes() <= target_bytes, and returns the bytes it freed. A pool registers
 // itself with MemoryBroker::add() and must call remove() before it dies.
+// A pool whose memory cannot be given back on demand (request bodies being
+// read) answers relievable() false: it counts toward pressure but is never
+// asked to relieve and takes no fair share.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +21,7 @@ class MemoryPool {
   virtual ~MemoryPool() = default;
   virtual size_t bytes() const = 0;
   virtual size_t relieve(size_t target_bytes) = 0;
+  virtual bool relievable() const { return true; }
   virtual std::string_view pool_name() const = 0;
 };
 

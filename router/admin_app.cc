@@ -14,6 +14,7 @@ namespace radixmesh::router {
 
 void App::start_admin(net::any_io_executor executor) {
   register_state_collectors(metrics_, trees_, directory_, &broker_);
+  register_body_budget_collector(metrics_, body_budget_);
 
   std::string token;
   if (!config_.admin_token_file.empty()) {

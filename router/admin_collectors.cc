@@ -62,4 +62,20 @@ void register_state_collectors(MetricsRegistry& registry, radix::TreeCatalog& tr
   });
 }
 
+void register_body_budget_collector(MetricsRegistry& registry, const BodyBudget& budget) {
+  registry.add_collector([&budget] {
+    auto held = family("radixmesh_request_body_bytes",
+                       "Bytes held by request bodies being read or served.", {});
+    auto limit = family("radixmesh_request_body_budget_bytes",
+                        "Cap on radixmesh_request_body_bytes (--max-inflight-body-bytes).", {});
+    auto refused = family("radixmesh_request_body_budget_exhausted_total",
+                          "Requests answered 503 because request bodies held the whole budget.", {},
+                          MetricType::kCounter);
+    held.samples.push_back({{}, double(budget.reserved())});
+    limit.samples.push_back({{}, double(budget.limit())});
+    refused.samples.push_back({{}, double(budget.exhausted())});
+    return std::vector<CollectedFamily>{held, limit, refused};
+  });
+}
+
 }  // namespace radixmesh::router

@@ -93,6 +93,7 @@ App::App(RouterConfig config, const Logger& log)
       directory_(kMaxWorkers),
       clock_(radix::system_physical_ms),
       broker_(static_cast<size_t>(config_.memory_budget_bytes)),
+      body_budget_(static_cast<size_t>(config_.max_inflight_body_bytes)),
       mesh_(MeshGlue::create(config_, directory_, clock_, log_)),
       // Mesh seam: the mesh passes its TreeObserver here (inserts and
       // evictions become gossip deltas). nullptr: single-node routing.
@@ -106,6 +107,7 @@ App::App(RouterConfig config, const Logger& log)
                                                           config_.breaker_cooldown_ms}},
           [this](const std::string& url) { return directory_.intern(url); }) {
   dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, config_.policy);
+  broker_.add(&body_budget_);
 
   RoutingOptions routing;
   routing.default_model = config_.default_model;
@@ -158,6 +160,7 @@ App::App(RouterConfig config, const Logger& log)
   session.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
   session.keepalive_timeout = ms(config_.idle_timeout_ms);
   session.read_timeout = ms(config_.idle_timeout_ms);
+  session.body_budget = &body_budget_;
   error_code ec;
   const auto address = net::ip::make_address(config_.host, ec);
   if (ec) throw std::runtime_error("--host " + config_.host + ": not an IP address");
@@ -197,6 +200,7 @@ App::~App() {
   dns_.reset();
   health_.reset();
   threads_.clear();
+  broker_.remove(&body_budget_);
 }
 
 void App::add_configured_workers() {

@@ -5,7 +5,7 @@
 // there are no singletons; everything below is owned here and passed by
 // reference.
 //
-//   RouterConfig ─> WorkerDirectory, HybridClock, MemoryBroker, TreeCatalog
+//   RouterConfig ─> WorkerDirectory, HybridClock, MemoryBroker (+ BodyBudget), TreeCatalog
 //                   Policy, WorkerRegistry (workers from flags/file/DNS/admin)
 //                   RoutingEngine ─> Proxy ─> RequestHandler ─> Listener
 //                   HealthChecker, per-thread IoThreadState (pool, parser)
@@ -40,6 +40,7 @@
 #include "radix/worker_directory.h"
 #include "router/admin_api.h"
 #include "router/admin_server.h"
+#include "router/body_budget.h"
 #include "router/config.h"
 #include "router/data_plane_metrics.h"
 #include "router/dns_discovery.h"
@@ -112,6 +113,7 @@ class App {
   radix::WorkerDirectory directory_;
   radix::HybridClock clock_;
   radix::MemoryBroker broker_;
+  BodyBudget body_budget_;          // a pool of broker_ (not relievable)
   std::unique_ptr<MeshGlue> mesh_;  // before trees_: the trees report to its journal
   radix::TreeCatalog trees_;
   std::unique_ptr<policies::Policy> policy_;

@@ -123,6 +123,9 @@ Status apply_flags(RouterConfig& c, const std::vector<std::string>& args) {
 }
 
 void resolve_defaults(RouterConfig& c) {
+  if (c.max_inflight_body_bytes == 0) {
+    c.max_inflight_body_bytes = std::max(c.memory_budget_bytes / 4, c.max_body_bytes);
+  }
   if (c.threads == 0)
     c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (c.node_id.empty()) {
@@ -247,6 +250,11 @@ Status validate(const RouterConfig& c) {
       return invalid("flag --mesh-advertise: '" + c.mesh_advertise +
                      "' is not an address peers can dial (use this node's IP or name)");
     }
+  }
+  if (c.max_inflight_body_bytes != 0 && c.max_inflight_body_bytes < c.max_body_bytes) {
+    return invalid("flag --max-inflight-body-bytes: " + std::to_string(c.max_inflight_body_bytes) +
+                   " is below --max-body-bytes " + std::to_string(c.max_body_bytes) +
+                   " (a body of the allowed size could never be read)");
   }
   if (c.session_header.empty()) return invalid("flag --session-header: must not be empty");
   if (c.node_id.empty()) return invalid("flag --node-id: must not be empty");

@@ -53,6 +53,9 @@ struct RouterConfig {
   std::string default_model;
   int64_t block_bytes = 64;
   int64_t max_body_bytes = 8388608;
+  // Process-wide cap on memory held by request bodies being read or served.
+  // 0 in a source means "derived": max(memory_budget_bytes / 4, max_body_bytes).
+  int64_t max_inflight_body_bytes = 0;
   int64_t max_blocks_per_worker = 262144;
   int64_t memory_budget_bytes = 536870912;
   std::string session_header = "X-Session-Id";

@@ -19,6 +19,7 @@ std::vector<OptionSpec> build_table() {
     {"port", "Data plane", "PORT", "data-plane port", &C::port, 1, 65535},
     {"max-connections", "Data plane", "N", "open client connections at most; above it a new one gets 503 and is closed (0: derived from the open-files limit)", &C::max_connections, 0, kMaxI64, false, "0 (derived from RLIMIT_NOFILE)"},
     {"max-body-bytes", "Data plane", "N", "request bodies above this get 413", &C::max_body_bytes, 1, kMaxI64},
+    {"max-inflight-body-bytes", "Data plane", "N", "memory all request bodies being read or served may hold; past it: 503", &C::max_inflight_body_bytes, 0, kMaxI64, false, "memory-budget-bytes / 4, at least max-body-bytes"},
     {"threads", "Data plane", "N", "io threads", &C::threads, 0, 1024, false, "hardware concurrency"},
     {"shutdown-grace-ms", "Data plane", "MS", "how long shutdown waits for in-flight requests", &C::shutdown_grace_ms, 0, kMaxI64},
 

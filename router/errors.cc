@@ -52,7 +52,10 @@ unsigned http_status(RouterErrc e) {
       return 500;
     case RouterErrc::kConnectionCap:
     case RouterErrc::kLocalResources:
+    case RouterErrc::kBodyBudgetExhausted:
       return 503;
+    case RouterErrc::kNotImplemented:
+      return 501;
   }
   return 500;
 }
@@ -60,6 +63,7 @@ unsigned http_status(RouterErrc e) {
 std::string_view error_type(RouterErrc e) {
   switch (e) {
     case RouterErrc::kBadRequest:
+    case RouterErrc::kNotImplemented:
     case RouterErrc::kBodyTooLarge:
     case RouterErrc::kHeaderTooLarge:
     case RouterErrc::kMethodNotAllowed:
@@ -72,6 +76,7 @@ std::string_view error_type(RouterErrc e) {
     case RouterErrc::kPoolExhausted:
     case RouterErrc::kConnectionCap:
     case RouterErrc::kLocalResources:
+    case RouterErrc::kBodyBudgetExhausted:
       return "service_unavailable_error";
     case RouterErrc::kUpstreamFailure:
     case RouterErrc::kUpstreamTimeout:
@@ -112,6 +117,10 @@ std::string_view error_code_name(RouterErrc e) {
       return "too_many_connections";
     case RouterErrc::kLocalResources:
       return "router_out_of_resources";
+    case RouterErrc::kBodyBudgetExhausted:
+      return "request_body_budget_exhausted";
+    case RouterErrc::kNotImplemented:
+      return "not_implemented";
   }
   return "internal_error";
 }

@@ -19,20 +19,22 @@
 namespace radixmesh::router {
 
 enum class RouterErrc {
-  kBadRequest = 1,    // malformed JSON or shape: 400
-  kNotFound,          // unknown path: 404
-  kUnknownModel,      // no worker serves the model: 404
-  kMethodNotAllowed,  // known path, wrong method: 405
-  kBodyTooLarge,      // body over --max-body-bytes: 413
-  kHeaderTooLarge,    // request header over the limit: 431
-  kNoHealthyWorker,   // nothing routable: 503
-  kShuttingDown,      // draining: 503
-  kPoolExhausted,     // no upstream connection slot in time: 503
-  kUpstreamFailure,   // connect refused, reset, garbage: 502
-  kUpstreamTimeout,   // connect / first byte / idle timeout upstream: 504
-  kInternal,          // a bug: 500
-  kConnectionCap,     // over --max-connections: 503, then the connection closes
-  kLocalResources,    // this process is out of descriptors / socket memory: 503
+  kBadRequest = 1,       // malformed JSON or shape: 400
+  kNotFound,             // unknown path: 404
+  kUnknownModel,         // no worker serves the model: 404
+  kMethodNotAllowed,     // known path, wrong method: 405
+  kBodyTooLarge,         // body over --max-body-bytes: 413
+  kHeaderTooLarge,       // request header over the limit: 431
+  kNoHealthyWorker,      // nothing routable: 503
+  kShuttingDown,         // draining: 503
+  kPoolExhausted,        // no upstream connection slot in time: 503
+  kUpstreamFailure,      // connect refused, reset, garbage: 502
+  kUpstreamTimeout,      // connect / first byte / idle timeout upstream: 504
+  kInternal,             // a bug: 500
+  kConnectionCap,        // over --max-connections: 503, then the connection closes
+  kLocalResources,       // this process is out of descriptors / socket memory: 503
+  kBodyBudgetExhausted,  // request bodies in flight hold the whole body budget: 503
+  kNotImplemented,       // a transfer coding the router does not implement: 501
 };
 
 const boost::system::error_category& router_category();

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <string>
 
+#include "router/body_reader.h"
 #include "router/local_response.h"
+#include "router/request_framing.h"
 
 namespace radixmesh::router {
 namespace {
@@ -30,6 +32,12 @@ awaitable<void> lingering_close(beast::tcp_stream& stream) {
   stream.close();
 }
 
+// Frees the connection's body storage and its share of the body budget.
+void release_body_storage(SessionState& session) {
+  std::string().swap(session.request_body);
+  session.body_reservation.set(storage_bytes(session.request_body));
+}
+
 }  // namespace
 
 awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& handler,
@@ -38,7 +46,7 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
   socket.set_option(tcp::no_delay(true), ignored);
   beast::tcp_stream stream(std::move(socket));
   SessionRegistration registration(thread.sessions, stream);
-  SessionState session;
+  SessionState session(options.body_budget);
   // Bounded: a header, plus read-ahead of the body / pipelined requests.
   beast::flat_buffer buffer(options.max_header_bytes + 64 * 1024);
   // Beast sizes each socket read by the buffer's free capacity (at least 512
@@ -85,17 +93,21 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     registration.set_busy(true);
     stream.expires_after(options.read_timeout);
     const auto& req = parser.get();
+    if (auto framing = check_request_framing(req.base(), req.version())) {
+      co_await write_error(stream, framing->error, framing->message, false);
+      linger = true;
+      break;
+    }
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
       http::response<http::empty_body> cont{http::status::continue_, req.version()};
       auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
       if (cec) break;
     }
-    if (!parser.is_done() && parser.content_length()) {
-      // Content-Length body: read straight into the request's string (no
-      // hop through the read buffer), with room for the JSON parser to read
-      // past the end in place (kBodyPadding).
-      const uint64_t length = *parser.content_length();
-      if (length > options.max_body_bytes) {
+    if (!parser.is_done()) {
+      // The body goes into this connection's storage (SessionState), whose
+      // capacity follows the bytes received (router/body_reader.h).
+      const uint64_t length = parser.content_length().value_or(0);
+      if (parser.content_length() && length > options.max_body_bytes) {
         co_await write_error(
             stream, RouterErrc::kBodyTooLarge,
             "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", false);
@@ -103,41 +115,42 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
         break;
       }
       std::string& body = parser.get().body();
-      body.swap(session.request_body);  // this connection's storage (SessionState)
+      body.swap(session.request_body);
       reused_body = true;
-      if (body.capacity() < length + kBodyPadding) {
-        body.clear();  // nothing to keep: reserve would copy the old bytes
-        body.reserve(length + kBodyPadding);
+      BodyResult r;
+      if (parser.content_length()) {
+        r = co_await read_sized_body(stream, buffer, length, body, kBodyPadding,
+                                     session.body_reservation);
+      } else {
+        r = co_await read_chunked_body(stream, buffer, parser, options.max_body_bytes, kBodyPadding,
+                                       session.body_reservation);
       }
-      body.resize(length);  // zero-fills only past the previous body's size
-      const size_t buffered = std::min<size_t>(buffer.size(), length);
-      std::memcpy(body.data(), buffer.data().data(), buffered);
-      buffer.consume(buffered);
-      if (buffered < length) {
-        auto [bec, bn] = co_await net::async_read(
-            stream, net::buffer(body.data() + buffered, length - buffered), use_tuple);
-        if (bec) {
-          if (!is_expected_disconnect(bec)) {
-            co_await write_error(stream, RouterErrc::kBadRequest,
-                                 "malformed HTTP request body: " + bec.message(), false);
-            linger = true;
-          }
-          break;
-        }
-      }
-    } else if (!parser.is_done()) {
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, use_tuple);
-      if (bec) {
-        if (bec == http::error::body_limit) {
+      if (r.kind != BodyResult::Kind::kOk) {
+        session.request_body.swap(body);  // keeps the reservation's storage in one place
+        linger = true;
+        if (r.kind == BodyResult::Kind::kTooLarge) {
           co_await write_error(
               stream, RouterErrc::kBodyTooLarge,
               "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", false);
-          linger = true;
-        } else if (!is_expected_disconnect(bec)) {
+        } else if (r.kind == BodyResult::Kind::kBudget) {
+          if (BodyBudget* budget = session.body_reservation.budget()) budget->count_exhausted();
+          co_await write_error(stream, RouterErrc::kBodyBudgetExhausted,
+                               "request bodies in flight hold the whole body memory budget; "
+                               "retry later",
+                               false);
+        } else if (r.kind == BodyResult::Kind::kMalformed) {
+          // Built before the co_await: g++ 12 mishandles conditional
+          // temporaries inside a co_await expression (double free).
+          std::string message = std::string("malformed HTTP request body: ") + r.what;
+          if (r.ec) message += " (" + r.ec.message() + ")";
+          co_await write_error(stream, RouterErrc::kBadRequest, message, false);
+        } else if (!is_expected_disconnect(r.ec)) {
           co_await write_error(stream, RouterErrc::kBadRequest,
-                               "malformed HTTP request body: " + bec.message(), false);
-          linger = true;
+                               "malformed HTTP request body: " + r.ec.message(), false);
+        } else {
+          linger = false;
         }
+        release_body_storage(session);
         break;
       }
     }
@@ -146,7 +159,7 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     if (reused_body) {
       session.request_body.swap(parser.get().body());
       if (session.request_body.capacity() > SessionState::kKeepBodyBytes) {
-        std::string().swap(session.request_body);
+        release_body_storage(session);
       }
     }
     if (!keep) break;

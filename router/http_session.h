@@ -4,7 +4,9 @@
 // pipelining works: later requests wait in the bounded read buffer and the
 // kernel's socket buffer, which back-pressures the client). Bounds: request
 // header (max_header_bytes -> 431), body (max_body_bytes -> 413, checked
-// against Content-Length before the body is read), read buffer, idle time
+// against Content-Length before the body is read; its storage grows with
+// the bytes received, each growth reserved in the process-wide body budget
+// -> 503 when spent, see router/body_reader.h), read buffer, idle time
 // between requests (keep-alive timeout). "Expect: 100-continue" is answered
 // before the body is read. A malformed request gets 400 and the connection
 // closes; every other error closes it silently (expected disconnects) or
@@ -18,6 +20,7 @@
 #include <cstddef>
 
 #include "radix/canonical_prompt.h"
+#include "router/body_budget.h"
 #include "router/net.h"
 #include "router/request_handler.h"
 
@@ -32,6 +35,8 @@ struct SessionOptions {
   size_t max_body_bytes = 8 << 20;
   std::chrono::milliseconds keepalive_timeout{60000};  // idle between requests
   std::chrono::milliseconds read_timeout{60000};       // a request's header+body
+  // Process-wide cap on body storage (router/body_budget.h); null: none.
+  BodyBudget* body_budget = nullptr;
 };
 
 // Serves one connection until it closes. Returns the first unexpected error

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <string>
 
+#include "router/body_budget.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
 #include "router/proxy.h"
@@ -41,13 +42,17 @@ struct IoThreadState {
 
 // Per connection, reused across its keep-alive requests.
 struct SessionState {
+  explicit SessionState(BodyBudget* budget = nullptr) : body_reservation(budget) {}
   PreparedRequest prepared;
   ExchangeBuffers buffers;
-  // A Content-Length body's storage between requests (http_session.cc):
-  // kept at its last size so the next body of similar size is neither
-  // allocated nor zero-filled; given back when it grew past kKeepBodyBytes.
+  // A body's storage between requests (http_session.cc): kept at its last
+  // size so the next body of similar size is neither allocated nor
+  // zero-filled; given back when it grew past kKeepBodyBytes.
   std::string request_body;
   static constexpr size_t kKeepBodyBytes = 64 * 1024;  // per idle connection, at most
+  // request_body's storage, reserved in the process-wide body budget; given
+  // back when the storage is freed or the connection closes.
+  BodyReservation body_reservation;
 };
 
 struct HandlerOptions {

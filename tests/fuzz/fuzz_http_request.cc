@@ -9,7 +9,7 @@
 //    in the same io_context; no port is opened for the client. Checked on
 //    the bytes the client receives: they parse as a sequence of HTTP
 //    responses (HEAD responses without a body), one per request at most plus
-//    one closing 400/413/431; each status is one the router may send, the
+//    one closing 400/413/431/501; each status is one the router may send, the
 //    one the route demands where it is fixed (404 unknown path, 405 wrong
 //    method, 200 /health); every non-empty body is JSON; every error has the
 //    OpenAI shape {"error":{"message","type",...}}; a proxied 200 carries the
@@ -45,6 +45,7 @@
 #include "radix/worker_directory.h"
 #include "router/http_session.h"
 #include "router/proxy.h"
+#include "router/request_framing.h"
 #include "router/request_handler.h"
 #include "router/routing_engine.h"
 #include "router/worker_registry.h"
@@ -168,6 +169,9 @@ std::vector<SentRequest> parse_requests(std::string_view rest) {
     // included (a larger one is answered 431 and the connection closed).
     feed([&] { return parser.is_header_done(); });
     if (ec || !parser.is_header_done() || used > kHeaderLimit) break;
+    // Framing the router refuses itself (Transfer-Encoding other than
+    // exactly chunked): a closing 400/501 before the body.
+    if (check_request_framing(parser.get().base(), parser.get().version())) break;
     parser.eager(true);
     feed([&] { return parser.is_done(); });
     if (ec || !parser.is_done()) break;
@@ -251,6 +255,7 @@ bool is_router_status(unsigned s) {
     case 413:
     case 431:
     case 500:
+    case 501:
     case 502:
     case 503:
     case 504:
@@ -276,7 +281,8 @@ void check_response(const SentRequest* sent, const http::response<http::string_b
     }
   }
   if (sent == nullptr) {  // the closing answer to a request that never completed
-    fuzz_check(status == 400 || status == 413 || status == 431, "closing error status");
+    fuzz_check(status == 400 || status == 413 || status == 431 || status == 501,
+               "closing error status");
     fuzz_check(!res.keep_alive(), "closing error closes");
     return;
   }

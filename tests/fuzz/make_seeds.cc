@@ -170,5 +170,22 @@ int main(int argc, char** argv) {
   put(hr, "header_too_large",
       "GET /health HTTP/1.1\r\nX-Pad: " + std::string(5000, 'a') + "\r\n\r\n");
   put(hr, "malformed", "GET /health HTTP/1.1\r\nHost: x\r\n\r\nBREW\x01 / HTTP/9\r\n\r\n");
+  // Malformed framings : Transfer-Encoding other than exactly
+  // chunked (400, or 501 for an unimplemented coding before chunked), and
+  // chunk lines ending in a bare LF (400 at once, not at the deadline).
+  // Each after a request that is served, so the refusal ends a keep-alive.
+  const std::string health = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string te_post = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ";
+  const std::string te_chunk = "e\r\n{\"prompt\":\"a\"}\r\n0\r\n\r\n";
+  put(hr, "te_gzip_chunked", health + te_post + "gzip, chunked\r\n\r\n" + te_chunk);
+  put(hr, "te_xchunked", health + te_post + "xchunked\r\n\r\n" + health);
+  put(hr, "te_identity", health + te_post + "identity\r\n\r\n" + health);
+  put(hr, "te_chunked_not_final", health + te_post + "chunked, gzip\r\n\r\n" + te_chunk);
+  put(hr, "te_http10",
+      "POST /v1/completions HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + te_chunk);
+  put(hr, "chunk_size_bare_lf",
+      health + te_post + "chunked\r\n\r\ne\n{\"prompt\":\"a\"}\r\n0\r\n\r\n");
+  put(hr, "chunk_trailer_bare_lf",
+      health + te_post + "chunked\r\n\r\ne\r\n{\"prompt\":\"a\"}\r\n0\r\nX-T: 1\n\r\n");
   return 0;
 }

@@ -98,6 +98,12 @@ struct FakePool : MemoryPool {
   std::string_view pool_name() const override { return name; }
 };
 
+// Memory that counts but cannot be given back (in-flight request bodies).
+struct FixedPool : FakePool {
+  using FakePool::FakePool;
+  bool relievable() const override { return false; }
+};
+
 }  // namespace
 
 TEST_CASE("broker: no action at normal or warning pressure") {
@@ -149,6 +155,25 @@ TEST_CASE("broker: critical pressure relieves every pool over its share") {
   broker.remove(&a);
   broker.tick();
   CHECK(a.asked.size() == 1);  // never called after remove
+}
+
+TEST_CASE("broker: a pool that cannot be relieved raises pressure, others give way") {
+  MemoryBroker broker(1000);
+  FakePool tree("tree", 700);
+  FixedPool bodies("bodies", 150);  // 0.85: high, only with the bodies counted
+  broker.add(&tree);
+  broker.add(&bodies);
+  CHECK(broker.tick() == PressureTier::kHigh);
+  CHECK(bodies.asked.empty());  // the largest excess is the tree's to relieve
+  REQUIRE(tree.asked.size() == 1);
+  CHECK(tree.asked[0] == 600);  // 850 - 600 = 250 excess; floor 0.6 x 1000 (the one share)
+  bodies.size = 900;            // 1.5: critical
+  CHECK(broker.tick() == PressureTier::kCritical);
+  CHECK(bodies.asked.empty());
+  const auto st = broker.stats();
+  REQUIRE(st.pools.size() == 2);
+  CHECK(st.pools[1].first == "bodies");
+  CHECK(st.pools[1].second == 900);
 }
 
 TEST_CASE("broker relieves real trees through the MemoryPool interface") {

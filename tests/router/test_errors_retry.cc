@@ -30,6 +30,9 @@ TEST_CASE("each router error has the status the API promises") {
   CHECK(http_status(RouterErrc::kNoHealthyWorker) == 503);
   CHECK(http_status(RouterErrc::kUpstreamFailure) == 502);
   CHECK(http_status(RouterErrc::kUpstreamTimeout) == 504);
+  CHECK(http_status(RouterErrc::kBodyBudgetExhausted) == 503);
+  CHECK(error_code_name(RouterErrc::kBodyBudgetExhausted) == "request_body_budget_exhausted");
+  CHECK(error_type(RouterErrc::kBodyBudgetExhausted) == "service_unavailable_error");
   // Parser/routing error codes map to the right client errors.
   CHECK(from_error_code(ErrorCode::kInvalidArgument) == RouterErrc::kBadRequest);
   CHECK(from_error_code(ErrorCode::kTooLarge) == RouterErrc::kBodyTooLarge);
