@@ -68,6 +68,9 @@ struct RouterConfig {
   int64_t idle_timeout_ms = 60000;
   int64_t max_retries = 2;
   int64_t pool_size = 64;
+  int64_t pool_wait_ms = 200;               // wait for a free pool slot at most this
+  int64_t client_stall_timeout_ms = 15000;  // a client accepting no byte this long is cut off
+  int64_t max_requests_per_client = 128;    // proxied requests in flight per client address
   int64_t health_interval_ms = 2000;
   int64_t breaker_failures = 5;
   int64_t breaker_cooldown_ms = 5000;

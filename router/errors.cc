@@ -53,6 +53,8 @@ unsigned http_status(RouterErrc e) {
     case RouterErrc::kConnectionCap:
     case RouterErrc::kLocalResources:
       return 503;
+    case RouterErrc::kPerClientCap:
+      return 429;
   }
   return 500;
 }
@@ -78,6 +80,8 @@ std::string_view error_type(RouterErrc e) {
       return "upstream_error";
     case RouterErrc::kInternal:
       return "server_error";
+    case RouterErrc::kPerClientCap:
+      return "rate_limit_error";
   }
   return "server_error";
 }
@@ -112,6 +116,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "too_many_connections";
     case RouterErrc::kLocalResources:
       return "router_out_of_resources";
+    case RouterErrc::kPerClientCap:
+      return "too_many_requests_per_client";
   }
   return "internal_error";
 }

@@ -33,6 +33,7 @@ enum class RouterErrc {
   kInternal,          // a bug: 500
   kConnectionCap,     // over --max-connections: 503, then the connection closes
   kLocalResources,    // this process is out of descriptors / socket memory: 503
+  kPerClientCap,      // the client address has too many requests in flight: 429
 };
 
 const boost::system::error_category& router_category();

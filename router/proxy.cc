@@ -61,6 +61,11 @@ class WatchScope {
   std::shared_ptr<ClientWatch> watch_;
 };
 
+// Overload, not breakage: a Retry-After tells the client when to come back.
+unsigned retry_after_s(RouterErrc e) {
+  return e == RouterErrc::kPoolExhausted || e == RouterErrc::kLocalResources ? 1 : 0;
+}
+
 bool is_reset(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
@@ -162,12 +167,13 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;  // the lease closes: the unread body makes it unusable
     }
 
-    RelayResult r =
-        co_await relay_response(ex.client, up, buffer, parser, ex.buffers.response_head,
-                                std::span(ex.buffers.relay.get(), kRelayBufferBytes), worker->url(),
-                                ex.keep_alive, ex.request.version(), options_.idle_timeout);
+    RelayResult r = co_await relay_response(
+        ex.client, up, buffer, parser, ex.buffers.response_head,
+        std::span(ex.buffers.relay.get(), kRelayBufferBytes), worker->url(), ex.keep_alive,
+        ex.request.version(), RelayLimits{options_.idle_timeout, options_.client_stall_timeout});
     a.status = status;
     a.first_byte_at = r.first_byte_at;
+    if (r.abort != RelayAbort::kNone && metrics_) metrics_->stream_aborted(to_string(r.abort));
     if (watch->client_gone || r.client_error) {
       a.kind = Kind::kClientGone;
       co_return;
@@ -206,8 +212,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     if (!choice.ok()) {
       const RouterErrc e = attempt_no == 0 ? from_error_code(choice.error().code) : last_error;
       const std::string& message = attempt_no == 0 ? choice.error().message : last_message;
-      const error_code ec =
-          co_await write_error(ex.client, e, message, ex.keep_alive, ex.request.version());
+      const error_code ec = co_await write_error(ex.client, e, message, ex.keep_alive,
+                                                 ex.request.version(), {}, false, retry_after_s(e));
       result.status = http_status(e);
       result.keep_alive = ex.keep_alive && !ec;
       co_return result;
@@ -283,8 +289,9 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           if (metrics_) metrics_->retry(ex.kind);
           continue;  // a's guard is released here: in-flight moves with the retry
         }
-        const error_code ec = co_await write_error(ex.client, d.final_error, last_message,
-                                                   ex.keep_alive, ex.request.version());
+        const error_code ec =
+            co_await write_error(ex.client, d.final_error, last_message, ex.keep_alive,
+                                 ex.request.version(), {}, false, retry_after_s(d.final_error));
         result.status = http_status(d.final_error);
         result.keep_alive = ex.keep_alive && !ec;
         co_return result;

@@ -39,6 +39,7 @@ namespace radixmesh::router {
 struct ProxyOptions {
   std::chrono::milliseconds first_byte_timeout{60000};
   std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds client_stall_timeout{15000};  // see router/response_relay.h
   int max_retries = 2;
 };
 

@@ -17,8 +17,11 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "router/client_limiter.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
 #include "router/proxy.h"
@@ -48,10 +51,18 @@ struct SessionState {
   // allocated nor zero-filled; given back when it grew past kKeepBodyBytes.
   std::string request_body;
   static constexpr size_t kKeepBodyBytes = 64 * 1024;  // per idle connection, at most
+  std::optional<net::ip::address> peer;                // the client's address, looked up once
 };
 
 struct HandlerOptions {
   std::string session_header = "X-Session-Id";
+  // Proxied requests in flight per client address at most (0: no cap); over
+  // it 429 too_many_requests_per_client (router/client_limiter.h).
+  size_t max_requests_per_client = 0;
+  // Upstream connections per worker, process-wide (--pool-size): /readiness
+  // answers 503 upstream_pool_exhausted while every routable worker has all
+  // of them lent out. 0: not checked.
+  size_t pool_limit_per_worker = 0;
 };
 
 // Process-wide state the handler reads and the shutdown sequence writes.
@@ -74,6 +85,10 @@ class RequestHandler {
   static std::string models_body(const RegistrySnapshot& snapshot);
   // True when at least one registered worker is routable now.
   static bool any_routable(const RegistrySnapshot& snapshot, int64_t now_ms);
+  // True when some routable worker exists and every one has `pool_limit`
+  // upstream connections lent out (pool_limit 0: never).
+  static bool all_pools_saturated(const RegistrySnapshot& snapshot, int64_t now_ms,
+                                  size_t pool_limit);
 
  private:
   const RoutingEngine& engine_;
@@ -82,6 +97,7 @@ class RequestHandler {
   DataPlaneMetrics* metrics_;
   ServerState& state_;
   const HandlerOptions options_;
+  std::unique_ptr<ClientLimiter> clients_;  // internally synchronised
 };
 
 }  // namespace radixmesh::router

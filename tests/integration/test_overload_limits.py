@@ -151,5 +151,128 @@ class ConnectionCapTest(harness.Cleanup, unittest.TestCase):
         self.assertGreater(refused, 0)
 
 
+STALLER = "127.0.0.2"  # loopback source address of the clients that never read
+
+
+def open_stalled_stream(port, max_tokens=16000, source=STALLER):
+    """Sends a streaming chat request from `source` with a tiny receive buffer
+    and never reads the response. Returns the socket (close it to end)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    s.bind((source, 0))
+    s.settimeout(5)
+    s.connect((harness.HOST, port))
+    body = json.dumps(router_util.chat_body([{"role": "user", "content": "stall"}],
+                                            max_tokens=max_tokens, stream=True)).encode()
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+              + body)
+    return s
+
+
+def chat_from(port, source, timeout=30):
+    """A non-streaming chat request from a given loopback source address;
+    returns (status, headers, parsed body)."""
+    import http.client
+    conn = http.client.HTTPConnection(harness.HOST, port, timeout=timeout,
+                                      source_address=(source, 0))
+    try:
+        body = json.dumps(router_util.chat_body([{"role": "user", "content": "hello"}]))
+        conn.request("POST", "/v1/chat/completions", body=body,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(data)
+    finally:
+        conn.close()
+
+
+class NeverReadingClientsTest(harness.Cleanup, unittest.TestCase):
+    """Issue 17 item 3: ~200 streaming clients that never read held every
+    pooled upstream connection; every other request waited 3 x the connect
+    timeout for 503 upstream_pool_exhausted while /readiness stayed 200."""
+
+    SIM_FLAGS = ("--decode-us-per-token", "20", "--max-tokens-limit", "16384",
+                 "--concurrency", "64")
+
+    def pool_in_use(self, router):
+        return metric_value(router.metrics(), "radixmesh_upstream_pool_in_use",
+                            f'worker="http://127.0.0.1:{self.sim_port}"')
+
+    def test_stalled_streams_fail_fast_then_are_cut_and_free_the_pool(self):
+        sims = router_util.start_sims(self, 1, *self.SIM_FLAGS)
+        self.sim_port = sims[0][0]
+        # Pool of 4 (2 per io thread); a connect timeout that a pool wait
+        # tied to it would make visible (the old wait was the connect timeout).
+        router = RouterProcess(self, sims, "--pool-size", "4", "--pool-wait-ms", "100",
+                               "--connect-timeout-ms", "5000",
+                               "--client-stall-timeout-ms", "2000",
+                               "--max-requests-per-client", "0")
+        stalled = [open_stalled_stream(router.port) for _ in range(4)]
+        try:
+            harness.wait_until(lambda: self.pool_in_use(router) == 4, timeout=10,
+                               what="the stalled streams to hold the whole pool")
+            # Saturation is visible: metric and readiness.
+            text = router.metrics()
+            self.assertEqual(metric_value(text, "radixmesh_upstream_pool_limit",
+                                          f'worker="http://127.0.0.1:{self.sim_port}"'), 4)
+            status, hdrs, data = harness.request(router.port, "GET", "/readiness")
+            self.assertEqual(status, 503)
+            self.assertEqual(json.loads(data)["error"]["code"], "upstream_pool_exhausted")
+            self.assertEqual(hdrs.get("retry-after"), "1")
+
+            # Another client is answered at once (bounded pool wait), not after
+            # the 5 s connect timeout: 503 with Retry-After.
+            started = time.monotonic()
+            status, hdrs, body = chat_from(router.port, harness.HOST)
+            waited = time.monotonic() - started
+            self.assertEqual(status, 503, body)
+            self.assertEqual(body["error"]["code"], "upstream_pool_exhausted")
+            self.assertEqual(hdrs.get("retry-after"), "1")
+            self.assertLess(waited, 2.5)
+
+            # The stall deadline cuts the streams and frees their connections.
+            harness.wait_until(
+                lambda: metric_value(router.metrics(), "radixmesh_stream_aborts_total",
+                                     'reason="client_stall"') == 4,
+                timeout=15, what="the four stalled streams to be cut")
+            status, _, body = chat_from(router.port, harness.HOST)
+            self.assertEqual(status, 200, body)
+            router_util.wait_status(router.port, "/readiness", 200)
+        finally:
+            for s in stalled:
+                s.close()
+        # Cut for the client's sake, not the worker's: it stays healthy.
+        self.assertEqual([w["healthy"] for w in router.workers()], [True])
+        self.assertNotIn("is unhealthy", router.proc.output())
+
+    def test_per_address_cap_answers_429_and_serves_other_addresses(self):
+        sims = router_util.start_sims(self, 1, *self.SIM_FLAGS)
+        self.sim_port = sims[0][0]
+        router = RouterProcess(self, sims, "--pool-size", "16",
+                               "--max-requests-per-client", "2",
+                               "--client-stall-timeout-ms", "60000")
+        stalled = [open_stalled_stream(router.port) for _ in range(2)]
+        try:
+            harness.wait_until(lambda: self.pool_in_use(router) == 2, timeout=10,
+                               what="two streams in flight from the stalling address")
+            status, hdrs, body = chat_from(router.port, STALLER)
+            self.assertEqual(status, 429, body)
+            self.assertEqual(body["error"]["code"], "too_many_requests_per_client")
+            self.assertEqual(hdrs.get("retry-after"), "1")
+            # Another address is not affected.
+            status, _, body = chat_from(router.port, harness.HOST)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(metric_value(router.metrics(),
+                                          "radixmesh_client_requests_limited_total"), 1)
+        finally:
+            for s in stalled:
+                s.close()
+        # Closed streams give their slots back: the address is served again.
+        def served():
+            return chat_from(router.port, STALLER)[0] == 200
+        harness.wait_until(served, timeout=10, what="the stalling address served again")
+
+
 if __name__ == "__main__":
     unittest.main()
