@@ -132,6 +132,10 @@ App::App(RouterConfig config, const Logger& log)
   proxy.first_byte_timeout = ms(config_.first_byte_timeout_ms);
   proxy.idle_timeout = ms(config_.idle_timeout_ms);
   proxy.client_stall_timeout = ms(config_.client_stall_timeout_ms);
+  proxy.max_stream_duration = ms(config_.max_stream_duration_ms);
+  proxy.max_response_bytes = static_cast<uint64_t>(config_.max_response_bytes);
+  proxy.expose_worker_address = config_.expose_worker_address;
+  proxy.forwarded_headers = config_.forwarded_headers;
   proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
   proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get());
 

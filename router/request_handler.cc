@@ -150,14 +150,13 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
       Status prepared =
           engine_.prepare(thread.scratch, body, *endpoint, session_key, session.prepared, padded);
       ClientLimiter::Slot slot;
-      if (prepared.ok() && clients_->max_per_client() > 0) {
-        if (!session.peer) {
-          error_code pec;
-          const auto peer = stream.socket().remote_endpoint(pec);
-          session.peer = pec ? net::ip::address{} : peer.address();
-        }
-        slot = clients_->acquire(*session.peer);
+      if (prepared.ok() && !session.peer) {  // once per connection
+        error_code pec;
+        const auto peer = stream.socket().remote_endpoint(pec);
+        session.peer = pec ? net::ip::address{} : peer.address();
+        if (!pec) session.peer_text = session.peer->to_string();
       }
+      if (prepared.ok() && clients_->max_per_client() > 0) slot = clients_->acquire(*session.peer);
       if (!prepared.ok()) {
         const RouterErrc e = from_error_code(prepared.error().code);
         status = http_status(e);
@@ -171,10 +170,10 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
                                       " requests in flight (--max-requests-per-client)",
                                   keep_alive, version, {}, false, 1);
       } else {
-        ProxyResult r =
-            co_await proxy_.forward(ClientExchange{stream, request, session.buffers,
-                                                   session.prepared, kind, started, keep_alive},
-                                    thread.scratch, thread.pool);
+        ProxyResult r = co_await proxy_.forward(
+            ClientExchange{stream, request, session.buffers, session.prepared, kind, started,
+                           keep_alive, session.peer_text},
+            thread.scratch, thread.pool);
         status = r.status;
         reusable = r.keep_alive;
       }

@@ -52,6 +52,7 @@ struct SessionState {
   std::string request_body;
   static constexpr size_t kKeepBodyBytes = 64 * 1024;  // per idle connection, at most
   std::optional<net::ip::address> peer;                // the client's address, looked up once
+  std::string peer_text;                               // the same as text ("" when unknown)
 };
 
 struct HandlerOptions {

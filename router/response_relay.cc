@@ -59,6 +59,10 @@ std::string_view to_string(RelayAbort abort) {
       return "none";
     case RelayAbort::kClientStalled:
       return "client_stall";
+    case RelayAbort::kMaxDuration:
+      return "max_duration";
+    case RelayAbort::kMaxBytes:
+      return "max_response_bytes";
   }
   return "unknown";
 }
@@ -75,20 +79,37 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
   head_buffer.clear();
   append_response_head(head_buffer, head, parser.get());
   size_t head_bytes = head_buffer.size();  // not yet sent
+  uint64_t body_bytes = 0;
 
   for (;;) {
     size_t got = 0;
     if (!parser.is_done()) {
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
-      upstream.expires_after(limits.idle_timeout);
+      const auto now = Clock::now();
+      if (now >= limits.deadline) {
+        result.abort = RelayAbort::kMaxDuration;
+        co_return result;
+      }
+      // Time points, not durations: max() - now would overflow.
+      upstream.expires_at(limits.deadline - now > limits.idle_timeout ? now + limits.idle_timeout
+                                                                      : limits.deadline);
       auto [ec, n] = co_await http::async_read_some(upstream, upstream_buffer, parser, use_tuple);
       if (ec == http::error::need_buffer) ec = {};
+      if (ec == beast::error::timeout && Clock::now() >= limits.deadline) {
+        result.abort = RelayAbort::kMaxDuration;
+        co_return result;
+      }
       if (ec) {
         result.upstream_error = ec;
         co_return result;
       }
       got = buf.size() - parser.get().body().size;
+      body_bytes += got;
+      if (limits.max_body_bytes > 0 && body_bytes > limits.max_body_bytes) {
+        result.abort = RelayAbort::kMaxBytes;
+        co_return result;
+      }
       // Nothing to send yet (a chunk header, or an empty read): read on. The
       // client head goes out together with the first body bytes.
       if (got == 0 && !parser.is_done()) continue;

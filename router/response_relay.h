@@ -34,11 +34,17 @@ namespace radixmesh::router {
 struct RelayLimits {
   std::chrono::milliseconds idle_timeout{60000};          // upstream: between reads
   std::chrono::milliseconds client_stall_timeout{15000};  // client: no byte accepted
+  // The whole response ends by then (--max-stream-duration-ms from the
+  // request's arrival): a worker dripping a byte now and then cannot hold
+  // its connection forever. max(): none.
+  Clock::time_point deadline = Clock::time_point::max();
+  uint64_t max_body_bytes = 0;  // body bytes relayed at most (--max-response-bytes); 0: none
 };
 
 // Why a relay stopped before the end (RelayResult::abort).
-enum class RelayAbort { kNone, kClientStalled };
-// The reason label of radixmesh_stream_aborts_total: "client_stall".
+enum class RelayAbort { kNone, kClientStalled, kMaxDuration, kMaxBytes };
+// The reason label of radixmesh_stream_aborts_total: "client_stall",
+// "max_duration", "max_response_bytes".
 std::string_view to_string(RelayAbort abort);
 
 struct RelayResult {

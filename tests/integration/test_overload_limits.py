@@ -5,8 +5,11 @@ header hygiene of item 14.
 
 Every loop is bounded in count and time.
 """
+import http.client
+import http.server
 import json
 import socket
+import threading
 import time
 import unittest
 
@@ -173,7 +176,6 @@ def open_stalled_stream(port, max_tokens=16000, source=STALLER):
 def chat_from(port, source, timeout=30):
     """A non-streaming chat request from a given loopback source address;
     returns (status, headers, parsed body)."""
-    import http.client
     conn = http.client.HTTPConnection(harness.HOST, port, timeout=timeout,
                                       source_address=(source, 0))
     try:
@@ -272,6 +274,174 @@ class NeverReadingClientsTest(harness.Cleanup, unittest.TestCase):
         def served():
             return chat_from(router.port, STALLER)[0] == 200
         harness.wait_until(served, timeout=10, what="the stalling address served again")
+
+
+class FakeWorker:
+    """A worker written for these tests: echoes the request headers it got,
+    drips a response one byte every 100 ms ("drip" in the prompt), or sends
+    1 MB at once ("big"). /v1/models is 404 (takes any model)."""
+
+    def __init__(self, test):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                status, body = (200, b'{"status":"ok"}') if self.path == "/health" else (404, b"{}")
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    if b"drip" in body:
+                        self.send_response(200)
+                        self.send_header("Content-Length", "600")
+                        self.end_headers()
+                        for _ in range(600):  # 60 s if nobody cuts it
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                        return
+                    if b"big" in body:
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(1 << 20))
+                        self.end_headers()
+                        self.wfile.write(b"y" * (1 << 20))
+                        return
+                    echo = json.dumps({"headers": [[k.lower(), v]
+                                                   for k, v in self.headers.items()]}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(echo)))
+                    self.end_headers()
+                    self.wfile.write(echo)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer((harness.HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://{harness.HOST}:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        test.addCleanup(self.server.server_close)
+        test.addCleanup(self.server.shutdown)
+
+
+def post_raw(port, body, headers=None, timeout=30):
+    """POST raw bytes to /v1/chat/completions; returns (status, headers, body,
+    complete): complete is False when the router cut the body off."""
+    conn = http.client.HTTPConnection(harness.HOST, port, timeout=timeout)
+    try:
+        conn.request("POST", "/v1/chat/completions", body=body,
+                     headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+        r = conn.getresponse()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        try:
+            return r.status, hdrs, r.read(), True
+        except http.client.IncompleteRead as e:
+            return r.status, hdrs, e.partial, False
+    finally:
+        conn.close()
+
+
+def prompt(text):
+    return json.dumps(router_util.chat_body([{"role": "user", "content": text}])).encode()
+
+
+class ResponseCapsAndHeadersTest(harness.Cleanup, unittest.TestCase):
+    """Issue 17 item 14: worker addresses exposed to every client, no
+    X-Forwarded-For added, no cap on a response's duration or size, and the
+    sim worker resolving duplicate JSON keys unlike the engines."""
+
+    def start_router(self, worker_url, *flags):
+        port = harness.free_port()
+        self.admin_port = harness.free_port()
+        args = [harness.binary(router_util.ROUTER), "--host", harness.HOST, "--port", port,
+                "--admin-port", self.admin_port, "--threads", "2",
+                "--health-interval-ms", "200", "--worker", worker_url]
+        proc = self.spawn(args + list(flags), "router")
+        harness.wait_http_ok(port, path="/readiness", proc=proc)
+        return port, proc
+
+    def aborts(self, reason):
+        _, _, data = harness.request(self.admin_port, "GET", "/metrics")
+        return metric_value(data.decode(), "radixmesh_stream_aborts_total", f'reason="{reason}"')
+
+    def test_worker_address_hidden_by_default_and_forwarded_for_added(self):
+        worker = FakeWorker(self)
+        port, _ = self.start_router(worker.url)
+        status, hdrs, body, _ = post_raw(port, prompt("echo"),
+                                         headers={"X-Forwarded-For": "203.0.113.7"})
+        self.assertEqual(status, 200)
+        self.assertNotIn("x-radixmesh-worker", hdrs)
+        seen = dict(json.loads(body)["headers"])
+        self.assertEqual(seen["x-forwarded-for"], "203.0.113.7, 127.0.0.1")
+        self.assertEqual(seen["x-forwarded-proto"], "http")
+
+        # The worker goes away before the router notices: the error names no address.
+        worker.server.shutdown()
+        worker.server.server_close()
+        status, hdrs, body, _ = post_raw(port, prompt("echo"))
+        self.assertGreaterEqual(status, 500)
+        self.assertNotIn(str(worker.port).encode(), body)
+        self.assertNotIn(b"127.0.0.1", body)
+
+    def test_exposed_worker_address_on_request(self):
+        worker = FakeWorker(self)
+        port, _ = self.start_router(worker.url, "--expose-worker-address",
+                                    "--forwarded-headers=false")
+        status, hdrs, body, _ = post_raw(port, prompt("echo"),
+                                         headers={"X-Forwarded-For": "203.0.113.7"})
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs["x-radixmesh-worker"], worker.url)
+        seen = dict(json.loads(body)["headers"])
+        self.assertEqual(seen["x-forwarded-for"], "203.0.113.7")  # passed through only
+        self.assertNotIn("x-forwarded-proto", seen)
+
+    def test_dripping_worker_is_cut_at_max_stream_duration(self):
+        worker = FakeWorker(self)
+        port, proc = self.start_router(worker.url, "--max-stream-duration-ms", "1500")
+        started = time.monotonic()
+        status, _, partial, complete = post_raw(port, prompt("drip"))
+        elapsed = time.monotonic() - started
+        self.assertEqual(status, 200)
+        self.assertFalse(complete)
+        self.assertLess(len(partial), 600)
+        self.assertLess(elapsed, 30)  # the drip alone would last 60 s
+        self.assertEqual(self.aborts("max_duration"), 1)
+        # A router limit, not the worker's fault: it still serves.
+        status, _, _, complete = post_raw(port, prompt("echo"))
+        self.assertEqual((status, complete), (200, True))
+
+    def test_response_over_max_response_bytes_is_cut(self):
+        worker = FakeWorker(self)
+        port, _ = self.start_router(worker.url, "--max-response-bytes", "100000")
+        status, _, partial, complete = post_raw(port, prompt("big"))
+        self.assertEqual(status, 200)
+        self.assertFalse(complete)
+        self.assertLessEqual(len(partial), 100000)
+        self.assertEqual(self.aborts("max_response_bytes"), 1)
+        status, _, _, complete = post_raw(port, prompt("echo"))
+        self.assertEqual((status, complete), (200, True))
+
+    def test_duplicate_json_keys_resolve_to_the_last_in_router_and_sim(self):
+        sims = router_util.start_sims(self, 1)
+        port, _ = router_util.start_router(self, sims)
+        # The router routes by the last "model"; the sim must serve the same
+        # one and read the last "max_tokens".
+        body = (b'{"model": "not-served", "max_tokens": 1, '
+                b'"messages": [{"role": "user", "content": "dup"}], '
+                b'"model": "sim-model", "max_tokens": 3}')
+        status, _, data, _ = post_raw(port, body)
+        self.assertEqual(status, 200, data)
+        reply = json.loads(data)
+        self.assertEqual(reply["model"], "sim-model")
+        self.assertEqual(reply["usage"]["completion_tokens"], 3)
 
 
 if __name__ == "__main__":
