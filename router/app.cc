@@ -62,6 +62,17 @@ uint64_t connection_cap(const RouterConfig& c, const Logger& log) {
   return cap;
 }
 
+// --pool-size is per worker for the whole process: split over the threads.
+size_t pool_per_thread(const RouterConfig& c) {
+  const size_t threads = static_cast<size_t>(std::max(c.threads, 1));
+  return std::max<size_t>(
+      1, (static_cast<size_t>(std::max<int64_t>(c.pool_size, 1)) + threads - 1) / threads);
+}
+
+size_t pool_limit_per_worker(const RouterConfig& c) {
+  return pool_per_thread(c) * static_cast<size_t>(std::max(c.threads, 1));
+}
+
 constexpr size_t kMaxModels = 1024;
 constexpr size_t kMaxWorkers = 4096;
 
@@ -70,11 +81,9 @@ constexpr size_t kMaxWorkers = 4096;
 App::IoThread::IoThread(const App& app, size_t index) {
   const auto& c = app.config_;
   UpstreamPool::Options pool;
-  // --pool-size is per worker for the whole process: split over the threads.
-  const size_t threads = static_cast<size_t>(std::max(c.threads, 1));
-  pool.max_per_worker = std::max<size_t>(
-      1, (static_cast<size_t>(std::max<int64_t>(c.pool_size, 1)) + threads - 1) / threads);
+  pool.max_per_worker = pool_per_thread(c);
   pool.connect_timeout = ms(c.connect_timeout_ms);
+  pool.max_wait = ms(c.pool_wait_ms);
   // Shorter than common worker keep-alive timeouts (uvicorn: 5 s), so the
   // pool rarely hands out a connection the worker is closing.
   pool.keepalive = std::min(ms(c.idle_timeout_ms), std::chrono::milliseconds(4000));
@@ -124,11 +133,19 @@ App::App(RouterConfig config, const Logger& log)
   ProxyOptions proxy;
   proxy.first_byte_timeout = ms(config_.first_byte_timeout_ms);
   proxy.idle_timeout = ms(config_.idle_timeout_ms);
+  proxy.client_stall_timeout = ms(config_.client_stall_timeout_ms);
+  proxy.max_stream_duration = ms(config_.max_stream_duration_ms);
+  proxy.max_response_bytes = static_cast<uint64_t>(config_.max_response_bytes);
+  proxy.expose_worker_address = config_.expose_worker_address;
+  proxy.forwarded_headers = config_.forwarded_headers;
   proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
   proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get());
 
   HandlerOptions handler;
   handler.session_header = config_.session_header;
+  handler.max_requests_per_client = static_cast<size_t>(config_.max_requests_per_client);
+  handler.pool_limit_per_worker = pool_limit_per_worker(config_);
+  dp_metrics_->set_pool_limit(handler.pool_limit_per_worker);
   handler_ = std::make_unique<RequestHandler>(*engine_, *proxy_, registry_, dp_metrics_.get(),
                                               state_, handler);
 

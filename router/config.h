@@ -71,6 +71,13 @@ struct RouterConfig {
   int64_t idle_timeout_ms = 60000;
   int64_t max_retries = 2;
   int64_t pool_size = 64;
+  int64_t pool_wait_ms = 200;                // wait for a free pool slot at most this
+  int64_t client_stall_timeout_ms = 15000;   // a client accepting no byte this long is cut off
+  int64_t max_requests_per_client = 128;     // proxied requests in flight per client address
+  int64_t max_stream_duration_ms = 7200000;  // a response ends by then (0: no limit)
+  int64_t max_response_bytes = 1073741824;   // response body bytes at most (0: no limit)
+  bool expose_worker_address = false;        // x-radixmesh-worker, worker URLs in errors
+  bool forwarded_headers = true;             // add X-Forwarded-For / -Proto upstream
   int64_t health_interval_ms = 2000;
   int64_t breaker_failures = 5;
   int64_t breaker_cooldown_ms = 5000;

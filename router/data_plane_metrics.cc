@@ -51,6 +51,11 @@ DataPlaneMetrics::DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& fam
                      "Routing decision time: tree match, policy and insert.", {},
                      {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 1e-1})
           .with({});
+  client_limited_ = families_.client_limited.with({});
+}
+
+void DataPlaneMetrics::stream_aborted(std::string_view reason) {
+  families_.stream_aborts.with({std::string(reason)})->inc();
 }
 
 void DataPlaneMetrics::request_done(RouteKind kind, unsigned status, double seconds) {
@@ -92,6 +97,8 @@ void DataPlaneMetrics::refresh_worker(const Worker& worker, int64_t now_ms) {
   families_.worker_healthy.with(labels)->set(worker.routable(now_ms) ? 1.0 : 0.0);
   families_.breaker_state.with(labels)->set(
       static_cast<double>(static_cast<int>(worker.breaker().state(now_ms))));
+  families_.pool_in_use.with(labels)->set(worker.pool_leased());
+  families_.pool_limit.with(labels)->set(static_cast<double>(pool_limit_));
 }
 
 void DataPlaneMetrics::forget_worker(const Worker& worker) {
@@ -99,6 +106,8 @@ void DataPlaneMetrics::forget_worker(const Worker& worker) {
   families_.in_flight.remove(labels);
   families_.worker_healthy.remove(labels);
   families_.breaker_state.remove(labels);
+  families_.pool_in_use.remove(labels);
+  families_.pool_limit.remove(labels);
 }
 
 }  // namespace radixmesh::router

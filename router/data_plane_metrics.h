@@ -49,6 +49,12 @@ class DataPlaneMetrics {
   // checker; forget() drops a removed worker's series.
   void refresh_worker(const Worker& worker, int64_t now_ms);
   void forget_worker(const Worker& worker);
+  // Upstream connections per worker at most, process-wide (pool gauges).
+  void set_pool_limit(size_t limit) { pool_limit_ = limit; }
+  // A response the router cut off mid-body ("client_stall", ...).
+  void stream_aborted(std::string_view reason);
+  // A request refused because its client address had too many in flight.
+  void client_limited() { client_limited_->inc(); }
 
   RouterMetrics& families() { return families_; }
 
@@ -66,6 +72,8 @@ class DataPlaneMetrics {
   std::array<std::shared_ptr<Counter>, kKinds> retries_;
   std::array<std::shared_ptr<Counter>, kReasons> decisions_;
   std::shared_ptr<Histogram> decision_seconds_;
+  std::shared_ptr<Counter> client_limited_;
+  size_t pool_limit_ = 0;  // set once at start-up
 };
 
 }  // namespace radixmesh::router

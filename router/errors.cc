@@ -56,6 +56,8 @@ unsigned http_status(RouterErrc e) {
       return 503;
     case RouterErrc::kNotImplemented:
       return 501;
+    case RouterErrc::kPerClientCap:
+      return 429;
   }
   return 500;
 }
@@ -83,6 +85,8 @@ std::string_view error_type(RouterErrc e) {
       return "upstream_error";
     case RouterErrc::kInternal:
       return "server_error";
+    case RouterErrc::kPerClientCap:
+      return "rate_limit_error";
   }
   return "server_error";
 }
@@ -121,6 +125,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "request_body_budget_exhausted";
     case RouterErrc::kNotImplemented:
       return "not_implemented";
+    case RouterErrc::kPerClientCap:
+      return "too_many_requests_per_client";
   }
   return "internal_error";
 }

@@ -35,6 +35,7 @@ enum class RouterErrc {
   kLocalResources,       // this process is out of descriptors / socket memory: 503
   kBodyBudgetExhausted,  // request bodies in flight hold the whole body budget: 503
   kNotImplemented,       // a transfer coding the router does not implement: 501
+  kPerClientCap,         // the client address has too many requests in flight: 429
 };
 
 const boost::system::error_category& router_category();

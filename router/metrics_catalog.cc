@@ -39,6 +39,21 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
       connections_refused(r.counter("radixmesh_client_connections_refused_total",
                                     "Client connections refused: max_connections (answered 503 "
                                     "and closed) or accept_error (accept failed, e.g. EMFILE).",
-                                    {"reason"})) {}
+                                    {"reason"})),
+      stream_aborts(r.counter("radixmesh_stream_aborts_total",
+                              "Responses cut off by the router mid-body, by reason "
+                              "(client_stall: the client accepted no byte in time).",
+                              {"reason"})),
+      pool_in_use(r.gauge("radixmesh_upstream_pool_in_use",
+                          "Upstream connections to each worker lent to exchanges now.",
+                          {"worker"})),
+      pool_limit(r.gauge("radixmesh_upstream_pool_limit",
+                         "Upstream connections per worker at most (--pool-size); in_use at the "
+                         "limit means new requests to it get 503 upstream_pool_exhausted.",
+                         {"worker"})),
+      client_limited(r.counter("radixmesh_client_requests_limited_total",
+                               "Requests answered 429 because their client address had "
+                               "--max-requests-per-client requests in flight.",
+                               {})) {}
 
 }  // namespace radixmesh::router

@@ -61,6 +61,11 @@ class WatchScope {
   std::shared_ptr<ClientWatch> watch_;
 };
 
+// Overload, not breakage: a Retry-After tells the client when to come back.
+unsigned retry_after_s(RouterErrc e) {
+  return e == RouterErrc::kPoolExhausted || e == RouterErrc::kLocalResources ? 1 : 0;
+}
+
 bool is_reset(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
@@ -77,7 +82,7 @@ ExchangeBuffers::ExchangeBuffers()
 }
 
 struct Proxy::Attempt {
-  enum class Kind { kDone, kFailed, kClientGone, kBrokenAfterBytes };
+  enum class Kind { kDone, kFailed, kClientGone, kBrokenAfterBytes, kCutByRouter };
   RouteChoice choice;
   Kind kind = Kind::kFailed;
   AttemptFailure failure = AttemptFailure::kReset;
@@ -85,6 +90,8 @@ struct Proxy::Attempt {
   unsigned status = 0;
   bool client_keep_alive = false;
   Clock::time_point first_byte_at{};
+  RelayAbort cut = RelayAbort::kNone;  // kCutByRouter: which limit
+  bool bytes_sent = false;             // kCutByRouter: some byte reached the client
 };
 
 Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics)
@@ -162,12 +169,25 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;  // the lease closes: the unread body makes it unusable
     }
 
-    RelayResult r =
-        co_await relay_response(ex.client, up, buffer, parser, ex.buffers.response_head,
-                                std::span(ex.buffers.relay.get(), kRelayBufferBytes), worker->url(),
-                                ex.keep_alive, ex.request.version(), options_.idle_timeout);
+    RelayLimits limits{options_.idle_timeout, options_.client_stall_timeout};
+    if (options_.max_stream_duration.count() > 0) {
+      limits.deadline = ex.started + options_.max_stream_duration;
+    }
+    limits.max_body_bytes = options_.max_response_bytes;
+    RelayResult r = co_await relay_response(
+        ex.client, up, buffer, parser, ex.buffers.response_head,
+        std::span(ex.buffers.relay.get(), kRelayBufferBytes),
+        options_.expose_worker_address ? std::string_view(worker->url()) : std::string_view(),
+        ex.keep_alive, ex.request.version(), limits);
     a.status = status;
     a.first_byte_at = r.first_byte_at;
+    if (r.abort != RelayAbort::kNone && metrics_) metrics_->stream_aborted(to_string(r.abort));
+    if (r.abort == RelayAbort::kMaxDuration || r.abort == RelayAbort::kMaxBytes) {
+      a.kind = Kind::kCutByRouter;  // the lease closes: the rest is never read
+      a.cut = r.abort;
+      a.bytes_sent = r.bytes_sent;
+      co_return;
+    }
     if (watch->client_gone || r.client_error) {
       a.kind = Kind::kClientGone;
       co_return;
@@ -206,8 +226,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     if (!choice.ok()) {
       const RouterErrc e = attempt_no == 0 ? from_error_code(choice.error().code) : last_error;
       const std::string& message = attempt_no == 0 ? choice.error().message : last_message;
-      const error_code ec =
-          co_await write_error(ex.client, e, message, ex.keep_alive, ex.request.version());
+      const error_code ec = co_await write_error(ex.client, e, message, ex.keep_alive,
+                                                 ex.request.version(), {}, false, retry_after_s(e));
       result.status = http_status(e);
       result.keep_alive = ex.keep_alive && !ec;
       co_return result;
@@ -225,7 +245,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     // out byte for byte from the client request, never copied.
     ex.buffers.request_head.clear();
     append_request_head(ex.buffers.request_head, ex.request.method(), ex.request.target(),
-                        ex.request, w.address().host_header, ex.request.body().size());
+                        ex.request, w.address().host_header, ex.request.body().size(),
+                        options_.forwarded_headers ? ex.client_address : std::string_view());
     // A retry needs another routable worker: with none left, the worker's own
     // 5xx/429 answer is relayed instead of being replaced by a 502.
     const bool can_retry = attempt_no < options_.max_retries && a.choice.candidates > 1;
@@ -261,6 +282,22 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
         result.status = a.status;
         result.keep_alive = false;
         co_return result;
+      case Kind::kCutByRouter: {
+        // A router limit, not a worker fault: a long generation is legitimate.
+        w.breaker().on_abandoned(a.choice.probe);
+        result.keep_alive = false;
+        result.status = a.status;
+        if (!a.bytes_sent) {
+          const RouterErrc e = a.cut == RelayAbort::kMaxDuration ? RouterErrc::kUpstreamTimeout
+                                                                 : RouterErrc::kUpstreamFailure;
+          const std::string why = a.cut == RelayAbort::kMaxDuration
+                                      ? "response exceeded --max-stream-duration-ms"
+                                      : "response exceeded --max-response-bytes";
+          co_await write_error(ex.client, e, why, false, ex.request.version());
+          result.status = http_status(e);
+        }
+        co_return result;
+      }
       case Kind::kFailed: {
         const RetryDecision d =
             decide_retry(a.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
@@ -275,7 +312,9 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           metrics_->upstream_error(w, to_string(a.failure));
         }
         last_error = d.final_error;
-        last_message = "worker " + w.url() + ": " + std::string(to_string(a.failure));
+        last_message =
+            (options_.expose_worker_address ? "worker " + w.url() : std::string("worker")) + ": " +
+            std::string(to_string(a.failure));
         if (a.status) last_message += " (status " + std::to_string(a.status) + ")";
         if (a.error) last_message += " (" + a.error.message() + ")";
         if (d.retry) {
@@ -283,8 +322,9 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           if (metrics_) metrics_->retry(ex.kind);
           continue;  // a's guard is released here: in-flight moves with the retry
         }
-        const error_code ec = co_await write_error(ex.client, d.final_error, last_message,
-                                                   ex.keep_alive, ex.request.version());
+        const error_code ec =
+            co_await write_error(ex.client, d.final_error, last_message, ex.keep_alive,
+                                 ex.request.version(), {}, false, retry_after_s(d.final_error));
         result.status = http_status(d.final_error);
         result.keep_alive = ex.keep_alive && !ec;
         co_return result;

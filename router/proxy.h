@@ -39,6 +39,11 @@ namespace radixmesh::router {
 struct ProxyOptions {
   std::chrono::milliseconds first_byte_timeout{60000};
   std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds client_stall_timeout{15000};  // see router/response_relay.h
+  std::chrono::milliseconds max_stream_duration{0};       // from arrival; 0: none
+  uint64_t max_response_bytes = 0;                        // body bytes; 0: none
+  bool expose_worker_address = false;  // x-radixmesh-worker and worker URLs in errors
+  bool forwarded_headers = true;       // X-Forwarded-For / -Proto to the worker
   int max_retries = 2;
 };
 
@@ -69,6 +74,7 @@ struct ClientExchange {
   RouteKind kind = RouteKind::kOther;
   Clock::time_point started;
   bool keep_alive = true;
+  std::string_view client_address;  // for X-Forwarded-For; empty: unknown
 };
 
 class Proxy {

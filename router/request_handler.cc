@@ -50,7 +50,8 @@ RequestHandler::RequestHandler(const RoutingEngine& engine, const Proxy& proxy,
       registry_(registry),
       metrics_(metrics),
       state_(state),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      clients_(std::make_unique<ClientLimiter>(options_.max_requests_per_client)) {}
 
 std::string RequestHandler::models_body(const RegistrySnapshot& snapshot) {
   nlohmann::json data = nlohmann::json::array();
@@ -66,6 +67,18 @@ bool RequestHandler::any_routable(const RegistrySnapshot& snapshot, int64_t now_
     if (w->routable(now_ms)) return true;
   }
   return false;
+}
+
+bool RequestHandler::all_pools_saturated(const RegistrySnapshot& snapshot, int64_t now_ms,
+                                         size_t pool_limit) {
+  if (pool_limit == 0) return false;
+  bool any = false;
+  for (const auto& w : snapshot.all) {
+    if (!w->routable(now_ms)) continue;
+    if (w->pool_leased() < pool_limit) return false;
+    any = true;
+  }
+  return any;
 }
 
 awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
@@ -106,6 +119,13 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
         status = 503;
         ec = co_await write_error(stream, RouterErrc::kNoHealthyWorker,
                                   "no healthy worker is known", keep_alive, version, {}, is_head);
+      } else if (all_pools_saturated(*snapshot, now_ms(), options_.pool_limit_per_worker)) {
+        status = 503;
+        ec = co_await write_error(stream, RouterErrc::kPoolExhausted,
+                                  "every healthy worker has all " +
+                                      std::to_string(options_.pool_limit_per_worker) +
+                                      " upstream connections in use",
+                                  keep_alive, version, {}, is_head, 1);
       } else {
         status = 200;
         ec = co_await write_json(stream, 200, R"({"status":"ready"})", keep_alive, version, {},
@@ -129,15 +149,31 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
       const bool padded = body.capacity() >= body.size() + radix::RequestParser::kPadding;
       Status prepared =
           engine_.prepare(thread.scratch, body, *endpoint, session_key, session.prepared, padded);
+      ClientLimiter::Slot slot;
+      if (prepared.ok() && !session.peer) {  // once per connection
+        error_code pec;
+        const auto peer = stream.socket().remote_endpoint(pec);
+        session.peer = pec ? net::ip::address{} : peer.address();
+        if (!pec) session.peer_text = session.peer->to_string();
+      }
+      if (prepared.ok() && clients_->max_per_client() > 0) slot = clients_->acquire(*session.peer);
       if (!prepared.ok()) {
         const RouterErrc e = from_error_code(prepared.error().code);
         status = http_status(e);
         ec = co_await write_error(stream, e, prepared.error().message, keep_alive, version);
+      } else if (!slot.ok()) {
+        status = 429;
+        if (metrics_) metrics_->client_limited();
+        ec = co_await write_error(stream, RouterErrc::kPerClientCap,
+                                  "this client address has " +
+                                      std::to_string(clients_->max_per_client()) +
+                                      " requests in flight (--max-requests-per-client)",
+                                  keep_alive, version, {}, false, 1);
       } else {
-        ProxyResult r =
-            co_await proxy_.forward(ClientExchange{stream, request, session.buffers,
-                                                   session.prepared, kind, started, keep_alive},
-                                    thread.scratch, thread.pool);
+        ProxyResult r = co_await proxy_.forward(
+            ClientExchange{stream, request, session.buffers, session.prepared, kind, started,
+                           keep_alive, session.peer_text},
+            thread.scratch, thread.pool);
         status = r.status;
         reusable = r.keep_alive;
       }

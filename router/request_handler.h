@@ -17,9 +17,12 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "router/body_budget.h"
+#include "router/client_limiter.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
 #include "router/proxy.h"
@@ -53,10 +56,19 @@ struct SessionState {
   // request_body's storage, reserved in the process-wide body budget; given
   // back when the storage is freed or the connection closes.
   BodyReservation body_reservation;
+  std::optional<net::ip::address> peer;  // the client's address, looked up once
+  std::string peer_text;                 // the same as text ("" when unknown)
 };
 
 struct HandlerOptions {
   std::string session_header = "X-Session-Id";
+  // Proxied requests in flight per client address at most (0: no cap); over
+  // it 429 too_many_requests_per_client (router/client_limiter.h).
+  size_t max_requests_per_client = 0;
+  // Upstream connections per worker, process-wide (--pool-size): /readiness
+  // answers 503 upstream_pool_exhausted while every routable worker has all
+  // of them lent out. 0: not checked.
+  size_t pool_limit_per_worker = 0;
 };
 
 // Process-wide state the handler reads and the shutdown sequence writes.
@@ -79,6 +91,10 @@ class RequestHandler {
   static std::string models_body(const RegistrySnapshot& snapshot);
   // True when at least one registered worker is routable now.
   static bool any_routable(const RegistrySnapshot& snapshot, int64_t now_ms);
+  // True when some routable worker exists and every one has `pool_limit`
+  // upstream connections lent out (pool_limit 0: never).
+  static bool all_pools_saturated(const RegistrySnapshot& snapshot, int64_t now_ms,
+                                  size_t pool_limit);
 
  private:
   const RoutingEngine& engine_;
@@ -87,6 +103,7 @@ class RequestHandler {
   DataPlaneMetrics* metrics_;
   ServerState& state_;
   const HandlerOptions options_;
+  std::unique_ptr<ClientLimiter> clients_;  // internally synchronised
 };
 
 }  // namespace radixmesh::router

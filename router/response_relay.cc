@@ -35,35 +35,81 @@ ResponseHead head_for(const http::response_parser<http::buffer_body>& parser,
   return head;
 }
 
+// Writes every byte of `buffers`, each write_some under its own deadline:
+// fails with beast::error::timeout only when the client accepted nothing for
+// `stall`.
+awaitable<error_code> write_with_progress(beast::tcp_stream& client,
+                                          std::span<const net::const_buffer> buffers,
+                                          std::chrono::milliseconds stall) {
+  beast::buffers_suffix<std::span<const net::const_buffer>> rest(buffers);
+  while (net::buffer_size(rest) > 0) {
+    client.expires_after(stall);
+    auto [ec, n] = co_await client.async_write_some(rest, use_tuple);
+    if (ec) co_return ec;
+    rest.consume(n);
+  }
+  co_return error_code{};
+}
+
 }  // namespace
+
+std::string_view to_string(RelayAbort abort) {
+  switch (abort) {
+    case RelayAbort::kNone:
+      return "none";
+    case RelayAbort::kClientStalled:
+      return "client_stall";
+    case RelayAbort::kMaxDuration:
+      return "max_duration";
+    case RelayAbort::kMaxBytes:
+      return "max_response_bytes";
+  }
+  return "unknown";
+}
 
 awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
                                       std::string& head_buffer, std::span<char> buf,
                                       std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version,
-                                      std::chrono::milliseconds idle_timeout) {
+                                      unsigned client_version, const RelayLimits& limits) {
   RelayResult result;
   const ResponseHead head = head_for(parser, worker_url, client_keep_alive, client_version);
   const bool chunked = head.framing == BodyFraming::kChunked;
   head_buffer.clear();
   append_response_head(head_buffer, head, parser.get());
   size_t head_bytes = head_buffer.size();  // not yet sent
+  uint64_t body_bytes = 0;
 
   for (;;) {
     size_t got = 0;
     if (!parser.is_done()) {
       parser.get().body().data = buf.data();
       parser.get().body().size = buf.size();
-      upstream.expires_after(idle_timeout);
+      const auto now = Clock::now();
+      if (now >= limits.deadline) {
+        result.abort = RelayAbort::kMaxDuration;
+        co_return result;
+      }
+      // Time points, not durations: max() - now would overflow.
+      upstream.expires_at(limits.deadline - now > limits.idle_timeout ? now + limits.idle_timeout
+                                                                      : limits.deadline);
       auto [ec, n] = co_await http::async_read_some(upstream, upstream_buffer, parser, use_tuple);
       if (ec == http::error::need_buffer) ec = {};
+      if (ec == beast::error::timeout && Clock::now() >= limits.deadline) {
+        result.abort = RelayAbort::kMaxDuration;
+        co_return result;
+      }
       if (ec) {
         result.upstream_error = ec;
         co_return result;
       }
       got = buf.size() - parser.get().body().size;
+      body_bytes += got;
+      if (limits.max_body_bytes > 0 && body_bytes > limits.max_body_bytes) {
+        result.abort = RelayAbort::kMaxBytes;
+        co_return result;
+      }
       // Nothing to send yet (a chunk header, or an empty read): read on. The
       // client head goes out together with the first body bytes.
       if (got == 0 && !parser.is_done()) continue;
@@ -79,12 +125,13 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
     if (chunked && got > 0) out[parts++] = net::buffer(kChunkEnd);
     if (chunked && last) out[parts++] = net::buffer(kLastChunk);
 
-    client.expires_after(idle_timeout);
     if (!result.bytes_sent) result.first_byte_at = Clock::now();
     result.bytes_sent = true;
-    auto [wec, wn] = co_await net::async_write(client, std::span(out.data(), parts), use_tuple);
+    const error_code wec = co_await write_with_progress(client, std::span(out.data(), parts),
+                                                        limits.client_stall_timeout);
     if (wec) {
       result.client_error = wec;
+      if (wec == beast::error::timeout) result.abort = RelayAbort::kClientStalled;
       co_return result;
     }
     head_bytes = 0;

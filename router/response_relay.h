@@ -13,7 +13,10 @@
 // The client head is written by hand (router/wire_format.h) into
 // `head_buffer`, a per-connection string reused between responses, and goes
 // out in one gather write with the first body bytes.
-// Timeouts: idle_timeout bounds each upstream read and each client write.
+// Timeouts (RelayLimits): idle_timeout bounds each upstream read;
+// client_stall_timeout bounds the time a client may accept no byte at all
+// (each partial write restarts it: a slow reader is fine, one that stopped
+// reading is cut off and its upstream connection freed).
 //
 // Threads: runs on the connection's io thread; both streams belong to it.
 #pragma once
@@ -28,7 +31,24 @@
 
 namespace radixmesh::router {
 
+struct RelayLimits {
+  std::chrono::milliseconds idle_timeout{60000};          // upstream: between reads
+  std::chrono::milliseconds client_stall_timeout{15000};  // client: no byte accepted
+  // The whole response ends by then (--max-stream-duration-ms from the
+  // request's arrival): a worker dripping a byte now and then cannot hold
+  // its connection forever. max(): none.
+  Clock::time_point deadline = Clock::time_point::max();
+  uint64_t max_body_bytes = 0;  // body bytes relayed at most (--max-response-bytes); 0: none
+};
+
+// Why a relay stopped before the end (RelayResult::abort).
+enum class RelayAbort { kNone, kClientStalled, kMaxDuration, kMaxBytes };
+// The reason label of radixmesh_stream_aborts_total: "client_stall",
+// "max_duration", "max_response_bytes".
+std::string_view to_string(RelayAbort abort);
+
 struct RelayResult {
+  RelayAbort abort = RelayAbort::kNone;
   error_code upstream_error;       // reading the worker failed mid-body
   error_code client_error;         // writing to the client failed (client gone)
   bool bytes_sent = false;         // some byte reached the client
@@ -48,7 +68,6 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
                                       http::response_parser<http::buffer_body>& parser,
                                       std::string& head_buffer, std::span<char> body_buffer,
                                       std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version,
-                                      std::chrono::milliseconds idle_timeout);
+                                      unsigned client_version, const RelayLimits& limits);
 
 }  // namespace radixmesh::router

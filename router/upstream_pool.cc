@@ -52,6 +52,7 @@ UpstreamPool::Bucket& UpstreamPool::bucket_for(const std::shared_ptr<Worker>& wo
 
 void UpstreamPool::give_back(Bucket& b, std::unique_ptr<beast::tcp_stream> stream, bool reusable) {
   leased_.erase(stream.get());
+  b.worker->sub_pool_lease();
   if (reusable && !closed_ && !b.worker->removed() && stream->socket().is_open()) {
     stream->expires_never();
     b.idle.push_back(Idle{std::move(stream), Clock::now()});
@@ -68,7 +69,7 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
     std::shared_ptr<Worker> worker, bool fresh) {
   if (closed_) co_return std::pair{make_error_code(RouterErrc::kShuttingDown), Lease{}};
   Bucket& b = bucket_for(worker);
-  const auto deadline = Clock::now() + options_.connect_timeout;
+  const auto wait_deadline = Clock::now() + options_.max_wait;
   Lease lease;
   lease.pool_ = this;
   lease.bucket_ = &b;
@@ -87,16 +88,17 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
       lease.stream_ = std::move(idle.stream);
       lease.reused_ = true;
       leased_.insert(lease.stream_.get());
+      worker->add_pool_lease();
       co_return std::pair{error_code{}, std::move(lease)};
     }
     if (b.open < options_.max_per_worker) break;
-    if (Clock::now() >= deadline) {
+    if (Clock::now() >= wait_deadline) {
       lease.pool_ = nullptr;
       co_return std::pair{make_error_code(RouterErrc::kPoolExhausted), Lease{}};
     }
-    // Wait for a release (cancel_one) or the deadline.
+    // Wait for a release (cancel_one) or the wait deadline.
     ++b.waiting;
-    b.waiters.expires_at(deadline);
+    b.waiters.expires_at(wait_deadline);
     co_await b.waiters.async_wait(use_tuple);
     --b.waiting;
     if (closed_) {
@@ -126,7 +128,7 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
     lease.pool_ = nullptr;
     co_return std::pair{oec, Lease{}};
   }
-  stream->expires_at(deadline);
+  stream->expires_after(options_.connect_timeout);
   auto [ec, endpoint] = co_await stream->async_connect(b.endpoints, use_tuple);
   if (ec) {
     --b.open;
@@ -141,6 +143,7 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
   lease.stream_ = std::move(stream);
   lease.reused_ = false;
   leased_.insert(lease.stream_.get());
+  worker->add_pool_lease();
   co_return std::pair{error_code{}, std::move(lease)};
 }
 

@@ -5,8 +5,11 @@
 // the pool keeps idle connections (newest reused first; older than the
 // keep-alive limit are closed) and counts open ones. At most `max_per_worker`
 // connections to one worker are open at a time from this thread; acquire()
-// waits for a released slot until the connect deadline, then fails with
-// kPoolExhausted (the caller tries another worker).
+// waits for a released slot at most `max_wait` (short: a full pool means
+// streams hold every slot, and waiting seconds helps nobody), then fails with
+// kPoolExhausted (the caller tries another worker, then answers 503 with
+// Retry-After). Leased connections are counted on the Worker
+// (pool_leased()) across threads, for saturation on /readiness and metrics.
 //
 // Lease: an open connection lent to one exchange. Give it back with
 // release(reusable = true) only after a complete response on a keep-alive
@@ -37,6 +40,7 @@ class UpstreamPool {
   struct Options {
     size_t max_per_worker = 64;  // open connections, this thread
     std::chrono::milliseconds connect_timeout{2000};
+    std::chrono::milliseconds max_wait{200};       // for a free slot when all are open
     std::chrono::milliseconds keepalive{30000};    // idle connections older are closed
     std::chrono::milliseconds resolve_ttl{30000};  // cache of the worker's addresses
   };

@@ -20,11 +20,21 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out.append("\r\n");
 }
 
+constexpr std::string_view kForwardedFor = "X-Forwarded-For";
+constexpr std::string_view kForwardedProto = "X-Forwarded-Proto";
+
+// Beast 1.81 has no field enum for the X-Forwarded-* headers.
+bool is_named(const http::fields::value_type& f, std::string_view name) {
+  return f.name() == http::field::unknown && beast::iequals(f.name_string(), name);
+}
+
 void append_end_to_end(std::string& out, const http::fields& from,
-                       http::field also_skip = http::field::unknown) {
+                       http::field also_skip = http::field::unknown,
+                       bool skip_forwarded_for = false) {
   const auto connection = from[http::field::connection];
   for (const auto& f : from) {
     if (also_skip != http::field::unknown && f.name() == also_skip) continue;
+    if (skip_forwarded_for && is_named(f, kForwardedFor)) continue;
     if (forwardable(f.name(), f.name_string(), connection)) {
       append_field(out, f.name_string(), f.value());
     }
@@ -35,13 +45,32 @@ void append_end_to_end(std::string& out, const http::fields& from,
 
 void append_request_head(std::string& out, http::verb method, std::string_view target,
                          const http::fields& client_headers, std::string_view host,
-                         uint64_t content_length) {
+                         uint64_t content_length, std::string_view forwarded_for) {
   out.append(http::to_string(method));
   out.push_back(' ');
   out.append(target);
   out.append(" HTTP/1.1\r\n");
   // The body is already read: the worker must not answer "100 Continue".
-  append_end_to_end(out, client_headers, http::field::expect);
+  if (forwarded_for.empty()) {
+    append_end_to_end(out, client_headers, http::field::expect);
+  } else {
+    append_end_to_end(out, client_headers, http::field::expect, /*skip_forwarded_for=*/true);
+    out.append(kForwardedFor);
+    out.append(": ");
+    bool has_proto = false;
+    for (const auto& f : client_headers) {
+      if (is_named(f, kForwardedProto)) has_proto = true;
+      if (!is_named(f, kForwardedFor) || f.value().empty()) continue;
+      out.append(f.value());
+      out.append(", ");
+    }
+    out.append(forwarded_for);
+    out.append("\r\n");
+    if (!has_proto) {
+      out.append(kForwardedProto);
+      out.append(": http\r\n");
+    }
+  }
   append_field(out, "Host", host);
   out.append("Content-Length: ");
   append_number(out, content_length);
@@ -60,7 +89,7 @@ void append_response_head(std::string& out, const ResponseHead& head,
   }
   out.append("\r\n");
   append_end_to_end(out, worker_headers);
-  append_field(out, kWorkerHeader, head.worker_url);
+  if (!head.worker_url.empty()) append_field(out, kWorkerHeader, head.worker_url);
   switch (head.framing) {
     case BodyFraming::kContentLength:
       out.append("Content-Length: ");

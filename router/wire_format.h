@@ -21,9 +21,13 @@ namespace radixmesh::router {
 
 // "POST /v1/chat/completions HTTP/1.1", the client's end-to-end headers,
 // Host, Content-Length; keep-alive (HTTP/1.1 default). Appends to `out`.
+// forwarded_for (the client's address; empty: leave the headers alone):
+// X-Forwarded-For becomes the client's list (all its X-Forwarded-For lines,
+// joined) with this address appended, and X-Forwarded-Proto: http is added
+// unless the client sent one (a TLS-terminating balancer in front sets it).
 void append_request_head(std::string& out, http::verb method, std::string_view target,
                          const http::fields& client_headers, std::string_view host,
-                         uint64_t content_length);
+                         uint64_t content_length, std::string_view forwarded_for = {});
 
 // How the client response body is delimited.
 enum class BodyFraming {
@@ -40,7 +44,7 @@ struct ResponseHead {
   BodyFraming framing = BodyFraming::kContentLength;
   uint64_t content_length = 0;  // with kContentLength
   bool keep_alive = true;
-  std::string_view worker_url;  // sent as x-radixmesh-worker
+  std::string_view worker_url;  // sent as x-radixmesh-worker; empty: no such header
 };
 
 // Status line, the worker's end-to-end headers, x-radixmesh-worker, the

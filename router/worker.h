@@ -72,6 +72,13 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   void add_in_flight() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void sub_in_flight() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
+  // Upstream connections to the worker lent to exchanges now, over every io
+  // thread's pool (router/upstream_pool.h): pool saturation for /readiness
+  // and metrics.
+  uint32_t pool_leased() const { return pool_leased_.load(std::memory_order_relaxed); }
+  void add_pool_lease() { pool_leased_.fetch_add(1, std::memory_order_relaxed); }
+  void sub_pool_lease() { pool_leased_.fetch_sub(1, std::memory_order_relaxed); }
+
   // Worker-reported load, when known (not yet collected: left for the
   // worker's metrics scrape). -1 = unknown.
   int64_t queue_depth() const { return queue_depth_.load(std::memory_order_relaxed); }
@@ -88,6 +95,7 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   std::atomic<uint32_t> in_flight_{0};
   std::atomic<int64_t> queue_depth_{-1};
   CircuitBreaker breaker_;  // its hot atomics come first
+  std::atomic<uint32_t> pool_leased_{0};
   const WorkerAddress address_;
 };
 

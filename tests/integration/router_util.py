@@ -30,7 +30,9 @@ def start_router(test, sims, *flags, policy="cache_aware", ready=True, name="rou
     port = harness.free_port()
     args = [harness.binary(ROUTER), "--host", harness.HOST, "--port", port,
             "--admin-port", harness.free_port(), "--threads", "2", "--policy", policy,
-            "--health-interval-ms", "200", "--log-level", "info"]
+            "--health-interval-ms", "200", "--log-level", "info",
+            # Routing tests check which worker served (x-radixmesh-worker).
+            "--expose-worker-address"]
     for sport, _, _ in sims:
         args += ["--worker", f"http://{harness.HOST}:{sport}"]
     proc = test.spawn(args + list(flags), name)

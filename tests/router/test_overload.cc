@@ -2,6 +2,7 @@
 // and what a local descriptor shortage means for retries and the breaker.
 #include <doctest/doctest.h>
 
+#include "router/client_limiter.h"
 #include "router/connection_gate.h"
 #include "router/error_burst.h"
 #include "router/fd_budget.h"
@@ -86,4 +87,28 @@ TEST_CASE("ConnectionGate admits up to its cap and frees a slot per ticket") {
   CHECK(shedding == ConnectionGate::kMaxShedding);
   gate->end_shed();
   CHECK(gate->try_start_shed());
+}
+
+TEST_CASE("ClientLimiter caps requests in flight per address and forgets idle addresses") {
+  const auto a = boost::asio::ip::make_address("127.0.0.2");
+  const auto b = boost::asio::ip::make_address("::1");
+  ClientLimiter limiter(2);
+  {
+    auto s1 = limiter.acquire(a);
+    auto s2 = limiter.acquire(a);
+    CHECK(s1.ok());
+    CHECK(s2.ok());
+    auto over = limiter.acquire(a);
+    CHECK_FALSE(over.ok());
+    CHECK(limiter.acquire(b).ok());  // another address has its own count
+    CHECK(limiter.in_flight(a) == 2);
+    ClientLimiter::Slot moved = std::move(s1);
+    CHECK(limiter.in_flight(a) == 2);  // a move keeps the one count
+  }
+  CHECK(limiter.in_flight(a) == 0);
+  CHECK(limiter.in_flight(b) == 0);
+  CHECK(limiter.acquire(a).ok());
+
+  ClientLimiter unlimited(0);
+  for (int i = 0; i < 1000; ++i) CHECK(unlimited.acquire(a).ok());
 }

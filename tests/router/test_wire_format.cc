@@ -76,6 +76,52 @@ TEST_CASE("request head: end-to-end headers kept, hop-by-hop and Expect dropped,
   CHECK(up.count(http::field::content_length) == 1);
 }
 
+TEST_CASE("request head: X-Forwarded-For gets the client address appended, Proto added") {
+  http::request<http::string_body> client;
+  client.method(http::verb::post);
+  client.target("/v1/completions");
+  client.insert("X-Forwarded-For", "203.0.113.7");
+  client.insert("x-forwarded-for", "10.0.0.1, 10.0.0.2");
+  std::string wire;
+  append_request_head(wire, client.method(), client.target(), client, "w:1", 0, "127.0.0.9");
+  auto up = parse_whole<true>(wire);
+  CHECK(up.count("X-Forwarded-For") == 1);
+  CHECK(up["X-Forwarded-For"] == "203.0.113.7, 10.0.0.1, 10.0.0.2, 127.0.0.9");
+  CHECK(up["X-Forwarded-Proto"] == "http");
+
+  // A balancer in front set the scheme: kept as sent. No client list: just ours.
+  http::request<http::string_body> behind_tls;
+  behind_tls.method(http::verb::post);
+  behind_tls.target("/v1/completions");
+  behind_tls.insert("X-Forwarded-Proto", "https");
+  wire.clear();
+  append_request_head(wire, behind_tls.method(), behind_tls.target(), behind_tls, "w:1", 0, "::1");
+  up = parse_whole<true>(wire);
+  CHECK(up["X-Forwarded-For"] == "::1");
+  CHECK(up.count("X-Forwarded-Proto") == 1);
+  CHECK(up["X-Forwarded-Proto"] == "https");
+
+  // Turned off (no address): the client's header passes through untouched.
+  wire.clear();
+  append_request_head(wire, client.method(), client.target(), client, "w:1", 0);
+  up = parse_whole<true>(wire);
+  CHECK(up.count("X-Forwarded-For") == 2);
+  CHECK(up.count("X-Forwarded-Proto") == 0);
+}
+
+TEST_CASE("response head without a worker URL has no x-radixmesh-worker") {
+  http::response<http::empty_body> worker{http::status::ok, 11};
+  ResponseHead head;
+  head.content_length = 0;
+  std::string wire;
+  append_response_head(wire, head, worker);
+  CHECK(wire.find("x-radixmesh-worker") == std::string::npos);
+  head.worker_url = "http://10.1.2.3:8000";
+  wire.clear();
+  append_response_head(wire, head, worker);
+  CHECK(wire.find("x-radixmesh-worker: http://10.1.2.3:8000\r\n") != std::string::npos);
+}
+
 TEST_CASE("response head with the worker's Content-Length") {
   ResponseHead head;
   head.status = 200;

@@ -8,6 +8,20 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
+// last_field(obj, key) with duplicate keys resolved to the LAST occurrence, as Python
+// JSON parsers (and so vLLM, SGLang) and the router's own parser do;
+// simdjson's operator[] would return the first. An error result when `obj`
+// is not an object or has no such key.
+simdjson::simdjson_result<element> last_field(element obj, std::string_view key) {
+  simdjson::dom::object o;
+  if (obj.get_object().get(o) != simdjson::SUCCESS) return simdjson::INCORRECT_TYPE;
+  simdjson::simdjson_result<element> found(simdjson::NO_SUCH_FIELD);
+  for (auto kv : o) {
+    if (kv.key == key) found = simdjson::simdjson_result<element>(element(kv.value));
+  }
+  return found;
+}
+
 Error bad(std::string msg) {
   return Error{ErrorCode::kInvalidArgument, std::move(msg)};
 }
@@ -63,18 +77,18 @@ bool read_chat(element messages, SimRequest& r) {
   for (element m : list) {
     if (!m.is_object()) return false;
     std::string_view role;
-    if (m["role"].get_string().get(role) != simdjson::SUCCESS) return false;
+    if (last_field(m, "role").get_string().get(role) != simdjson::SUCCESS) return false;
     r.prompt.append(role);
     r.prompt.push_back('\n');
     element content;
-    if (m["content"].get(content) == simdjson::SUCCESS) {
+    if (last_field(m, "content").get(content) == simdjson::SUCCESS) {
       std::string_view text;
       simdjson::dom::array parts;
       if (content.get_string().get(text) == simdjson::SUCCESS) {
         r.prompt.append(text);
       } else if (content.get_array().get(parts) == simdjson::SUCCESS) {
         for (element part : parts) {
-          if (part["text"].get_string().get(text) == simdjson::SUCCESS) {
+          if (last_field(part, "text").get_string().get(text) == simdjson::SUCCESS) {
             r.prompt.append(text);
           } else {
             r.prompt.append(simdjson::minify(part));
@@ -91,7 +105,7 @@ bool read_chat(element messages, SimRequest& r) {
 
 std::optional<uint64_t> read_uint(element obj, const char* key) {
   uint64_t v;
-  if (obj[key].get_uint64().get(v) == simdjson::SUCCESS) return v;
+  if (last_field(obj, key).get_uint64().get(v) == simdjson::SUCCESS) return v;
   return std::nullopt;
 }
 
@@ -121,19 +135,19 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
   if (!root.is_object()) return bad("request body must be a JSON object");
   SimRequest r;
   std::string_view model;
-  if (root["model"].get_string().get(model) == simdjson::SUCCESS) r.model = model;
+  if (last_field(root, "model").get_string().get(model) == simdjson::SUCCESS) r.model = model;
   bool stream = false;
-  if (root["stream"].get_bool().get(stream) == simdjson::SUCCESS) r.stream = stream;
+  if (last_field(root, "stream").get_bool().get(stream) == simdjson::SUCCESS) r.stream = stream;
 
   element field;
   switch (endpoint) {
     case Endpoint::kChat: {
-      if (root["tools"].get(field) == simdjson::SUCCESS) {
+      if (last_field(root, "tools").get(field) == simdjson::SUCCESS) {
         r.prompt.append("tools\n");
         r.prompt.append(simdjson::minify(field));
         r.prompt.push_back('\n');
       }
-      if (root["messages"].get(field) != simdjson::SUCCESS)
+      if (last_field(root, "messages").get(field) != simdjson::SUCCESS)
         return bad("'messages' is a required property");
       if (!read_chat(field, r)) return bad("'messages' must be an array of {role, content}");
       r.max_tokens = read_uint(root, "max_completion_tokens");
@@ -141,31 +155,32 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
       break;
     }
     case Endpoint::kCompletions:
-      if (root["prompt"].get(field) != simdjson::SUCCESS)
+      if (last_field(root, "prompt").get(field) != simdjson::SUCCESS)
         return bad("'prompt' is a required property");
       if (!read_prompt(field, r)) return bad("'prompt' must be a string, strings or token ids");
       r.max_tokens = read_uint(root, "max_tokens");
       break;
     case Endpoint::kGenerate: {
-      if (root["text"].get(field) == simdjson::SUCCESS) {
+      if (last_field(root, "text").get(field) == simdjson::SUCCESS) {
         if (!read_prompt(field, r)) return bad("'text' must be a string");
-      } else if (root["input_ids"].get(field) == simdjson::SUCCESS) {
+      } else if (last_field(root, "input_ids").get(field) == simdjson::SUCCESS) {
         if (!read_prompt(field, r) || !r.token_ids) return bad("'input_ids' must be token ids");
       } else {
         return bad("'text' or 'input_ids' is required");
       }
       element sp;
-      if (root["sampling_params"].get(sp) == simdjson::SUCCESS && sp.is_object())
+      if (last_field(root, "sampling_params").get(sp) == simdjson::SUCCESS && sp.is_object())
         r.max_tokens = read_uint(sp, "max_new_tokens");
       break;
     }
     case Endpoint::kResponses: {
-      if (std::string_view ins; root["instructions"].get_string().get(ins) == simdjson::SUCCESS) {
+      if (std::string_view ins;
+          last_field(root, "instructions").get_string().get(ins) == simdjson::SUCCESS) {
         r.prompt.append("system\n");
         r.prompt.append(ins);
         r.prompt.push_back('\n');
       }
-      if (root["input"].get(field) != simdjson::SUCCESS)
+      if (last_field(root, "input").get(field) != simdjson::SUCCESS)
         return bad("'input' is a required property");
       if (std::string_view text; field.get_string().get(text) == simdjson::SUCCESS) {
         r.prompt.append("user\n");
@@ -178,13 +193,14 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
       break;
     }
     case Endpoint::kEmbeddings:
-      if (root["input"].get(field) != simdjson::SUCCESS)
+      if (last_field(root, "input").get(field) != simdjson::SUCCESS)
         return bad("'input' is a required property");
       if (simdjson::dom::array inputs; field.get_array().get(inputs) == simdjson::SUCCESS &&
                                        inputs.size() > 0 && inputs.at(0).is_string())
         r.embedding_inputs = inputs.size();
       if (!read_prompt(field, r)) return bad("'input' must be a string, strings or token ids");
-      if (std::string_view fmt; root["encoding_format"].get_string().get(fmt) == simdjson::SUCCESS)
+      if (std::string_view fmt;
+          last_field(root, "encoding_format").get_string().get(fmt) == simdjson::SUCCESS)
         r.embedding_base64 = fmt == "base64";
       r.stream = false;
       break;
