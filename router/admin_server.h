@@ -6,7 +6,17 @@
 // plane for more than its share of one. Each connection reads one request
 // at a time (header <= 16 KiB, body <= max_body_bytes -> 413), hands it to
 // AdminApi::handle (synchronous, no I/O) and writes the answer; keep-alive
-// up to max_requests_per_connection, idle timeout between requests.
+// up to max_requests_per_connection (the last response says Connection:
+// close).
+//
+// Connection slots (docs/admin-api.md, "Limits"): idle or slow connections
+// must not lock a scrape out. A request's header must arrive within
+// header_timeout of the server starting to wait for it (keep-alive idle
+// included), its body within body_timeout. At most max_connections_per_source
+// connections per source address and max_connections in all; a newcomer over
+// either cap closes the oldest connection (of its source, resp. of all) that
+// is waiting for a request, and is refused only when every one is busy in a
+// request. Accept errors (EMFILE) are logged once per burst, with a count.
 //
 // Lifetime: start() binds and listens (throws std::runtime_error on failure:
 // a start-up error). stop() closes the acceptor and every open admin
@@ -37,10 +47,12 @@ class AdminServer {
     uint16_t port = 9000;  // 0: any free port (tests)
     size_t max_body_bytes = 8 << 20;
     size_t max_header_bytes = 16 * 1024;
-    std::chrono::milliseconds idle_timeout{30000};
+    std::chrono::milliseconds header_timeout{5000};  // waiting for and reading a header
+    std::chrono::milliseconds body_timeout{30000};
     std::chrono::milliseconds write_timeout{30000};
     size_t max_requests_per_connection = 1000;
-    size_t max_connections = 64;                  // beyond: accepted and closed at once
+    size_t max_connections = 64;                  // beyond: the oldest waiting one is closed
+    size_t max_connections_per_source = 16;       // ... of the same source address
     std::string session_header = "X-Session-Id";  // passed to explain
   };
   using LogFn = std::function<void(const std::string&)>;
@@ -55,8 +67,21 @@ class AdminServer {
   tcp::endpoint local_endpoint() const { return endpoint_; }
 
  private:
+  struct Conn {
+    explicit Conn(tcp::socket s, std::string from)
+        : stream(std::move(s)), source(std::move(from)) {}
+    beast::tcp_stream stream;
+    std::string source;    // remote address, no port
+    bool waiting = true;   // waiting for (or reading) a request header
+    bool evicted = false;  // closed to make room; no longer counted
+  };
+  using Conns = std::list<Conn>;
+
   awaitable<void> accept_loop();
-  awaitable<void> session(tcp::socket socket);
+  awaitable<void> session(Conns::iterator conn);
+  // Makes room for a connection from `source`: false when it must be refused.
+  bool make_room(const std::string& source);
+  static void close_stream(beast::tcp_stream& s);
 
   net::strand<net::any_io_executor> strand_;
   const AdminApi& api_;
@@ -64,8 +89,8 @@ class AdminServer {
   LogFn log_error_;
   tcp::acceptor acceptor_;
   tcp::endpoint endpoint_;
-  std::list<beast::tcp_stream*> open_;  // guarded by the strand
-  bool stopped_ = false;                // guarded by the strand
+  Conns open_;            // guarded by the strand
+  bool stopped_ = false;  // guarded by the strand
 };
 
 }  // namespace radixmesh::router
