@@ -1,6 +1,8 @@
 // Admin HTTP listener and sessions (see admin_server.h).
 #include "router/admin_server.h"
 
+#include <pthread.h>
+
 #include <stdexcept>
 
 namespace radixmesh::router {
@@ -12,15 +14,19 @@ http::status to_status(unsigned s) {
 
 }  // namespace
 
-AdminServer::AdminServer(net::any_io_executor executor, const AdminApi& api, Options options,
-                         LogFn log_error)
-    : strand_(net::make_strand(executor)),
+AdminServer::AdminServer(const AdminApi& api, Options options, LogFn log_error)
+    : strand_(net::make_strand(ioc_)),
       api_(api),
       options_(std::move(options)),
       log_error_(std::move(log_error)),
       acceptor_(strand_) {}
 
-AdminServer::~AdminServer() = default;
+AdminServer::~AdminServer() {
+  stop();
+  // Every coroutine ends once stop() has closed its socket: the io_context
+  // then runs out of work and the thread returns.
+  if (thread_.joinable()) thread_.join();
+}
 
 void AdminServer::start() {
   error_code ec;
@@ -51,6 +57,10 @@ void AdminServer::start() {
     } catch (const std::exception& ex) {
       if (log) log(std::string("admin accept loop: ") + ex.what());
     }
+  });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rm-admin");  // visible in top -H, /proc/PID/task
+    ioc_.run();
   });
 }
 

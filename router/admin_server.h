@@ -1,9 +1,13 @@
 // AdminServer: the admin API's own HTTP listener (default 127.0.0.1:9000).
 //
-// One acceptor and every admin connection run on a strand of the executor
-// the composition root passes in (one of the router's io threads), so the
-// admin port costs no thread of its own and never competes with the data
-// plane for more than its share of one. Each connection reads one request
+// The admin server has a thread of its own ("rm-admin": one io_context, one
+// thread, started by start() and joined by the destructor): the acceptor,
+// every admin connection and every handler run there, never on a data-plane
+// io thread. A tree dump or snapshot of a large tree costs tens of
+// milliseconds of CPU; on a data-plane thread it delayed every request of
+// that thread by as much (issue 17, item 13). Handlers still take tree shard
+// locks one at a time and briefly (router/admin_trees.h), so the data plane
+// only ever waits for one short shard walk. Each connection reads one request
 // at a time (header <= 16 KiB, body <= max_body_bytes -> 413), hands it to
 // AdminApi::handle (synchronous, no I/O) and writes the answer; keep-alive
 // up to max_requests_per_connection (the last response says Connection:
@@ -19,12 +23,15 @@
 // request. Accept errors (EMFILE) are logged once per burst, with a count.
 //
 // Lifetime: start() binds and listens (throws std::runtime_error on failure:
-// a start-up error). stop() closes the acceptor and every open admin
-// connection (posted to the strand); the coroutines then end by themselves.
-// The AdminServer and the AdminApi must outlive the io_context's run (the
-// composition root destroys io threads first).
+// a start-up error), then starts the thread. stop() closes the acceptor and
+// every open admin connection (posted to the admin thread); the coroutines
+// then end by themselves and the thread runs out of work. The destructor
+// stops and joins it, so the AdminApi (and what it reads) must outlive the
+// AdminServer.
 //
-// Threads: construct and start() on one thread; stop() from any thread.
+// Threads: construct, start() and destroy on one thread; stop() from any
+// thread. AdminApi::handle runs on the admin thread, concurrently with the
+// data plane (it is thread-safe, see admin_api.h).
 #pragma once
 
 #include <chrono>
@@ -32,6 +39,7 @@
 #include <functional>
 #include <list>
 #include <string>
+#include <thread>
 
 #include <boost/asio/strand.hpp>
 #include "router/admin_api.h"
@@ -57,7 +65,7 @@ class AdminServer {
   };
   using LogFn = std::function<void(const std::string&)>;
 
-  AdminServer(net::any_io_executor executor, const AdminApi& api, Options options, LogFn log_error);
+  AdminServer(const AdminApi& api, Options options, LogFn log_error);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -83,7 +91,8 @@ class AdminServer {
   bool make_room(const std::string& source);
   static void close_stream(beast::tcp_stream& s);
 
-  net::strand<net::any_io_executor> strand_;
+  net::io_context ioc_{1};  // the admin thread's; first member, so destroyed last
+  net::strand<net::io_context::executor_type> strand_;
   const AdminApi& api_;
   const Options options_;
   LogFn log_error_;
@@ -91,6 +100,7 @@ class AdminServer {
   tcp::endpoint endpoint_;
   Conns open_;            // guarded by the strand
   bool stopped_ = false;  // guarded by the strand
+  std::thread thread_;    // runs ioc_; "rm-admin"
 };
 
 }  // namespace radixmesh::router
