@@ -1,5 +1,5 @@
 // The composition root's admin wiring: scrape-time collectors, the AdminApi
-// over the App's components and the AdminServer on the control io thread.
+// over the App's components and the AdminServer on its own thread.
 // Kept apart from app.cc so the data plane's composition stays readable.
 #include <stdexcept>
 
@@ -12,7 +12,7 @@
 
 namespace radixmesh::router {
 
-void App::start_admin(net::any_io_executor executor) {
+void App::start_admin() {
   register_state_collectors(metrics_, trees_, directory_, &broker_);
   register_body_budget_collector(metrics_, body_budget_);
 
@@ -50,7 +50,7 @@ void App::start_admin(net::any_io_executor executor) {
   o.port = static_cast<uint16_t>(config_.admin_port);
   o.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
   o.session_header = config_.session_header;
-  admin_server_ = std::make_unique<AdminServer>(executor, *admin_api_, o,
+  admin_server_ = std::make_unique<AdminServer>(*admin_api_, o,
                                                 [this](const std::string& m) { log_.error(m); });
   admin_server_->start();  // binds now: a busy port is a start-up error
   log_.info("admin API listening on " + config_.admin_host + ":" +

@@ -1,6 +1,8 @@
 // Admin HTTP listener and sessions (see admin_server.h).
 #include "router/admin_server.h"
 
+#include <pthread.h>
+
 #include <stdexcept>
 
 namespace radixmesh::router {
@@ -12,15 +14,19 @@ http::status to_status(unsigned s) {
 
 }  // namespace
 
-AdminServer::AdminServer(net::any_io_executor executor, const AdminApi& api, Options options,
-                         LogFn log_error)
-    : strand_(net::make_strand(executor)),
+AdminServer::AdminServer(const AdminApi& api, Options options, LogFn log_error)
+    : strand_(net::make_strand(ioc_)),
       api_(api),
       options_(std::move(options)),
       log_error_(std::move(log_error)),
       acceptor_(strand_) {}
 
-AdminServer::~AdminServer() = default;
+AdminServer::~AdminServer() {
+  stop();
+  // Every coroutine ends once stop() has closed its socket: the io_context
+  // then runs out of work and the thread returns.
+  if (thread_.joinable()) thread_.join();
+}
 
 void AdminServer::start() {
   error_code ec;
@@ -52,6 +58,10 @@ void AdminServer::start() {
       if (log) log(std::string("admin accept loop: ") + ex.what());
     }
   });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rm-admin");  // visible in top -H, /proc/PID/task
+    ioc_.run();
+  });
 }
 
 void AdminServer::stop() {
@@ -59,30 +69,74 @@ void AdminServer::stop() {
     stopped_ = true;
     error_code ignored;
     acceptor_.close(ignored);
-    for (beast::tcp_stream* s : open_) {
-      s->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      s->cancel();
-    }
+    for (Conn& c : open_) close_stream(c.stream);
   });
 }
 
+void AdminServer::close_stream(beast::tcp_stream& s) {
+  error_code ignored;
+  s.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  s.cancel();
+}
+
+bool AdminServer::make_room(const std::string& source) {
+  size_t total = 0, same = 0;
+  auto oldest_waiting = open_.end(), oldest_waiting_same = open_.end();
+  for (auto it = open_.begin(); it != open_.end(); ++it) {
+    if (it->evicted) continue;
+    ++total;
+    const bool mine = it->source == source;
+    same += mine ? 1 : 0;
+    if (it->waiting && oldest_waiting == open_.end()) oldest_waiting = it;
+    if (it->waiting && mine && oldest_waiting_same == open_.end()) oldest_waiting_same = it;
+  }
+  auto victim = open_.end();
+  if (same >= options_.max_connections_per_source) {
+    victim = oldest_waiting_same;
+  } else if (total >= options_.max_connections) {
+    victim = oldest_waiting;
+  } else {
+    return true;
+  }
+  if (victim == open_.end()) return false;  // every slot is busy in a request
+  victim->evicted = true;
+  close_stream(victim->stream);
+  return true;
+}
+
 awaitable<void> AdminServer::accept_loop() {
+  size_t burst_errors = 0;  // accept errors since the last successful accept
+  std::string last_error;
   while (!stopped_) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
     if (ec) {
       if (ec == net::error::operation_aborted || stopped_) break;
-      // Out of descriptors and the like: note it, pause, go on.
-      if (log_error_) log_error_("admin accept: " + ec.message());
+      // Out of descriptors and the like: log the first of a burst, count the
+      // rest, pause, go on.
+      if (burst_errors++ == 0 && log_error_) {
+        log_error_("admin accept: " + ec.message() + " (pausing; repeats counted)");
+      }
+      last_error = ec.message();
       net::steady_timer t(strand_, std::chrono::milliseconds(100));
       co_await t.async_wait(use_tuple);
       continue;
     }
-    if (open_.size() >= options_.max_connections) {
+    if (burst_errors > 1 && log_error_) {
+      log_error_("admin accept: recovered after " + std::to_string(burst_errors) +
+                 " errors (last: " + last_error + ")");
+    }
+    burst_errors = 0;
+    error_code rec;
+    const auto remote = socket.remote_endpoint(rec);
+    if (rec) continue;  // already gone
+    std::string source = remote.address().to_string();
+    if (!make_room(source)) {
       error_code ignored;
       socket.close(ignored);
       continue;
     }
-    net::co_spawn(strand_, session(std::move(socket)), [log = log_error_](std::exception_ptr e) {
+    auto conn = open_.emplace(open_.end(), std::move(socket), std::move(source));
+    net::co_spawn(strand_, session(conn), [log = log_error_](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -93,23 +147,26 @@ awaitable<void> AdminServer::accept_loop() {
   }
 }
 
-awaitable<void> AdminServer::session(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  auto self = open_.insert(open_.end(), &stream);
+awaitable<void> AdminServer::session(Conns::iterator conn) {
   struct Unregister {
-    std::list<beast::tcp_stream*>& list;
-    std::list<beast::tcp_stream*>::iterator it;
+    Conns& list;
+    Conns::iterator it;
     ~Unregister() { list.erase(it); }
-  } unregister{open_, self};
+  } unregister{open_, conn};
+  beast::tcp_stream& stream = conn->stream;
 
   beast::flat_buffer buffer(options_.max_header_bytes + 4096);
   for (size_t served = 0; served < options_.max_requests_per_connection && !stopped_; ++served) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
-    stream.expires_after(options_.idle_timeout);
+    conn->waiting = true;  // may be closed to make room from here on
+    stream.expires_after(options_.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    conn->waiting = false;
+    if (conn->evicted) break;
     if (!ec && !parser.is_done()) {
+      stream.expires_after(options_.body_timeout);
       // curl sends "Expect: 100-continue" for larger bodies and waits a
       // second for the go-ahead; give it at once.
       auto expect = parser.get().find(http::field::expect);

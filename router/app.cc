@@ -192,7 +192,7 @@ App::App(RouterConfig config, const Logger& log)
                              std::to_string(config_.port) + ": " + e.code().message());
   }
 
-  start_admin(control.get_executor());
+  start_admin();
 
   if (mesh_) mesh_->start(trees_, registry_, metrics_);
 

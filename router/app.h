@@ -96,8 +96,9 @@ class App {
   };
 
   void add_configured_workers();
-  // Admin API wiring (router/admin_app.cc): collectors, AdminApi, AdminServer.
-  void start_admin(net::any_io_executor executor);
+  // Admin API wiring (router/admin_app.cc): collectors, AdminApi, AdminServer
+  // (which runs on a thread of its own, never on an io thread).
+  void start_admin();
   awaitable<void> broker_loop();
   static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
