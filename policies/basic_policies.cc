@@ -61,7 +61,7 @@ Decision PowerOfTwoPolicy::choose(const RequestView&, std::span<const WorkerView
 
 Decision LeastLoadPolicy::choose(const RequestView&, std::span<const WorkerView> workers,
                                  const radix::MatchResult*, Random& rng) const {
-  return chosen(workers, least_loaded(workers, rng), Reason::kLeastLoad);
+  return chosen(workers, least_loaded(workers, rng, load_slack_), Reason::kLeastLoad);
 }
 
 }  // namespace radixmesh::policies

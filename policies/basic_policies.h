@@ -49,10 +49,14 @@ class PowerOfTwoPolicy final : public Policy {
 
 class LeastLoadPolicy final : public Policy {
  public:
+  explicit LeastLoadPolicy(uint64_t load_slack = 0) : load_slack_(load_slack) {}
   std::string_view name() const override { return "least_load"; }
   bool needs_match() const override { return false; }
   Decision choose(const RequestView& request, std::span<const WorkerView> workers,
                   const radix::MatchResult* match, Random& rng) const override;
+
+ private:
+  uint64_t load_slack_;  // see least_loaded_within
 };
 
 }  // namespace radixmesh::policies

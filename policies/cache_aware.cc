@@ -32,7 +32,8 @@ Decision CacheAwarePolicy::choose(const RequestView& request, std::span<const Wo
       range.max - range.min > p_.balance_abs_threshold &&
       static_cast<double>(range.max) > p_.balance_rel_threshold * static_cast<double>(range.min);
   if (imbalanced) {
-    return decide(workers, least_loaded(workers, rng), Reason::kImbalanceLeastLoaded, lookup);
+    return decide(workers, least_loaded(workers, rng, p_.load_slack), Reason::kImbalanceLeastLoaded,
+                  lookup);
   }
 
   uint32_t best = 0;
@@ -47,11 +48,13 @@ Decision CacheAwarePolicy::choose(const RequestView& request, std::span<const Wo
           ? 0.0
           : std::min(1.0, static_cast<double>(best) / static_cast<double>(request.blocks.size()));
   if (best > 0 && fraction >= p_.cache_threshold) {
-    auto pick = least_loaded_if(workers, rng,
-                                [&](size_t i) { return lookup.blocks_for(workers[i].id) == best; });
+    auto pick = least_loaded_within(workers, rng, p_.load_slack, [&](size_t i) {
+      return lookup.blocks_for(workers[i].id) == best;
+    });
     return decide(workers, pick, Reason::kCacheHit, lookup);
   }
-  return decide(workers, least_loaded(workers, rng), Reason::kCacheMissLeastLoaded, lookup);
+  return decide(workers, least_loaded(workers, rng, p_.load_slack), Reason::kCacheMissLeastLoaded,
+                lookup);
 }
 
 }  // namespace radixmesh::policies

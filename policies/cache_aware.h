@@ -11,8 +11,10 @@
 //       least loaded                                  (kCacheMissLeastLoaded)
 //
 // "Least loaded" breaks ties by most free tenant budget, then uniformly at
-// random. A miss never goes to "the smallest tree": that rule keeps feeding
-// the one worker whose tree is smallest, however busy it is.
+// random; with load_slack > 0 (meshed routers) it is a uniform draw among the
+// workers within load_slack of the lowest load (anti-herding, docs/policies.md). A miss never goes
+// to "the smallest tree": that rule keeps feeding the one worker whose tree is smallest, however
+// busy it is.
 //
 // Thread-safe: immutable after construction.
 #pragma once
@@ -25,6 +27,9 @@ struct CacheAwareParams {
   double cache_threshold = 0.3;
   uint64_t balance_abs_threshold = 8;
   double balance_rel_threshold = 1.5;
+  // "Least loaded" takes any worker within this many requests of the lowest
+  // load, at random (least_loaded_within). 0: exact minimum, ties by free budget.
+  uint64_t load_slack = 0;
 };
 
 class CacheAwarePolicy final : public Policy {

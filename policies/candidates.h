@@ -66,8 +66,35 @@ std::optional<size_t> least_loaded_if(std::span<const WorkerView> workers, Rando
   return best;
 }
 
-inline std::optional<size_t> least_loaded(std::span<const WorkerView> workers, Random& rng) {
-  return least_loaded_if(workers, rng, [](size_t) { return true; });
+// Anti-herding variant for meshed routers: slack == 0 is least_loaded_if;
+// slack > 0 picks uniformly at random among the kept healthy workers whose
+// load is within `slack` of the lowest (free budget is not consulted: routers
+// with converged trees would all prefer the same worker). Routers deciding
+// at the same moment on equally fresh views then spread over the near-equal
+// workers instead of all taking the one lowest. Two passes, no allocation.
+template <typename Keep>
+std::optional<size_t> least_loaded_within(std::span<const WorkerView> workers, Random& rng,
+                                          uint64_t slack, Keep&& keep) {
+  if (slack == 0) return least_loaded_if(workers, rng, keep);
+  std::optional<uint64_t> lowest;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (!workers[i].healthy || !keep(i)) continue;
+    const uint64_t l = load(workers[i]);
+    if (!lowest || l < *lowest) lowest = l;
+  }
+  if (!lowest) return std::nullopt;
+  std::optional<size_t> best;
+  uint64_t seen = 0;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (!workers[i].healthy || !keep(i) || load(workers[i]) > *lowest + slack) continue;
+    if (rng.uniform(++seen) == 0) best = i;
+  }
+  return best;
+}
+
+inline std::optional<size_t> least_loaded(std::span<const WorkerView> workers, Random& rng,
+                                          uint64_t slack = 0) {
+  return least_loaded_within(workers, rng, slack, [](size_t) { return true; });
 }
 
 // blocks_for(worker): how many blocks of the prompt that worker holds,

@@ -122,6 +122,9 @@ struct PolicyConfig {
   double cost_load_weight = 0.5;
   // consistent_hash: a worker may take at most ceil(factor * mean load).
   double consistent_hash_load_factor = 1.25;
+  // cache_aware, least_load: pick at random among workers within this many
+  // requests of the lowest load (anti-herding between meshed routers).
+  uint64_t load_slack = 0;
 };
 
 // Unknown name or out-of-range parameter -> ErrorCode::kInvalidArgument.

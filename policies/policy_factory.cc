@@ -68,7 +68,7 @@ Result<std::unique_ptr<Policy>> make_policy(const PolicyConfig& c) {
     }
     return std::unique_ptr<Policy>(std::make_unique<CacheAwarePolicy>(
         CacheAwareParams{c.cache_threshold, static_cast<uint64_t>(c.balance_abs_threshold),
-                         c.balance_rel_threshold}));
+                         c.balance_rel_threshold, c.load_slack}));
   }
   if (n == "cost") {
     if (!finite_in(c.cost_overlap_weight, 0.0, 1e9) || !finite_in(c.cost_load_weight, 0.0, 1e9)) {
@@ -90,7 +90,8 @@ Result<std::unique_ptr<Policy>> make_policy(const PolicyConfig& c) {
   if (n == "round_robin") return std::unique_ptr<Policy>(std::make_unique<RoundRobinPolicy>());
   if (n == "random") return std::unique_ptr<Policy>(std::make_unique<RandomPolicy>());
   if (n == "power_of_two") return std::unique_ptr<Policy>(std::make_unique<PowerOfTwoPolicy>());
-  if (n == "least_load") return std::unique_ptr<Policy>(std::make_unique<LeastLoadPolicy>());
+  if (n == "least_load")
+    return std::unique_ptr<Policy>(std::make_unique<LeastLoadPolicy>(c.load_slack));
 
   std::string known;
   for (std::string_view name : policy_names()) {

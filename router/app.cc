@@ -19,6 +19,8 @@ policies::PolicyConfig policy_config(const RouterConfig& c) {
   p.balance_rel_threshold = c.balance_rel_threshold;
   p.cost_overlap_weight = c.cost_overlap_weight;
   p.cost_load_weight = c.cost_load_weight;
+  // Only meshed routers decide on the same views at the same time.
+  p.load_slack = c.mesh_port > 0 ? static_cast<uint64_t>(std::max<int64_t>(c.mesh_load_slack, 0)) : 0;
   return p;
 }
 
@@ -92,7 +94,8 @@ App::IoThread::IoThread(const App& app, size_t index) {
   limits.max_canonical_bytes = static_cast<size_t>(c.max_body_bytes);
   state = std::make_unique<IoThreadState>(
       ioc.get_executor(), pool, limits,
-      0x9E3779B97F4A7C15ULL * (index + 1) ^ static_cast<uint64_t>(now_ms()));
+      0x9E3779B97F4A7C15ULL * (index + 1) ^ static_cast<uint64_t>(now_ms()) ^
+          std::hash<std::string>{}(c.node_id));  // routers started together still differ
 }
 
 App::App(RouterConfig config, const Logger& log)

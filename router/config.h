@@ -91,6 +91,7 @@ struct RouterConfig {
   std::string mesh_secret_file;
   int64_t gossip_interval_ms = 1000;
   int64_t mesh_push_window_ms = 2;  // 0: changes wait for the next round
+  int64_t mesh_load_slack = 1;      // meshed: least loaded = random within this of the lowest
   // Process.
   std::string log_level = "info";  // trace|debug|info|warn|error
   std::string config_file;         // the file that was read, if any

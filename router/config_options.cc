@@ -68,6 +68,7 @@ std::vector<OptionSpec> build_table() {
     {"mesh-secret-file", "Mesh", "FILE", "shared secret for cluster authentication", &C::mesh_secret_file},
     {"gossip-interval-ms", "Mesh", "MS", "gossip round period", &C::gossip_interval_ms, 10, kMaxI64},
     {"mesh-push-window-ms", "Mesh", "MS", "tree and load changes reach peers this long after the first change (0: only every gossip round)", &C::mesh_push_window_ms, 0, 1000},
+    {"mesh-load-slack", "Mesh", "N", "meshed routers pick the least loaded worker at random among those within N requests of the lowest (anti-herding; 0: exact minimum)", &C::mesh_load_slack, 0, 1000},
 
     {"log-level", "Process", "LEVEL", "trace|debug|info|warn|error", &C::log_level},
     {"config", "Process", "FILE", "JSON or YAML config file (keys are flag names)", &C::config_file, 0, 0, true},

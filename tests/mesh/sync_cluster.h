@@ -224,7 +224,34 @@ class SyncCluster {
   size_t add_node() {
     nodes_.push_back(std::make_unique<SyncNode>(node_name(nodes_.size()), net_, &now_, opts_));
     net_.attach(nodes_.back()->id, &nodes_.back()->engine);
+    if (push_window_ > 0) arm_push(nodes_.size() - 1);
     return nodes_.size() - 1;
+  }
+
+  // Push as MeshNode does it: a journal's first change after a flush arms
+  // that node's flush window_ms later; a flush that returns true (local load
+  // moving) re-arms itself. Only advance() runs the flushes.
+  void enable_push(uint64_t window_ms) {
+    push_window_ = window_ms;
+    for (size_t i = 0; i < size(); ++i) arm_push(i);
+  }
+  // Advances simulated time by ms in 1 ms steps: frames are delivered, due
+  // flushes run, and every node ticks each round_ms (rounds keep their pace).
+  void advance(uint64_t ms) {
+    const uint64_t end = now_ + ms;
+    if (next_round_ == 0) next_round_ = now_ + round_ms_;
+    while (now_ < end) {
+      net_.run_until(now_ + 1);
+      for (size_t i = 0; i < flush_at_.size(); ++i) {
+        if (flush_at_[i] == 0 || flush_at_[i] > now_) continue;
+        flush_at_[i] = 0;
+        if (node(i).engine.flush(now_) && flush_at_[i] == 0) flush_at_[i] = now_ + push_window_;
+      }
+      if (now_ >= next_round_) {
+        for (auto& n : nodes_) n->engine.tick(now_);
+        next_round_ += round_ms_;
+      }
+    }
   }
   // Membership says a and b see each other (both directions).
   void link_up(size_t a, size_t b) {
@@ -267,10 +294,20 @@ class SyncCluster {
   }
 
  private:
+  void arm_push(size_t i) {
+    if (flush_at_.size() <= i) flush_at_.resize(i + 1, 0);
+    node(i).journal.set_wake([this, i] {
+      if (flush_at_[i] == 0) flush_at_[i] = now_ + push_window_;
+    });
+  }
+
   uint64_t now_ = kStartMs;
   FakeNetwork net_;
   NodeOptions opts_;
   uint64_t round_ms_;
+  uint64_t push_window_ = 0;        // 0: no push (rounds only)
+  std::vector<uint64_t> flush_at_;  // per node: simulated ms of its armed flush, 0 = none
+  uint64_t next_round_ = 0;
   std::vector<std::unique_ptr<SyncNode>> nodes_;
 };
 

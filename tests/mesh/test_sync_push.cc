@@ -182,3 +182,68 @@ TEST_CASE("the journal wakes the mesh once per window however many changes arriv
   j.on_insert("m", radix::InsertEvent{w, b, 0, radix::Hlc{300}});
   CHECK(wakes == 2);
 }
+
+namespace {
+
+struct FanOut {
+  double bytes_per_insert_per_peer = 0;  // batches + acks, frame headers included
+  bool converged = false;
+  bool fresh_insert_everywhere = false;  // one insert visible on all peers within window + delay
+};
+
+// n routers, pushes every 2 ms, 1 insert per simulated ms on a random router
+// extending a random conversation by 4 blocks, for `ms` ms.
+FanOut fan_out(size_t n, uint64_t ms) {
+  SyncCluster c(n, 30 + n);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  c.enable_push(2);
+  std::mt19937_64 rng(n);
+  std::vector<std::vector<radix::BlockHash>> convos(200);
+  for (auto& cv : convos) cv = chain(rng, 8);
+  const uint64_t before =
+      c.net().bytes_of(FrameType::kDeltaBatch) + c.net().bytes_of(FrameType::kDeltaAck);
+  for (uint64_t t = 0; t < ms; ++t) {
+    auto& cv = convos[rng() % convos.size()];
+    for (int i = 0; i < 4; ++i) cv.push_back(rng() | 1);
+    c.node(rng() % n).insert("m", cv, rng() % 2 ? kW0 : kW1);
+    c.advance(1);
+  }
+  c.advance(20);
+  FanOut f;
+  const uint64_t bytes =
+      c.net().bytes_of(FrameType::kDeltaBatch) + c.net().bytes_of(FrameType::kDeltaAck) - before;
+  f.bytes_per_insert_per_peer = static_cast<double>(bytes) / static_cast<double>(ms * (n - 1));
+  f.converged = c.converged("m");
+  // Right after a round, so only a push can carry it: window 2 ms + delay <= 5 ms.
+  c.advance(1000 - (c.now() - SyncCluster::kStartMs) % 1000 + 1);
+  auto fresh = chain(rng, 6);
+  c.node(0).insert("m", fresh, kW1);
+  c.advance(2 + 5 + 1);
+  f.fresh_insert_everywhere = true;
+  for (size_t i = 1; i < n; ++i)
+    f.fresh_insert_everywhere =
+        f.fresh_insert_everywhere && c.node(i).holders("m", fresh) == std::set<std::string>{kW1};
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "pushed deltas at 3, 8 and 16 routers: every peer within the window, bytes per peer flat") {
+  const FanOut f3 = fan_out(3, 1000);
+  const FanOut f8 = fan_out(8, 1000);
+  const FanOut f16 = fan_out(16, 1000);
+  MESSAGE("bytes per insert per peer (batches + acks): 3 routers "
+          << f3.bytes_per_insert_per_peer << ", 8 routers " << f8.bytes_per_insert_per_peer
+          << ", 16 routers " << f16.bytes_per_insert_per_peer);
+  for (const FanOut* f : {&f3, &f8, &f16}) {
+    CHECK(f->converged);
+    CHECK(f->fresh_insert_everywhere);
+  }
+  // Full-mesh fan-out: every peer gets each insert once; per peer the cost
+  // must not grow with the cluster beyond the per-window framing it shares.
+  CHECK(f16.bytes_per_insert_per_peer < 1.5 * f3.bytes_per_insert_per_peer);
+  CHECK(f8.bytes_per_insert_per_peer < 1.5 * f3.bytes_per_insert_per_peer);
+}

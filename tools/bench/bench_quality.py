@@ -132,6 +132,62 @@ def scaling(build, outdir, quick, mesh_available=True):
     return results
 
 
+def stickiness(samples_path):
+    """Share of later turns (ok, and the previous turn ok) served by the
+    previous turn's worker, from a loadgen --samples file."""
+    turns = {}
+    with open(samples_path) as f:
+        for line in f:
+            s = json.loads(line)
+            if s.get("outcome") == "ok" and s.get("worker"):
+                turns[(s["session"], s["turn"])] = s["worker"]
+    same = total = 0
+    for (session, turn), worker in turns.items():
+        prev = turns.get((session, turn - 1))
+        if turn > 0 and prev is not None:
+            total += 1
+            same += prev == worker
+    return round(same / total, 4) if total else None
+
+
+def conversation(build, outdir, quick):
+    """Conversation speed: the next turn follows the reply at once (no think
+    time), each request to a random router, default mesh flags (1 s gossip,
+    2 ms push). 1/2/3/5 routers with the mesh, 3 without, and 3 with push
+    off (--mesh-push-window-ms 0: tree and load changes only every round)."""
+    configs = [(1, False, ()), (3, False, ()), (2, True, ()), (3, True, ()), (5, True, ()),
+               (3, True, ("--mesh-push-window-ms", 0))]
+    if quick:
+        configs = [(1, False, ()), (3, True, ()), (3, True, ("--mesh-push-window-ms", 0))]
+    results = {"worker_model": WORKER, "runs": []}
+    for system_prompts in (4, 2):
+        flags = ["--workload", "multiturn", "--system-prompts", system_prompts,
+                 "--system-bytes", 4096, "--turn-bytes", 512, "--max-tokens", 16, "--stream",
+                 "--conversations", 32 if quick else 64, "--turns", 4 if quick else 6,
+                 "--concurrency", 32, "--think-ms", 0, "--seed", 4, "--duration", 120,
+                 "--expect-workers", 8]
+        for n, mesh, extra in configs:
+            name = f"conv-s{system_prompts}-r{n}-{'mesh' if mesh else 'solo'}" + \
+                ("-nopush" if extra else "")
+            with Cluster(build, outdir / "logs" / name) as c:
+                c.add_workers(8, **WORKER)
+                # gossip_ms 1000: the router's default interval.
+                targets = c.add_routers(n, mesh=mesh, gossip_ms=1000, extra=extra)
+                la = loadavg()
+                samples = outdir / f"samples-{name}.jsonl"
+                res = c.loadgen(flags, targets=targets, samples=samples)
+            row = {"system_prompts": system_prompts, "routers": n, "mesh": mesh,
+                   "push": mesh and not extra, "loadavg_1m": la,
+                   "stickiness": stickiness(samples), **summary(res)}
+            results["runs"].append(row)
+            log(f"conversation sys {system_prompts} routers {n} mesh {mesh!s:5} "
+                f"push {row['push']!s:5} hit {row['hit_ratio']:.3f} sticky {row['stickiness']} "
+                f"TTFT p50 {row['ttft_p50_ms']:.1f} p99 {row['ttft_p99_ms']:.1f} ms "
+                f"{row['throughput_rps']:.0f} req/s spread {row['max_over_mean']:.2f} "
+                f"(load {la:.1f})")
+    return results
+
+
 def memory(build, outdir, quick):
     """RSS of one router holding ~1M blocks, from outside (/proc VmRSS)."""
     prompts = 500 if quick else 2000
