@@ -68,6 +68,7 @@ struct RouterConfig {
   int64_t max_retries = 2;
   int64_t pool_size = 64;
   int64_t health_interval_ms = 2000;
+  int64_t metrics_interval_ms = 500;  // worker /metrics load scrape; 0: off
   int64_t breaker_failures = 5;
   int64_t breaker_cooldown_ms = 5000;
   int64_t shutdown_grace_ms = 10000;

@@ -35,6 +35,7 @@ std::vector<OptionSpec> build_table() {
     {"max-retries", "Workers", "N", "retries on another worker before the first byte", &C::max_retries, 0, 16},
     {"pool-size", "Workers", "N", "keep-alive connections per worker", &C::pool_size, 1, 65536},
     {"health-interval-ms", "Workers", "MS", "active health check period", &C::health_interval_ms, 10, kMaxI64},
+    {"metrics-interval-ms", "Workers", "MS", "how often each worker's /metrics is read for its queue and KV usage (0: never)", &C::metrics_interval_ms, 0, kMaxI64},
     {"breaker-failures", "Workers", "N", "consecutive failures that open a worker's breaker", &C::breaker_failures, 1, 1000000},
     {"breaker-cooldown-ms", "Workers", "MS", "open breaker time before a half-open probe", &C::breaker_cooldown_ms, 1, kMaxI64},
 

@@ -20,6 +20,7 @@
 namespace radixmesh::router {
 
 class Worker;
+struct WorkerLoad;
 
 // The endpoint label of a request.
 enum class RouteKind : uint8_t {
@@ -49,6 +50,11 @@ class DataPlaneMetrics {
   // checker; forget() drops a removed worker's series.
   void refresh_worker(const Worker& worker, int64_t now_ms);
   void forget_worker(const Worker& worker);
+  // The worker's reported load gauges (null: remove them, the report is
+  // stale or gone), and the outcome of one /metrics scrape.
+  void worker_load(const Worker& worker, const WorkerLoad* load);
+  void load_scrape(const Worker& worker, std::string_view result);
+  void load_scrape_malformed(const Worker& worker, size_t lines);
 
   RouterMetrics& families() { return families_; }
 

@@ -27,10 +27,18 @@ struct RouterMetrics {
   CounterFamily& upstream_errors;  // radixmesh_upstream_errors_total{worker,kind}
   GaugeFamily& breaker_state;  // radixmesh_worker_breaker_state{worker} 0 closed,1 half-open,2 open
   GaugeFamily& in_flight;      // radixmesh_worker_in_flight{worker}
-  GaugeFamily& worker_healthy;    // radixmesh_worker_healthy{worker} 0|1
-  CounterFamily& decisions;       // radixmesh_policy_decisions_total{policy,reason}
-  GaugeFamily& lock_hold_max;     // radixmesh_lock_hold_max_seconds{lock}
-  CounterFamily& admin_requests;  // radixmesh_admin_requests_total{path,status}
+  GaugeFamily& worker_healthy;  // radixmesh_worker_healthy{worker} 0|1
+  // Worker-reported load from its /metrics (router/metrics_poller.h); a
+  // worker's series are removed while its report is stale or missing.
+  GaugeFamily& reported_waiting;   // radixmesh_worker_reported_waiting{worker}
+  GaugeFamily& reported_running;   // radixmesh_worker_reported_running{worker}
+  GaugeFamily& reported_kv_usage;  // radixmesh_worker_reported_kv_usage{worker} 0..1
+  CounterFamily& load_scrapes;     // radixmesh_worker_load_scrapes_total{worker,result}
+  CounterFamily&
+      load_scrape_malformed_lines;  // radixmesh_worker_load_scrape_malformed_lines_total{worker}
+  CounterFamily& decisions;         // radixmesh_policy_decisions_total{policy,reason}
+  GaugeFamily& lock_hold_max;       // radixmesh_lock_hold_max_seconds{lock}
+  CounterFamily& admin_requests;    // radixmesh_admin_requests_total{path,status}
 };
 
 }  // namespace radixmesh::router
