@@ -6,6 +6,7 @@
 // (one vector of the match's tenants, when they are not already sorted).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -16,10 +17,22 @@
 
 namespace radixmesh::policies {
 
-// local + mesh in-flight, plus the worker-reported queue when known
-// (the policy.h header comment says why the queue is added on top).
+// The routers' in-flight count or the worker's own (running + waiting),
+// whichever is larger, plus the reported queue once more (policy.h says why).
 inline uint64_t load(const WorkerView& w) {
-  return uint64_t{w.local_in_flight} + w.mesh_in_flight + w.queue_depth.value_or(0);
+  const uint64_t routed = uint64_t{w.local_in_flight} + w.mesh_in_flight;
+  const uint64_t queued = w.queue_depth.value_or(0);
+  if (!w.running) return routed + queued;
+  return std::max(routed, uint64_t{*w.running} + queued) + queued;
+}
+
+// KV usage in tenths (0..10), the first tie-breaker after load: coarse, so a
+// scrape's noise does not override the tree's free budget between workers
+// that are about as full. Not reported: 0 (no evidence against the worker).
+inline uint32_t kv_tenths(const WorkerView& w) {
+  if (!w.kv_usage) return 0;
+  const double v = *w.kv_usage;
+  return v >= 1.0 ? 10 : v > 0 ? static_cast<uint32_t>(v * 10.0) : 0;
 }
 
 // Blocks of tenant budget not yet used by the tree (0 when over or unknown).
@@ -39,26 +52,31 @@ struct LoadRange {
 LoadRange load_range(std::span<const WorkerView> workers);
 
 // The healthy worker with the lowest load among those for which keep(i) is
-// true; ties -> most free budget; remaining ties -> uniformly at random
+// true; ties -> least KV usage (kv_tenths); then most free budget; remaining
+// ties -> uniformly at random
 // (reservoir sampling: one draw per tied worker, no allocation).
 template <typename Keep>
 std::optional<size_t> least_loaded_if(std::span<const WorkerView> workers, Random& rng,
                                       Keep&& keep) {
   std::optional<size_t> best;
   uint64_t best_load = 0;
+  uint32_t best_kv = 0;
   uint64_t best_free = 0;
   uint64_t ties = 0;
   for (size_t i = 0; i < workers.size(); ++i) {
     const WorkerView& w = workers[i];
     if (!w.healthy || !keep(i)) continue;
     const uint64_t l = load(w);
+    const uint32_t kv = kv_tenths(w);
     const uint64_t f = free_budget(w);
-    if (!best || l < best_load || (l == best_load && f > best_free)) {
+    if (!best || l < best_load || (l == best_load && kv < best_kv) ||
+        (l == best_load && kv == best_kv && f > best_free)) {
       best = i;
       best_load = l;
+      best_kv = kv;
       best_free = f;
       ties = 1;
-    } else if (l == best_load && f == best_free) {
+    } else if (l == best_load && kv == best_kv && f == best_free) {
       ++ties;
       if (rng.uniform(ties) == 0) best = i;
     }

@@ -20,12 +20,16 @@
 //   - tenants in the match that are not among the candidates (unhealthy,
 //     removed, serving another model) are ignored
 //
-// Load (see load() in policies/candidates.h): local_in_flight +
-// mesh_in_flight + queue_depth (when reported). The queue is counted on top of
-// the in-flight numbers on purpose: a request waiting in a worker's queue is
-// already in someone's in-flight count, so a queued request weighs twice,
-// which reflects that the worker is past its batch limit and every further
-// request waits for a whole slot.
+// Load (see load() in policies/candidates.h), with routed = local_in_flight +
+// mesh_in_flight:
+//   running reported:     max(routed, running + queue_depth) + queue_depth
+//   otherwise:            routed + queue_depth (0 when not reported)
+// The max takes whichever count is larger: the routers' own (fresh, but blind
+// to clients that reach the worker directly) or the worker's (the truth, but
+// as old as the last scrape). The queue is counted once more on top on
+// purpose: a worker with a queue is past its batch limit, and every further
+// request waits for a whole slot, so a queued request weighs twice.
+// kv_usage breaks ties between equally loaded workers (docs/policies.md).
 #pragma once
 
 #include <cstddef>
@@ -62,14 +66,15 @@ struct WorkerView {
                                         // treat them exactly as if they were absent
   uint32_t local_in_flight = 0;         // requests this router has in flight to it
   uint32_t mesh_in_flight = 0;          // others' in-flight to it, from the mesh
-  std::optional<uint32_t> queue_depth;  // worker-reported, if known
+  std::optional<uint32_t> queue_depth;  // worker-reported requests waiting, if known
+  std::optional<uint32_t> running;      // worker-reported requests running, if known
   uint64_t tree_blocks = 0;             // blocks the tree attributes to it
   uint64_t budget_blocks = 0;           // its tenant budget (max-blocks-per-worker)
   std::string_view url;                 // stable identity for hashing (consistent_hash)
   uint64_t url_hash = 0;                // hash_bytes(url) (policies/hashing.h) when the caller
                                         // computed it once; 0: the policy hashes url itself
-  std::optional<double> kv_usage;       // worker-reported 0..1, if known (unused
-                                        // by the decision today; shown by explain)
+  std::optional<double> kv_usage;       // worker-reported 0..1, if known: breaks
+                                        // ties between equally loaded workers
 };
 
 enum class Reason {

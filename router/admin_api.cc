@@ -270,6 +270,14 @@ AdminResponse AdminApi::explain(const AdminRequest& r, const Target& t) const {
          {"routable", w.routable},
          {"in_flight", w.in_flight},
          {"mesh_in_flight", w.mesh_in_flight},
+         {"reported_load",
+          w.reported ? nlohmann::json{{"waiting", w.reported->waiting},
+                                      {"running", w.reported->running},
+                                      {"kv_usage", w.reported->kv_usage
+                                                       ? nlohmann::json(*w.reported->kv_usage)
+                                                       : nullptr},
+                                      {"age_ms", w.reported_age_ms}}
+                     : nlohmann::json(nullptr)},
          {"matched_blocks", w.matched_blocks},
          {"match_fraction",
           ex->total_blocks ? double(w.matched_blocks) / double(ex->total_blocks) : 0.0}});

@@ -113,6 +113,9 @@ class AdminApi {
   // tree_for's error as a response: 404 model_not_found or 400 bad_query.
   static AdminResponse tree_error(const Error& e);
   nlohmann::json worker_json(const Worker& worker, int64_t now) const;
+  // {"waiting", "running", "kv_usage", "age_ms"} of the worker's fresh
+  // /metrics report, or null.
+  nlohmann::json reported_load_json(const Worker& worker, int64_t now) const;
 
   AdminContext ctx_;
   const std::string token_;

@@ -34,6 +34,16 @@ Result<std::string> url_from_body(const std::string& body, nlohmann::json* parse
 
 }  // namespace
 
+nlohmann::json AdminApi::reported_load_json(const Worker& w, int64_t now) const {
+  const int64_t stale = ctx_.engine ? ctx_.engine->options().load_stale_after_ms : 0;
+  const auto report = w.load_report(now, stale);
+  if (!report) return nullptr;
+  return {{"waiting", report->waiting},
+          {"running", report->running},
+          {"kv_usage", report->kv_usage ? nlohmann::json(*report->kv_usage) : nullptr},
+          {"age_ms", now - w.load_report_at_ms()}};
+}
+
 nlohmann::json AdminApi::worker_json(const Worker& w, int64_t now) const {
   auto models = ctx_.registry->models_of(w);
   size_t tree_blocks = 0;
@@ -47,7 +57,8 @@ nlohmann::json AdminApi::worker_json(const Worker& w, int64_t now) const {
           {"breaker", breaker_name(w.breaker().state(now))},
           {"models_known", models.known},
           {"models", models.models},
-          {"tree_blocks", tree_blocks}};
+          {"tree_blocks", tree_blocks},
+          {"reported_load", reported_load_json(w, now)}};
 }
 
 AdminResponse AdminApi::list_workers() const {

@@ -30,6 +30,18 @@ std::unique_ptr<policies::Policy> make_policy_or_throw(const RouterConfig& c) {
   return std::move(p).value();
 }
 
+// The load scrape: every --metrics-interval-ms, each exchange bounded by the
+// interval itself within [200 ms, 2 s] (a scrape slower than its period is
+// useless, and a busy engine renders /metrics in its serving process).
+MetricsPoller::Options load_poll_options(const RouterConfig& c) {
+  MetricsPoller::Options o;
+  const int64_t interval = std::max<int64_t>(c.metrics_interval_ms, 10);
+  o.interval = std::chrono::milliseconds(interval);
+  o.timeout = std::chrono::milliseconds(std::clamp<int64_t>(interval, 200, 2000));
+  o.stale_after = MetricsPoller::stale_window(o.interval, o.timeout);
+  return o;
+}
+
 radix::PrefixTree::Options tree_options(const RouterConfig& c,
                                         const radix::WorkerDirectory* directory) {
   radix::PrefixTree::Options o;
@@ -125,6 +137,8 @@ App::App(RouterConfig config, const Logger& log)
   routing.default_model = config_.default_model;
   routing.block_bytes = static_cast<size_t>(std::max<int64_t>(config_.block_bytes, 1));
   routing.max_blocks_per_worker = static_cast<size_t>(config_.max_blocks_per_worker);
+  const MetricsPoller::Options load_poll = load_poll_options(config_);
+  routing.load_stale_after_ms = load_poll.stale_after.count();
   routing.parse_limits.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
   routing.parse_limits.max_canonical_bytes = static_cast<size_t>(config_.max_body_bytes);
   // Mesh seam: the mesh's load board supplies other routers' in-flight
@@ -162,9 +176,14 @@ App::App(RouterConfig config, const Logger& log)
                                std::max<int64_t>(config_.health_interval_ms, 1000)));
   health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, health,
                                             dp_metrics_.get(), log_);
+  if (config_.metrics_interval_ms > 0) {
+    load_poller_ =
+        std::make_unique<MetricsPoller>(control.get_executor(), load_poll, dp_metrics_.get(), log_);
+  }
   registry_.set_on_added([this](const std::shared_ptr<Worker>& w) {
     log_.info("worker added: " + w->url());
     health_->watch(w);
+    if (load_poller_) load_poller_->watch(w);
     if (mesh_) mesh_->worker_added(w->id());
   });
   registry_.set_on_removed([this](const std::shared_ptr<Worker>& w) {
@@ -219,6 +238,7 @@ App::~App() {
   broker_timer_.reset();
   dns_.reset();
   health_.reset();
+  load_poller_.reset();
   threads_.clear();
   broker_.remove(&body_budget_);
 }
@@ -306,6 +326,7 @@ awaitable<void> App::shutdown_sequence() {
   }
   // 3. Close everything left; the io threads then run out of work.
   health_->stop();
+  if (load_poller_) load_poller_->stop();
   if (dns_) dns_->stop();
   admin_server_->stop();
   signals_->cancel();

@@ -50,6 +50,7 @@
 #include "router/mesh_glue.h"
 #include "router/metrics.h"
 #include "router/metrics_catalog.h"
+#include "router/metrics_poller.h"
 #include "router/proxy.h"
 #include "router/request_handler.h"
 #include "router/routing_engine.h"
@@ -128,7 +129,8 @@ class App {
   // are destroyed first (see ~App).
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::unique_ptr<HealthChecker> health_;
-  std::unique_ptr<DnsDiscovery> dns_;  // --workers-dns, when set
+  std::unique_ptr<MetricsPoller> load_poller_;  // null with --metrics-interval-ms 0
+  std::unique_ptr<DnsDiscovery> dns_;           // --workers-dns, when set
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<AdminServer> admin_server_;

@@ -79,6 +79,7 @@ struct RouterConfig {
   bool expose_worker_address = false;        // x-radixmesh-worker, worker URLs in errors
   bool forwarded_headers = true;             // add X-Forwarded-For / -Proto upstream
   int64_t health_interval_ms = 2000;
+  int64_t metrics_interval_ms = 500;  // worker /metrics load scrape; 0: off
   int64_t breaker_failures = 5;
   int64_t breaker_cooldown_ms = 5000;
   int64_t shutdown_grace_ms = 10000;

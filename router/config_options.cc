@@ -44,6 +44,7 @@ std::vector<OptionSpec> build_table() {
     {"forwarded-headers", "Data plane", "", "append the client address to X-Forwarded-For (and add X-Forwarded-Proto: http) on proxied requests (default on; =false turns it off)", &C::forwarded_headers},
     {"max-requests-per-client", "Data plane", "N", "proxied requests in flight per client address; above it 429 (0: no cap)", &C::max_requests_per_client, 0, kMaxI64},
     {"health-interval-ms", "Workers", "MS", "active health check period", &C::health_interval_ms, 10, kMaxI64},
+    {"metrics-interval-ms", "Workers", "MS", "how often each worker's /metrics is read for its queue and KV usage (0: never)", &C::metrics_interval_ms, 0, kMaxI64},
     {"breaker-failures", "Workers", "N", "consecutive failures that open a worker's breaker", &C::breaker_failures, 1, 1000000},
     {"breaker-cooldown-ms", "Workers", "MS", "open breaker time before a half-open probe", &C::breaker_cooldown_ms, 1, kMaxI64},
 

@@ -108,6 +108,32 @@ void DataPlaneMetrics::forget_worker(const Worker& worker) {
   families_.breaker_state.remove(labels);
   families_.pool_in_use.remove(labels);
   families_.pool_limit.remove(labels);
+  worker_load(worker, nullptr);
+}
+
+void DataPlaneMetrics::worker_load(const Worker& worker, const WorkerLoad* load) {
+  const LabelValues labels{worker.url()};
+  if (!load) {
+    families_.reported_waiting.remove(labels);
+    families_.reported_running.remove(labels);
+    families_.reported_kv_usage.remove(labels);
+    return;
+  }
+  families_.reported_waiting.with(labels)->set(load->waiting);
+  families_.reported_running.with(labels)->set(load->running);
+  if (load->kv_usage) {
+    families_.reported_kv_usage.with(labels)->set(*load->kv_usage);
+  } else {
+    families_.reported_kv_usage.remove(labels);
+  }
+}
+
+void DataPlaneMetrics::load_scrape(const Worker& worker, std::string_view result) {
+  families_.load_scrapes.with({worker.url(), std::string(result)})->inc();
+}
+
+void DataPlaneMetrics::load_scrape_malformed(const Worker& worker, size_t lines) {
+  families_.load_scrape_malformed_lines.with({worker.url()})->inc(lines);
 }
 
 }  // namespace radixmesh::router

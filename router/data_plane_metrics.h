@@ -20,6 +20,7 @@
 namespace radixmesh::router {
 
 class Worker;
+struct WorkerLoad;
 
 // The endpoint label of a request.
 enum class RouteKind : uint8_t {
@@ -55,6 +56,11 @@ class DataPlaneMetrics {
   void stream_aborted(std::string_view reason);
   // A request refused because its client address had too many in flight.
   void client_limited() { client_limited_->inc(); }
+  // The worker's reported load gauges (null: remove them, the report is
+  // stale or gone), and the outcome of one /metrics scrape.
+  void worker_load(const Worker& worker, const WorkerLoad* load);
+  void load_scrape(const Worker& worker, std::string_view result);
+  void load_scrape_malformed(const Worker& worker, size_t lines);
 
   RouterMetrics& families() { return families_; }
 

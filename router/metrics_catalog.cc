@@ -26,6 +26,25 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
                         "Requests in flight from this node to each worker.", {"worker"})),
       worker_healthy(r.gauge("radixmesh_worker_healthy",
                              "1 when the worker is routable (healthy, not drained).", {"worker"})),
+      reported_waiting(r.gauge("radixmesh_worker_reported_waiting",
+                               "Requests waiting in the worker's queue, as its /metrics says "
+                               "(vllm:num_requests_waiting, sglang:num_queue_reqs).",
+                               {"worker"})),
+      reported_running(r.gauge("radixmesh_worker_reported_running",
+                               "Requests running on the worker, as its /metrics says "
+                               "(vllm:num_requests_running, sglang:num_running_reqs).",
+                               {"worker"})),
+      reported_kv_usage(r.gauge("radixmesh_worker_reported_kv_usage",
+                                "Fraction of the worker's KV cache in use, as its /metrics says "
+                                "(vllm:kv_cache_usage_perc, sglang:token_usage).",
+                                {"worker"})),
+      load_scrapes(r.counter("radixmesh_worker_load_scrapes_total",
+                             "Scrapes of each worker's /metrics by result (ok, no_load_metrics, "
+                             "http_error, network_error, too_large).",
+                             {"worker", "result"})),
+      load_scrape_malformed_lines(r.counter(
+          "radixmesh_worker_load_scrape_malformed_lines_total",
+          "Exposition lines skipped for breaking the Prometheus text format.", {"worker"})),
       decisions(r.counter("radixmesh_policy_decisions_total",
                           "Routing decisions by policy and reason.", {"policy", "reason"})),
       lock_hold_max(r.gauge("radixmesh_lock_hold_max_seconds",

@@ -41,6 +41,14 @@ struct RouterMetrics {
   GaugeFamily& pool_in_use;       // radixmesh_upstream_pool_in_use{worker}
   GaugeFamily& pool_limit;        // radixmesh_upstream_pool_limit{worker}
   CounterFamily& client_limited;  // radixmesh_client_requests_limited_total (429, per address)
+  // Worker-reported load from its /metrics (router/metrics_poller.h); a
+  // worker's series are removed while its report is stale or missing.
+  GaugeFamily& reported_waiting;   // radixmesh_worker_reported_waiting{worker}
+  GaugeFamily& reported_running;   // radixmesh_worker_reported_running{worker}
+  GaugeFamily& reported_kv_usage;  // radixmesh_worker_reported_kv_usage{worker} 0..1
+  CounterFamily& load_scrapes;     // radixmesh_worker_load_scrapes_total{worker,result}
+  CounterFamily&
+      load_scrape_malformed_lines;  // radixmesh_worker_load_scrape_malformed_lines_total{worker}
 };
 
 }  // namespace radixmesh::router

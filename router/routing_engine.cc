@@ -99,10 +99,14 @@ size_t RoutingEngine::refresh(CandidateSet& set, const radix::PrefixTree* tree,
     ++routable;
     v.local_in_flight = w->in_flight();
     v.mesh_in_flight = set.mesh_load[i];
-    if (const int64_t q = w->queue_depth(); q >= 0) {
-      v.queue_depth = static_cast<uint32_t>(q);
+    if (const auto report = w->load_report(now, options_.load_stale_after_ms)) {
+      v.queue_depth = report->waiting;
+      v.running = report->running;
+      v.kv_usage = report->kv_usage;
     } else {
       v.queue_depth.reset();
+      v.running.reset();
+      v.kv_usage.reset();
     }
     v.tree_blocks = tree ? tree->worker_blocks(v.id) : 0;
   }
@@ -196,6 +200,8 @@ Result<Explanation> RoutingEngine::explain(RoutingScratch& scratch,
     e.routable = set.views[i].healthy;
     e.in_flight = w->in_flight();
     e.mesh_in_flight = set.mesh_load[i];
+    e.reported = w->load_report(now, options_.load_stale_after_ms);
+    if (e.reported) e.reported_age_ms = now - w->load_report_at_ms();
     for (const auto& t : match.tenants) {
       if (t.worker == w->id()) e.matched_blocks = t.blocks;
     }

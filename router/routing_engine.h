@@ -35,6 +35,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +57,8 @@ struct RoutingOptions {
   uint64_t cluster_salt = 0;  // h[-1] derivation, equal on every router
   size_t block_bytes = 64;
   size_t max_blocks_per_worker = 262144;
+  // Worker-reported load (Worker::load_report) older than this is ignored.
+  int64_t load_stale_after_ms = 2000;
   radix::ParseLimits parse_limits;
 };
 
@@ -119,6 +122,8 @@ struct ExplainEntry {
   uint32_t in_flight = 0;       // this router's requests to it
   uint32_t mesh_in_flight = 0;  // other routers' requests to it, from the mesh
   uint32_t matched_blocks = 0;
+  std::optional<WorkerLoad> reported;  // the worker's own /metrics, when fresh
+  int64_t reported_age_ms = -1;        // age of that report (-1: none)
 };
 struct Explanation {
   std::string model;

@@ -10,7 +10,7 @@
 // after the worker is removed from the registry.
 //
 // Layout: the live state every routing decision reads for every candidate
-// (health, drain, removal, in-flight, queue depth, the breaker's state) sits
+// (health, drain, removal, in-flight, reported load, the breaker's state) sits
 // together at the start of the object, which is cache-line aligned, so a scan
 // over 1,000 workers touches one line per worker.
 //
@@ -20,12 +20,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "radix/block_hash_types.h"
 #include "radix/result.h"
 #include "router/circuit_breaker.h"
+#include "router/worker_load.h"
 
 namespace radixmesh::router {
 
@@ -79,10 +81,15 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   void add_pool_lease() { pool_leased_.fetch_add(1, std::memory_order_relaxed); }
   void sub_pool_lease() { pool_leased_.fetch_sub(1, std::memory_order_relaxed); }
 
-  // Worker-reported load, when known (not yet collected: left for the
-  // worker's metrics scrape). -1 = unknown.
-  int64_t queue_depth() const { return queue_depth_.load(std::memory_order_relaxed); }
-  void set_queue_depth(int64_t q) { queue_depth_.store(q, std::memory_order_relaxed); }
+  // Worker-reported load from its /metrics (router/metrics_poller.h). One
+  // 64-bit word holds waiting, running and KV usage, so a reader never sees
+  // parts of two scrapes; the time of the scrape is stored beside it.
+  // load_report() answers nullopt when nothing was published or the report is
+  // older than `stale_after_ms` at `now_ms` (the poller stopped reaching it).
+  void publish_load(const WorkerLoad& load, int64_t at_ms);
+  void clear_load() { load_word_.store(0, std::memory_order_release); }
+  std::optional<WorkerLoad> load_report(int64_t now_ms, int64_t stale_after_ms) const;
+  int64_t load_report_at_ms() const { return load_at_ms_.load(std::memory_order_relaxed); }
 
   CircuitBreaker& breaker() { return breaker_; }
   const CircuitBreaker& breaker() const { return breaker_; }
@@ -93,7 +100,8 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   std::atomic<bool> draining_{false};
   std::atomic<bool> removed_{false};
   std::atomic<uint32_t> in_flight_{0};
-  std::atomic<int64_t> queue_depth_{-1};
+  std::atomic<uint64_t> load_word_{0};  // 0: nothing reported
+  std::atomic<int64_t> load_at_ms_{0};
   CircuitBreaker breaker_;  // its hot atomics come first
   std::atomic<uint32_t> pool_leased_{0};
   const WorkerAddress address_;

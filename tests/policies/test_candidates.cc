@@ -20,6 +20,40 @@ TEST_CASE("load: local + mesh in-flight, plus the reported queue when known") {
   CHECK(load(w) == 2ull * UINT32_MAX + 5);
 }
 
+TEST_CASE("load: the worker's own running + waiting when larger than the routers' count") {
+  WorkerView w;
+  w.local_in_flight = 2;
+  w.mesh_in_flight = 1;
+  w.running = 8;  // clients the routers never saw keep the batch full
+  w.queue_depth = 4;
+  CHECK(load(w) == 12 + 4);  // max(3, 8 + 4) + the queue once more
+  w.running = 0;             // a report older than the routers' own requests
+  w.queue_depth = 0;
+  CHECK(load(w) == 3);  // the routers' fresh count wins
+  w.local_in_flight = 10;
+  w.running = 6;
+  w.queue_depth = 1;
+  CHECK(load(w) == 11 + 1);  // routed 10 + 1 beats reported 6 + 1
+}
+
+TEST_CASE("least_loaded: reported KV usage breaks ties before free budget") {
+  Xoshiro256 rng(3);
+  std::vector<WorkerView> ws(3);
+  for (size_t i = 0; i < ws.size(); ++i) {
+    ws[i].id = static_cast<radix::WorkerId>(i);
+    ws[i].budget_blocks = 100;
+  }
+  ws[0].kv_usage = 0.95;
+  ws[0].tree_blocks = 0;  // most free budget, but its cache is nearly full
+  ws[1].kv_usage = 0.30;
+  ws[1].tree_blocks = 50;
+  ws[2].kv_usage = 0.31;  // same tenth as worker 1: free budget decides
+  ws[2].tree_blocks = 60;
+  for (int i = 0; i < 20; ++i) CHECK(least_loaded(ws, rng) == 1);
+  ws[1].local_in_flight = 1;  // load still comes first
+  for (int i = 0; i < 20; ++i) CHECK(least_loaded(ws, rng) == 2);
+}
+
 TEST_CASE("free_budget: never negative, 0 when unknown") {
   WorkerView w;
   CHECK(free_budget(w) == 0);

@@ -91,15 +91,16 @@ void cmd_workers(const CtlContext& c) {
   if (sub == "list") {
     auto j = c.call_json("GET", "/admin/workers");
     if (c.json) return c.print_json(j);
-    Table t({"URL", "HEALTHY", "ROUTABLE", "DRAINING", "IN-FLIGHT", "BREAKER", "TREE-BLOCKS",
-             "MODELS"});
+    Table t({"URL", "HEALTHY", "ROUTABLE", "DRAINING", "IN-FLIGHT", "QUEUE", "RUNNING", "KV",
+             "BREAKER", "TREE-BLOCKS", "MODELS"});
     for (const auto& w : j["workers"]) {
       std::string models;
       if (!w.value("models_known", false)) models = "(unknown)";
       for (const auto& m : w["models"])
         models += (models.empty() ? "" : ",") + m.get<std::string>();
       t.add({w.value("url", ""), yes_no(w["healthy"]), yes_no(w["routable"]), yes_no(w["draining"]),
-             std::to_string(w.value("in_flight", 0)), w.value("breaker", ""),
+             std::to_string(w.value("in_flight", 0)), reported_field(w, "waiting"),
+             reported_field(w, "running"), reported_field(w, "kv_usage"), w.value("breaker", ""),
              std::to_string(w.value("tree_blocks", 0)), models});
     }
     if (t.empty()) {

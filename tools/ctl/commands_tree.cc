@@ -144,12 +144,13 @@ void cmd_route(const CtlContext& c) {
         << "reason   " << j.value("reason", "") << " (policy " << j.value("policy", "") << ")\n"
         << "prompt   " << total << " blocks, chosen worker holds " << j.value("matched_blocks", 0)
         << "\n\n";
-  Table t({"WORKER", "ROUTABLE", "IN-FLIGHT", "MATCHED", "FRACTION"});
+  Table t({"WORKER", "ROUTABLE", "IN-FLIGHT", "QUEUE", "KV", "MATCHED", "FRACTION"});
   for (const auto& w : j["workers"]) {
     char frac[16];
     std::snprintf(frac, sizeof frac, "%.2f", w.value("match_fraction", 0.0));
     t.add({w.value("url", "") + (w["url"] == j["chosen"] ? " *" : ""),
            w.value("routable", false) ? "yes" : "no", std::to_string(w.value("in_flight", 0)),
+           reported_field(w, "waiting"), reported_field(w, "kv_usage"),
            std::to_string(w.value("matched_blocks", 0)), frac});
   }
   c.out << t.render();

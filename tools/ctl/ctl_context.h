@@ -5,6 +5,7 @@
 // Internal to tools/ctl. Threads: used from main's thread only.
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -15,6 +16,21 @@
 #include "tools/ctl/ctl_args.h"
 
 namespace radixmesh::tools {
+
+// One field of a worker's "reported_load" object ("waiting", "running",
+// "kv_usage") as a table cell; "-" when the worker reports nothing (fresh).
+inline std::string reported_field(const nlohmann::json& worker, const char* field) {
+  auto it = worker.find("reported_load");
+  if (it == worker.end() || !it->is_object()) return "-";
+  auto v = it->find(field);
+  if (v == it->end() || v->is_null()) return "-";
+  if (v->is_number_float()) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.2f", v->get<double>());
+    return buf;
+  }
+  return v->dump();
+}
 
 // Thrown by subcommands to end with a one-line error; run_ctl catches it.
 struct CtlFailure {

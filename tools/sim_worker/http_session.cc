@@ -37,6 +37,15 @@ asio::awaitable<bool> dispatch(Stream& s, const Request& req, SimState& st) {
                                     "method_not_allowed", st);
     co_return co_await serve_inference(s, req, *ep, st);
   }
+  if (path == "/flush_cache") {
+    if (req.method() != http::verb::post)
+      co_return co_await send_error(s, req, http::status::method_not_allowed,
+                                    "use POST for this path", "invalid_request_error",
+                                    "method_not_allowed", st);
+    const uint64_t dropped = st.kv.clear();
+    co_return co_await send_response(s, req, http::status::ok, "application/json",
+                                     "{\"flushed_blocks\":" + std::to_string(dropped) + "}", st);
+  }
   if (path == "/health" || path == "/v1/models" || path == "/metrics") {
     if (!get)
       co_return co_await send_error(s, req, http::status::method_not_allowed,

@@ -127,6 +127,15 @@ uint64_t KvCacheModel::size() const {
   return nodes_.size();
 }
 
+uint64_t KvCacheModel::clear() {
+  std::lock_guard lock(mu_);
+  const uint64_t dropped = nodes_.size();
+  nodes_.clear();
+  table_.assign(1024, kNil);
+  head_ = tail_ = kNil;
+  return dropped;
+}
+
 uint64_t KvCacheModel::evictions() const {
   std::lock_guard lock(mu_);
   return evictions_;

@@ -40,6 +40,10 @@ class KvCacheModel {
   // all of them the most recently used, evicting beyond capacity.
   uint64_t lookup_and_insert(std::span<const uint64_t> hashes);
 
+  // Forgets every block (SGLang's POST /flush_cache); returns how many were
+  // held. Not counted as evictions.
+  uint64_t clear();
+
   uint64_t size() const;
   uint64_t capacity_blocks() const { return capacity_; }
   uint64_t evictions() const;

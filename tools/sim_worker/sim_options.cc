@@ -59,6 +59,14 @@ bool parse_sim_options(int argc, char** argv, SimOptions& o, int& exit_code) {
         [&](std::string_view v) { o.idle_timeout_ms = parse_u64_in(v, 1, 86400000); });
   f.add("max-body-bytes", std::to_string(o.max_body_bytes), "413 above this request body size",
         [&](std::string_view v) { o.max_body_bytes = parse_u64_in(v, 1, 1ull << 32); });
+  f.add("metrics-dialect", "both",
+        "engine gauge names in /metrics besides sim_*: vllm, sglang, both or none",
+        [&](std::string_view v) {
+          if (v != "vllm" && v != "sglang" && v != "both" && v != "none")
+            throw std::invalid_argument("expected vllm, sglang, both or none");
+          o.metrics_vllm = v == "vllm" || v == "both";
+          o.metrics_sglang = v == "sglang" || v == "both";
+        });
   f.add("embedding-dim", std::to_string(o.embedding_dim), "length of /v1/embeddings vectors",
         [&](std::string_view v) { o.embedding_dim = parse_u64_in(v, 1, 65536); });
 

@@ -46,6 +46,9 @@ struct SimOptions {
   uint32_t idle_timeout_ms = 120000;
   uint64_t max_body_bytes = 64ull << 20;
   uint32_t embedding_dim = 8;
+  // Which engine's gauge names /metrics carries besides the sim_* ones.
+  bool metrics_vllm = true;
+  bool metrics_sglang = true;
 
   uint64_t block_bytes() const { return uint64_t{block_tokens} * kBytesPerToken; }
   uint64_t kv_capacity_blocks() const { return kv_capacity_tokens / block_tokens; }

@@ -113,13 +113,30 @@ std::string render_metrics(SimState& s) {
          sample("sim_kv_capacity_blocks", "", cap));
   metric(out, "sim_kv_evictions_total", "counter", "blocks evicted (LRU)",
          sample("sim_kv_evictions_total", "", static_cast<double>(s.kv.evictions())));
-  // The gauges a router may scrape from vLLM, under vLLM's names.
-  metric(out, "vllm:num_requests_running", "gauge", "as vLLM: requests running",
-         sample("vllm:num_requests_running", "", running));
-  metric(out, "vllm:num_requests_waiting", "gauge", "as vLLM: requests waiting",
-         sample("vllm:num_requests_waiting", "", waiting));
-  metric(out, "vllm:gpu_cache_usage_perc", "gauge", "as vLLM: KV cache usage (0..1)",
-         sample("vllm:gpu_cache_usage_perc", "", cap > 0 ? blocks / cap : 0.0));
+  // The gauges a router scrapes from vLLM and SGLang, under their names and
+  // labels, with the same values as the sim_* gauges above.
+  const double usage = cap > 0 ? blocks / cap : 0.0;
+  const std::string model = s.opts.models.empty() ? "sim-model" : s.opts.models.front();
+  if (s.opts.metrics_vllm) {
+    const std::string l = "engine=\"0\",model_name=\"" + model + "\"";
+    metric(out, "vllm:num_requests_running", "gauge", "as vLLM: requests running",
+           sample("vllm:num_requests_running", l, running));
+    metric(out, "vllm:num_requests_waiting", "gauge", "as vLLM: requests waiting",
+           sample("vllm:num_requests_waiting", l, waiting));
+    metric(out, "vllm:kv_cache_usage_perc", "gauge", "as vLLM: KV cache usage (0..1)",
+           sample("vllm:kv_cache_usage_perc", l, usage));
+    metric(out, "vllm:gpu_cache_usage_perc", "gauge", "as vLLM before 0.10: KV cache usage (0..1)",
+           sample("vllm:gpu_cache_usage_perc", l, usage));
+  }
+  if (s.opts.metrics_sglang) {
+    const std::string l = "model_name=\"" + model + "\",engine_type=\"unified\",tp_rank=\"0\"";
+    metric(out, "sglang:num_running_reqs", "gauge", "as SGLang: running requests",
+           sample("sglang:num_running_reqs", l, running));
+    metric(out, "sglang:num_queue_reqs", "gauge", "as SGLang: requests in the waiting queue",
+           sample("sglang:num_queue_reqs", l, waiting));
+    metric(out, "sglang:token_usage", "gauge", "as SGLang: KV token usage (0..1)",
+           sample("sglang:token_usage", l, usage));
+  }
   return out;
 }
 
