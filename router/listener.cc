@@ -3,6 +3,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "router/errors.h"
 
 namespace radixmesh::router {
@@ -44,11 +48,22 @@ awaitable<void> answer_refusal(tcp::socket socket, std::shared_ptr<ConnectionGat
   gate->end_shed();
 }
 
+// Unsent bytes a client socket may queue before a write waits
+// (TCP_NOTSENT_LOWAT). Without it the kernel grows the send buffer of a
+// client that stopped reading to megabytes (measured: 1.6 MB each on
+// loopback) and the relay keeps "making progress" into it, so the stall
+// deadline (--client-stall-timeout-ms) starts only once that is full - for
+// an LLM stream of a few KB/s, many minutes later. Bytes in flight are not
+// limited by it, so a reading client's throughput is unchanged.
+constexpr int kClientNotSentLowat = 128 * 1024;
+
 // The session plus its slot under the cap: the ticket lives as long as the
 // session coroutine.
 awaitable<error_code> serve(tcp::socket socket, ConnectionGate::Ticket ticket,
                             const RequestHandler& handler, IoThreadState& thread,
                             SessionOptions options) {
+  const int lowat = kClientNotSentLowat;
+  ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
   co_return co_await run_session(std::move(socket), handler, thread, options);
 }
 
