@@ -14,10 +14,12 @@ size_t HandshakeAdmission::pending_from(const std::string& source) const {
   return it == per_source_.end() ? 0 : it->second;
 }
 
-HandshakeAdmission::Entries::iterator HandshakeAdmission::pick(const std::string* source) {
+HandshakeAdmission::Entries::iterator HandshakeAdmission::pick(const std::string* source,
+                                                               const SpokeFn& spoke) {
   auto oldest = entries_.end();
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (source && it->source != *source) continue;
+    if (!it->heard && spoke && spoke(it->id)) it->heard = true;
     if (!it->heard) return it;  // the oldest silent one
     if (oldest == entries_.end()) oldest = it;
   }
@@ -31,14 +33,15 @@ HandshakeAdmission::Entries::iterator HandshakeAdmission::erase(Entries::iterato
 }
 
 std::optional<HandshakeAdmission::Eviction> HandshakeAdmission::admit(uint64_t id,
-                                                                      const std::string& source) {
+                                                                      const std::string& source,
+                                                                      const SpokeFn& spoke) {
   std::optional<Eviction> out;
   auto victim = entries_.end();
   if (pending_from(source) >= options_.max_per_source) {
-    victim = pick(&source);
+    victim = pick(&source, spoke);
     if (victim != entries_.end()) out = Eviction{victim->id, Cap::kPerSource};
   } else if (entries_.size() >= options_.max_pending) {
-    victim = pick(nullptr);
+    victim = pick(nullptr, spoke);
     if (victim != entries_.end()) out = Eviction{victim->id, Cap::kGlobal};
   }
   if (victim != entries_.end()) erase(victim);

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
@@ -42,10 +43,15 @@ class HandshakeAdmission {
 
   explicit HandshakeAdmission(Options options);
 
+  // Asked about a silent candidate before it is evicted: true when its
+  // first bytes have in fact arrived (not read yet because the process was
+  // busy); it then counts as heard from and the search goes on.
+  using SpokeFn = std::function<bool(uint64_t id)>;
+
   // Admits connection `id` from `source` (an address without the port).
   // Returns the pending connection the caller must close, if a cap was reached;
   // it is no longer tracked.
-  std::optional<Eviction> admit(uint64_t id, const std::string& source);
+  std::optional<Eviction> admit(uint64_t id, const std::string& source, const SpokeFn& spoke = {});
   // The connection sent its first frame: it is evicted only after every
   // silent one (of its source, or overall).
   void heard_from(uint64_t id);
@@ -63,7 +69,7 @@ class HandshakeAdmission {
   };
   using Entries = std::list<Entry>;  // oldest first
   // The victim among entries matching `source` (nullptr: any source).
-  Entries::iterator pick(const std::string* source);
+  Entries::iterator pick(const std::string* source, const SpokeFn& spoke);
   Entries::iterator erase(Entries::iterator it);
 
   Options options_;

@@ -63,6 +63,11 @@ bool PeerConnection::send(FrameType type, std::string_view payload) {
   return true;
 }
 
+bool PeerConnection::bytes_waiting() const {
+  boost::system::error_code ec;
+  return !closed_ && socket_.available(ec) > 0 && !ec;
+}
+
 void PeerConnection::close() {
   if (closed_) return;
   closed_ = true;
@@ -172,7 +177,9 @@ asio::awaitable<void> PeerConnection::handshake_watchdog(std::shared_ptr<PeerCon
     self->hs_timer_.expires_after(first);
     auto [ec] = co_await self->hs_timer_.async_wait(kAwait);
     if (ec || self->authenticated_ || self->closed_) co_return;  // cancelled: done or closed
-    if (!self->heard_from_) {
+    // Silent means nothing arrived: bytes the kernel holds but this busy
+    // process has not read yet are the peer's hello, not silence.
+    if (!self->heard_from_ && !self->bytes_waiting()) {
       self->stats_->handshake_first_frame_timeouts.fetch_add(1, std::memory_order_relaxed);
       self->reject(RejectReason::kUnauthenticated);
       co_return;

@@ -73,6 +73,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   bool authenticated() const { return authenticated_; }
   bool closed() const { return closed_; }
   bool heard_from() const { return heard_from_; }
+  // Bytes received by the kernel and not read yet (FIONREAD).
+  bool bytes_waiting() const;
   Handshake::Role role() const { return role_; }
   const NodeIdentity& peer() const { return handshake_.peer(); }
   size_t queued_bytes() const { return queued_bytes_; }

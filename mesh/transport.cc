@@ -81,7 +81,13 @@ void Transport::admit(tcp::socket s) {
   auto c = std::make_shared<PeerConnection>(std::move(s), Handshake::Role::kAcceptor, opts_.conn,
                                             this, stats_);
   const uint64_t id = admission_id(c.get());
-  const auto evicted = admission_.admit(id, remote.address().to_string());
+  // A candidate whose bytes are waiting in its socket has spoken: only this
+  // process has not read them yet (one FIONREAD per candidate looked at).
+  const auto spoke = [this](uint64_t candidate) {
+    auto it = inbound_.find(candidate);
+    return it != inbound_.end() && it->second->bytes_waiting();
+  };
+  const auto evicted = admission_.admit(id, remote.address().to_string(), spoke);
   pending_.insert(c);
   inbound_[id] = c;
   if (evicted) {

@@ -60,6 +60,24 @@ TEST_CASE("admission: at the global cap the newest is admitted and the oldest si
   CHECK(b.admit(3, "c")->id == 1);
 }
 
+TEST_CASE("admission: a silent candidate whose bytes have arrived is spared") {
+  HandshakeAdmission a({/*max_pending=*/3, /*max_per_source=*/100});
+  a.admit(1, "a");
+  a.admit(2, "b");
+  a.admit(3, "c");
+  int asked = 0;
+  auto spoke = [&](uint64_t id) {
+    ++asked;
+    return id == 1;  // 1's hello is in its socket, not read yet
+  };
+  auto e = a.admit(4, "d", spoke);
+  REQUIRE(e.has_value());
+  CHECK(e->id == 2);
+  CHECK(asked == 2);
+  CHECK(a.admit(5, "e")->id == 3);  // 1 now counts as heard from
+  CHECK(a.admit(6, "f")->id == 4);
+}
+
 TEST_CASE("admission: caps of zero behave as one") {
   HandshakeAdmission a({0, 0});
   CHECK_FALSE(a.admit(1, "a").has_value());
