@@ -1,11 +1,13 @@
 #include "mesh/peer_connection.h"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <span>
 
 namespace radixmesh::mesh {
 
@@ -157,12 +159,22 @@ asio::awaitable<void> PeerConnection::write_loop(std::shared_ptr<PeerConnection>
       co_await self->wake_.async_wait(kAwait);  // cancelled by enqueue() or close()
       continue;
     }
-    // Write the head in place; it stays queued (and counted) until written.
-    auto [ec, n] =
-        co_await asio::async_write(self->socket_, asio::buffer(self->queue_.front()), kAwait);
+    // Write the queued frames in place, several per system call (a push
+    // window queues a batch, a load delta and acks for one peer at once);
+    // they stay queued (and counted) until written. Frames queued meanwhile
+    // are behind them in the deque, which never moves its elements.
+    std::array<asio::const_buffer, kMaxFramesPerWrite> bufs;
+    size_t count = 0, bytes = 0;
+    for (const auto& f : self->queue_) {
+      if (count == bufs.size() || (count > 0 && bytes + f.size() > kMaxBytesPerWrite)) break;
+      bufs[count++] = asio::buffer(f);
+      bytes += f.size();
+    }
+    auto [ec, n] = co_await asio::async_write(
+        self->socket_, std::span<const asio::const_buffer>(bufs.data(), count), kAwait);
     if (ec || self->closed_) break;
-    self->queued_bytes_ -= self->queue_.front().size();
-    self->queue_.pop_front();
+    self->queued_bytes_ -= bytes;
+    for (size_t i = 0; i < count; ++i) self->queue_.pop_front();
   }
   self->close();
   self->queue_.clear();

@@ -99,7 +99,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   std::chrono::milliseconds first_frame_timeout_;
   Owner* owner_;
   std::shared_ptr<MeshStats> stats_;
-  std::deque<std::string> queue_;  // encoded frames
+  std::deque<std::string> queue_;                   // encoded frames
+  static constexpr size_t kMaxFramesPerWrite = 32;  // gathered into one write
+  static constexpr size_t kMaxBytesPerWrite = size_t{256} << 10;
   size_t queued_bytes_ = 0;
   bool authenticated_ = false;
   bool heard_from_ = false;  // a complete frame has arrived

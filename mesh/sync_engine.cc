@@ -7,6 +7,9 @@
 #include "radix/worker_directory.h"
 
 namespace radixmesh::mesh {
+namespace {
+constexpr size_t kMaxGatheredAcks = 4096;  // one DeltaAck of ~8 KiB at most
+}  // namespace
 
 SyncEngine::SyncEngine(SyncEngineConfig cfg, radix::TreeCatalog& trees,
                        radix::WorkerDirectory& workers, radix::HybridClock& clock,
@@ -47,7 +50,10 @@ void SyncEngine::on_peer_up(const NodeId& peer) {
   auto [it, fresh] = peers_.try_emplace(peer, cfg_.outbox);
   it->second.up_epoch = ++epoch_;
   it->second.digest_seen = false;
-  if (!fresh) it->second.outbox.clear();
+  if (!fresh) {
+    it->second.outbox.clear();
+    it->second.acks.clear();  // for the previous connection's seqs
+  }
   // A joining peer learns our digests at once and pulls the snapshots it
   // lacks; it learns our load too.
   send_digests(peer);
@@ -81,7 +87,12 @@ void SyncEngine::on_frame(const NodeId& from, FrameType type, std::string_view p
       auto b = decode_delta_batch(payload);
       if (!b.ok()) return reject(b.error());
       handle_batch(from, *b);
-      send(from, FrameType::kDeltaAck, encode(DeltaAck{{b->seq}}));
+      if (auto it = peers_.find(from); it != peers_.end()) {
+        it->second.acks.push_back(b->seq);
+        send_acks(from, it->second, /*all=*/false);
+      } else {
+        send(from, FrameType::kDeltaAck, encode(DeltaAck{{b->seq}}));
+      }
       break;
     }
     case FrameType::kDeltaAck: {
@@ -148,6 +159,7 @@ void SyncEngine::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
   ++round_;
   send_round_batches(/*resend=*/true);
+  for (auto& [peer, ps] : peers_) send_acks(peer, ps, /*all=*/true);
 
   // Load: complete report while anything is in flight (peers decay silence),
   // one empty report when it drops to nothing, then silence.
@@ -174,6 +186,7 @@ bool SyncEngine::flush(uint64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   SyncStats::bump(stats_.flushes);
   send_round_batches(/*resend=*/false);
+  for (auto& [peer, ps] : peers_) send_acks(peer, ps, /*all=*/false);
   const bool load_moving = push_load_delta();
   flush_snapshots();
   return load_moving;
@@ -241,6 +254,25 @@ void SyncEngine::send_due(const NodeId& peer, PeerState& ps, bool resend) {
     if (ps.outbox.was_sent(due.seq)) SyncStats::bump(stats_.batches_resent);
     ps.outbox.mark_sent(due.seq, now_ms_);
   }
+}
+
+uint64_t SyncEngine::wall_now() const {
+  return cfg_.wall_ms ? cfg_.wall_ms() : radix::system_physical_ms();
+}
+
+void SyncEngine::send_acks(const NodeId& peer, PeerState& ps, bool all) {
+  if (ps.acks.empty()) return;
+  const uint64_t now = wall_now();
+  if (!all && ps.acks.size() < kMaxGatheredAcks && ps.acked_wall_ms != 0 &&
+      now < ps.acked_wall_ms + cfg_.ack_gap_ms)
+    return;
+  DeltaAck a;
+  a.seqs = std::move(ps.acks);
+  ps.acks.clear();
+  std::sort(a.seqs.begin(), a.seqs.end());
+  // Not acknowledged if refused: the sender resends and we apply (idempotently) again.
+  send(peer, FrameType::kDeltaAck, encode(a));
+  ps.acked_wall_ms = now;
 }
 
 void SyncEngine::handle_ack(const NodeId& from, const DeltaAck& a) {

@@ -5,6 +5,8 @@
 // an in-process cluster over a fake sender exercises all of it in tests.
 //
 // Per gossip round (tick):
+//   0. acknowledge every batch applied since the last DeltaAck (gathered,
+//      see ack_gap_ms);
 //   1. drain the DeltaJournal into DeltaBatches (seq numbered, encoded once)
 //      and queue each in every up peer's PeerOutbox; send what is due
 //      (new batches, and unacknowledged ones after a timeout). A batch leaves
@@ -87,6 +89,11 @@ namespace radixmesh::mesh {
 
 struct SyncEngineConfig {
   uint32_t digest_every_rounds = 10;
+  // Acknowledgements to one peer are gathered: the first batch after a quiet
+  // spell is acknowledged at once, later ones at most every ack_gap_ms (one
+  // DeltaAck listing every seq), the rest at the next flush or tick. Must stay
+  // well below outbox.resend_after_ms.
+  uint64_t ack_gap_ms = 50;
   PeerOutboxConfig outbox;
   SnapshotAssemblerConfig assembler;
   size_t snapshot_chunk_bytes = kMaxSnapshotChunkData;
@@ -159,6 +166,8 @@ class SyncEngine : public SyncHandler {
       uint64_t backoff_ms = 0;
     };
     std::map<std::string, DigestSeen, std::less<>> digests;
+    std::vector<uint64_t> acks;  // batches applied, not yet acknowledged
+    uint64_t acked_wall_ms = 0;  // when the last DeltaAck went to this peer
   };
   struct Parked {  // inserts waiting for the chain that ends at an anchor
     std::vector<DeltaRecord> records;
@@ -191,6 +200,9 @@ class SyncEngine : public SyncHandler {
   void send_digests(const NodeId& peer);
   void handle_digest(const NodeId& from, const Digest& d);
   void handle_ack(const NodeId& from, const DeltaAck& a);
+  // Sends the gathered acks to one peer (all: regardless of ack_gap_ms).
+  void send_acks(const NodeId& peer, PeerState& ps, bool all);
+  uint64_t wall_now() const;
 
   // sync_apply.cc: deltas, anchors, worker events.
   void handle_batch(const NodeId& from, const DeltaBatch& b);

@@ -20,7 +20,8 @@ policies::PolicyConfig policy_config(const RouterConfig& c) {
   p.cost_overlap_weight = c.cost_overlap_weight;
   p.cost_load_weight = c.cost_load_weight;
   // Only meshed routers decide on the same views at the same time.
-  p.load_slack = c.mesh_port > 0 ? static_cast<uint64_t>(std::max<int64_t>(c.mesh_load_slack, 0)) : 0;
+  p.load_slack =
+      c.mesh_port > 0 ? static_cast<uint64_t>(std::max<int64_t>(c.mesh_load_slack, 0)) : 0;
   return p;
 }
 

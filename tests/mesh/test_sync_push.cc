@@ -247,3 +247,28 @@ TEST_CASE(
   CHECK(f16.bytes_per_insert_per_peer < 1.5 * f3.bytes_per_insert_per_peer);
   CHECK(f8.bytes_per_insert_per_peer < 1.5 * f3.bytes_per_insert_per_peer);
 }
+
+TEST_CASE("acknowledgements to a pushing peer are gathered, and every batch is acknowledged") {
+  SyncCluster c(2, 26);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();
+  std::mt19937_64 rng(8);
+  for (int w = 0; w < 20; ++w) {  // 20 windows in 40 ms: one batch each
+    c.node(0).insert("m", chain(rng, 3), kW0);
+    c.node(0).engine.flush(c.now());
+    c.settle(2);
+  }
+  c.settle(10);
+  CHECK(c.node(0).engine.stats().batches_sent.load() == 20);
+  const uint64_t acks = sent(c.node(1), FrameType::kDeltaAck);
+  CHECK(acks >= 1);
+  CHECK(acks <= 2);  // the first at once, the rest after the 50 ms gap
+  size_t waiting = 0;
+  for (const auto& p : c.node(0).engine.peer_info()) waiting += p.outbox_batches;
+  CHECK(waiting > 0);
+  c.node(1).engine.tick(c.now());  // the round acknowledges the rest
+  c.settle(10);
+  for (const auto& p : c.node(0).engine.peer_info()) CHECK(p.outbox_batches == 0);
+  CHECK(c.node(0).engine.stats().batches_resent.load() == 0);
+}

@@ -8,7 +8,7 @@ bounded by the workload size, --duration and a subprocess timeout.
 import json
 import pathlib
 
-from bench_lib import (Cluster, cdf_file, gnuplot, http_get, loadavg, log,
+from bench_lib import (Cluster, cdf_file, cpu_seconds, gnuplot, http_get, loadavg, log,
                        rss_bytes, summary)
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -175,15 +175,20 @@ def conversation(build, outdir, quick):
                 targets = c.add_routers(n, mesh=mesh, gossip_ms=1000, extra=extra)
                 la = loadavg()
                 samples = outdir / f"samples-{name}.jsonl"
+                cpu0 = sum(cpu_seconds(r["proc"].pid) for r in c.routers)
                 res = c.loadgen(flags, targets=targets, samples=samples)
+                cpu = sum(cpu_seconds(r["proc"].pid) for r in c.routers) - cpu0
             row = {"system_prompts": system_prompts, "routers": n, "mesh": mesh,
                    "push": mesh and not extra, "loadavg_1m": la,
-                   "stickiness": stickiness(samples), **summary(res)}
+                   "stickiness": stickiness(samples),
+                   "router_cpu_us_per_request": round(cpu * 1e6 / max(1, res["requests"]["ok"])),
+                   **summary(res)}
             results["runs"].append(row)
             log(f"conversation sys {system_prompts} routers {n} mesh {mesh!s:5} "
                 f"push {row['push']!s:5} hit {row['hit_ratio']:.3f} sticky {row['stickiness']} "
                 f"TTFT p50 {row['ttft_p50_ms']:.1f} p99 {row['ttft_p99_ms']:.1f} ms "
                 f"{row['throughput_rps']:.0f} req/s spread {row['max_over_mean']:.2f} "
+                f"router CPU {row['router_cpu_us_per_request']} us/req "
                 f"(load {la:.1f})")
     return results
 
