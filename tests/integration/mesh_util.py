@@ -107,7 +107,9 @@ class MeshRouter:
                 "--admin-host", HOST, "--admin-port", self.admin_port,
                 "--threads", 1, "--node-id", self.name,
                 "--mesh-port", self.mesh_port, "--mesh-advertise", self.address,
-                "--health-interval-ms", 200] + self.extra_args
+                "--health-interval-ms", 200,
+                # Tests check which worker served (x-radixmesh-worker).
+                "--expose-worker-address"] + self.extra_args
         if self.gossip_ms is not None:
             args += ["--gossip-interval-ms", self.gossip_ms]
         for w in self.workers:
