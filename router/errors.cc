@@ -54,6 +54,8 @@ unsigned http_status(RouterErrc e) {
       return 503;
     case RouterErrc::kNotImplemented:
       return 501;
+    case RouterErrc::kRequestTimeout:
+      return 408;
   }
   return 500;
 }
@@ -62,6 +64,7 @@ std::string_view error_type(RouterErrc e) {
   switch (e) {
     case RouterErrc::kBadRequest:
     case RouterErrc::kNotImplemented:
+    case RouterErrc::kRequestTimeout:
     case RouterErrc::kBodyTooLarge:
     case RouterErrc::kHeaderTooLarge:
     case RouterErrc::kMethodNotAllowed:
@@ -113,6 +116,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "request_body_budget_exhausted";
     case RouterErrc::kNotImplemented:
       return "not_implemented";
+    case RouterErrc::kRequestTimeout:
+      return "request_timeout";
   }
   return "internal_error";
 }

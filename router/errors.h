@@ -33,6 +33,7 @@ enum class RouterErrc {
   kInternal,             // a bug: 500
   kBodyBudgetExhausted,  // request bodies in flight hold the whole body budget: 503
   kNotImplemented,       // a transfer coding the router does not implement: 501
+  kRequestTimeout,       // the client's header or body was not complete in time: 408
 };
 
 const boost::system::error_category& router_category();

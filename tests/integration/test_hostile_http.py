@@ -280,6 +280,84 @@ class HostileHttpTest(harness.Cleanup, unittest.TestCase):
         self.assertEqual(self.sim_requests(), 0)
         self.assert_still_serving()
 
+    # Item: client deadlines are their own flags, not --idle-timeout-ms; a
+    # late header or body gets 408 before the close, an idle connection is
+    # closed silently, and none of them cuts a response in progress.
+    def start_with_short_client_deadlines(self):
+        self.sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0",
+                                  "--decode-us-per-token", "20000")  # 20 ms per token
+        self.admin_port = harness.free_port()
+        self.port, self.router = ru.start_router(
+            self, self.sims, "--admin-host", harness.HOST, "--admin-port", self.admin_port,
+            "--client-header-timeout-ms", "1000", "--client-body-timeout-ms", "1000",
+            "--client-idle-timeout-ms", "1000", "--idle-timeout-ms", "60000")
+
+    def test_slow_loris_header_gets_408_within_the_header_deadline(self):
+        self.start_with_short_client_deadlines()
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            t0 = time.monotonic()
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            reply = b""
+            s.settimeout(0.2)
+            for i in range(40):  # one header byte every 200 ms, for at most 8 s
+                try:
+                    s.sendall(b"X-Drip-%d: y\r\n" % i)
+                except OSError:
+                    break
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                reply += chunk
+                if b"\r\n\r\n" in reply and b"}" in reply:
+                    break
+            elapsed = time.monotonic() - t0
+        self.assertEqual(status_of(reply), 408, reply[:300])
+        self.assertEqual(error_code(body_of(reply)), "request_timeout", reply[:300])
+        self.assertLess(elapsed, 4.0, "408 at the 1 s header deadline, not --idle-timeout-ms")
+        self.assertGreater(elapsed, 0.8)
+
+    def test_late_body_gets_408_within_the_body_deadline(self):
+        self.start_with_short_client_deadlines()
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            t0 = time.monotonic()
+            s.sendall(post_head(100) + b'{"model"')
+            reply, closed = read_until_close(s, timeout=8)
+            elapsed = time.monotonic() - t0
+        self.assertEqual(status_of(reply), 408, reply[:300])
+        self.assertIn(b"request body not complete", body_of(reply))
+        self.assertTrue(closed)
+        self.assertLess(elapsed, 4.0)
+
+    def test_idle_connections_close_silently_and_active_streams_are_not_cut(self):
+        self.start_with_short_client_deadlines()
+        body = json.dumps(ru.chat_body([{"role": "user", "content": "keep me"}])).encode()
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            s.sendall(post_head(len(body)) + body)  # one request, then idle
+            s.settimeout(8)
+            reply = s.recv(65536)
+            self.assertEqual(status_of(reply), 200, reply[:300])
+            t0 = time.monotonic()
+            rest, closed = read_until_close(s, timeout=8)
+            self.assertTrue(closed, "idle keep-alive connection closed")
+            self.assertEqual(rest, b"", "closed without a response")
+            self.assertLess(time.monotonic() - t0, 4.0)
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            rest, closed = read_until_close(s, timeout=8)  # a new connection that says nothing
+            self.assertTrue(closed)
+            self.assertEqual(rest, b"")
+        # A 100-token stream takes about 2 s, twice every client deadline:
+        # the deadlines bound the request's arrival, not its response.
+        events = [d for _, d in harness.sse_events(
+            self.port, "/v1/chat/completions",
+            ru.chat_body([{"role": "user", "content": "long"}], max_tokens=100, stream=True),
+            timeout=20)]
+        self.assertEqual(events[-1], "[DONE]")
+
 
 if __name__ == "__main__":
     unittest.main()
