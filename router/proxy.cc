@@ -83,6 +83,7 @@ struct Proxy::Attempt {
   error_code error;
   unsigned status = 0;
   bool client_keep_alive = false;
+  bool bytes_sent = false;  // some response byte reached the client
   Clock::time_point first_byte_at{};
 };
 
@@ -166,6 +167,7 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
                                 ex.keep_alive, ex.request.version(), options_.idle_timeout);
     a.status = status;
     a.first_byte_at = r.first_byte_at;
+    a.bytes_sent = r.bytes_sent;
     if (watch->client_gone || r.client_error) {
       a.kind = Kind::kClientGone;
       co_return;
@@ -250,6 +252,7 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
         w.breaker().on_abandoned(a.choice.probe);
         result.status = 499;  // nginx's "client closed request", for metrics only
         result.keep_alive = false;
+        if (a.bytes_sent) result.incomplete = Incomplete::kClientGone;
         co_return result;
       case Kind::kBrokenAfterBytes:
         // Too late for an error response: closing the connection tells the
@@ -258,6 +261,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
         if (metrics_) metrics_->upstream_error(w, "reset_mid_body");
         result.status = a.status;
         result.keep_alive = false;
+        result.incomplete = a.error == beast::error::timeout ? Incomplete::kUpstreamTimeout
+                                                             : Incomplete::kUpstreamReset;
         co_return result;
       case Kind::kFailed: {
         const RetryDecision d =

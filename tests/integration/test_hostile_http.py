@@ -3,6 +3,7 @@ router over simulated workers). Each test pins one row of the "Hostile
 inputs" table in docs/reliability.md: what the router answers, and that it
 keeps serving afterwards. Every loop is bounded in count and time.
 """
+import http.client
 import json
 import socket
 import time
@@ -357,6 +358,51 @@ class HostileHttpTest(harness.Cleanup, unittest.TestCase):
             ru.chat_body([{"role": "user", "content": "long"}], max_tokens=100, stream=True),
             timeout=20)]
         self.assertEqual(events[-1], "[DONE]")
+
+    # Item: a response cut off mid-stream is not counted as status="200".
+    def test_stream_cut_by_a_dying_worker_counts_as_incomplete(self):
+        # --exit-after 1: the worker serves one request; reading the second
+        # makes it exit at once, cutting the first one's stream mid-way.
+        self.sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0",
+                                  "--decode-us-per-token", "20000", "--exit-after", "1")
+        self.admin_port = harness.free_port()
+        self.port, self.router = ru.start_router(self, self.sims, "--admin-host", harness.HOST,
+                                                 "--admin-port", self.admin_port)
+        body = ru.chat_body([{"role": "user", "content": "a long answer"}], max_tokens=200,
+                            stream=True)
+        events = []
+        try:
+            for _, data in harness.sse_events(self.port, "/v1/chat/completions", body,
+                                              timeout=15):
+                events.append(data)
+                if len(events) == 3:  # mid-stream: a second request kills the worker
+                    status, _, _ = harness.request(
+                        self.port, "POST", "/v1/chat/completions",
+                        ru.chat_body([{"role": "user", "content": "the last straw"}]),
+                        timeout=15)
+                    self.assertNotEqual(status, 200)
+                self.assertLess(len(events), 400)
+        except (OSError, http.client.HTTPException) as e:
+            events.append(f"ended: {e!r}")
+        self.assertGreaterEqual(len(events), 3, events)
+        self.assertNotIn("[DONE]", events)
+        text = self.metrics()
+        self.assertEqual(labelled(text, "radixmesh_requests_total",
+                                  'endpoint="chat",status="incomplete"'), 1.0)
+        self.assertEqual(labelled(text, "radixmesh_requests_incomplete_total",
+                                  'endpoint="chat",reason="upstream_reset"'), 1.0)
+        self.assertEqual(labelled(text, "radixmesh_requests_total",
+                                  'endpoint="chat",status="200"'), 0.0,
+                         "the cut stream is not a 200")
+
+
+def labelled(text, name, labels):
+    """The value of name{labels} in Prometheus text (0 when absent)."""
+    prefix = name + "{" + labels + "} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix):])
+    return 0.0
 
 
 if __name__ == "__main__":
