@@ -200,7 +200,12 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     const bool keep = co_await handler.handle(stream, parser.get(), thread, session);
     if (reused_body) {
       session.request_body.swap(parser.get().body());
-      if (session.request_body.capacity() > SessionState::kKeepBodyBytes) {
+      // Kept for the next request only when small, and only while the body
+      // budget is less than half spent: idle connections must not hold the
+      // budget that requests in flight need.
+      const BodyBudget* budget = session.body_reservation.budget();
+      if (session.request_body.capacity() > SessionState::kKeepBodyBytes ||
+          (budget != nullptr && budget->reserved() > budget->limit() / 2)) {
         release_body_storage(session);
       }
     }

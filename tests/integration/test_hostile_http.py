@@ -359,6 +359,38 @@ class HostileHttpTest(harness.Cleanup, unittest.TestCase):
             timeout=20)]
         self.assertEqual(events[-1], "[DONE]")
 
+    # Item: idle keep-alive connections keep no body storage once the body
+    # budget is half spent (they would hold what requests in flight need).
+    def test_idle_connections_keep_no_body_storage_when_the_budget_is_half_spent(self):
+        limit = 1 << 20
+        self.start("--max-body-bytes", limit, "--max-inflight-body-bytes", 2 * limit)
+        small = chat_bytes(40000)
+
+        def served_on_keep_alive():
+            s = socket.create_connection((harness.HOST, self.port), timeout=10)
+            s.sendall(post_head(len(small)) + small)
+            reply = s.recv(65536)
+            self.assertEqual(status_of(reply), 200, reply[:300])
+            return s
+
+        idle = served_on_keep_alive()  # budget nearly free: its 40 KB storage is kept
+        try:
+            kept = self.body_bytes_held()
+            self.assertGreater(kept, 40000)
+            with socket.create_connection((harness.HOST, self.port), timeout=10) as a:
+                a.sendall(post_head(limit) + chat_bytes(limit)[:-1])  # holds over half
+                harness.wait_until(lambda: self.body_bytes_held() >= kept + limit, timeout=10,
+                                   what="large body held")
+                held = self.body_bytes_held()
+                second = served_on_keep_alive()  # stays open, idle
+                try:
+                    harness.wait_until(lambda: self.body_bytes_held() == held, timeout=3,
+                                       what="the idle connection keeps nothing past half")
+                finally:
+                    second.close()
+        finally:
+            idle.close()
+
     # Item: a response cut off mid-stream is not counted as status="200".
     def test_stream_cut_by_a_dying_worker_counts_as_incomplete(self):
         # --exit-after 1: the worker serves one request; reading the second
