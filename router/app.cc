@@ -198,8 +198,9 @@ App::App(RouterConfig config, const Logger& log)
   for (auto& t : threads_) listener_threads.push_back({&t->ioc, t->state.get()});
   SessionOptions session;
   session.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
-  session.keepalive_timeout = ms(config_.idle_timeout_ms);
-  session.read_timeout = ms(config_.idle_timeout_ms);
+  session.keepalive_timeout = ms(config_.client_idle_timeout_ms);
+  session.header_timeout = ms(config_.client_header_timeout_ms);
+  session.body_timeout = ms(config_.client_body_timeout_ms);
   session.body_budget = &body_budget_;
   error_code ec;
   const auto address = net::ip::make_address(config_.host, ec);

@@ -36,7 +36,8 @@
 namespace radixmesh::router {
 
 struct BodyResult {
-  enum class Kind { kOk, kRead, kTooLarge, kBudget, kMalformed };
+  // kTimeout is the caller's: a kRead cut by its deadline.
+  enum class Kind { kOk, kRead, kTooLarge, kBudget, kMalformed, kTimeout };
   Kind kind = Kind::kOk;
   error_code ec;          // kRead: the read error; kMalformed: the parser's error, if any
   const char* what = "";  // kMalformed: what was wrong

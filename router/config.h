@@ -56,6 +56,10 @@ struct RouterConfig {
   // Process-wide cap on memory held by request bodies being read or served.
   // 0 in a source means "derived": max(memory_budget_bytes / 4, max_body_bytes).
   int64_t max_inflight_body_bytes = 0;
+  // Client deadlines (the upstream ones are under "Upstream").
+  int64_t client_header_timeout_ms = 10000;  // first byte -> end of header: 408
+  int64_t client_body_timeout_ms = 60000;    // end of header -> end of body: 408
+  int64_t client_idle_timeout_ms = 60000;    // keep-alive idle between requests: closed
   int64_t max_blocks_per_worker = 262144;
   int64_t memory_budget_bytes = 536870912;
   std::string session_header = "X-Session-Id";

@@ -20,6 +20,9 @@ std::vector<OptionSpec> build_table() {
     {"max-connections", "Data plane", "N", "open client connections at most; above it a new one gets 503 and is closed (0: derived from the open-files limit)", &C::max_connections, 0, kMaxI64, false, "0 (derived from RLIMIT_NOFILE)"},
     {"max-body-bytes", "Data plane", "N", "request bodies above this get 413", &C::max_body_bytes, 1, kMaxI64},
     {"max-inflight-body-bytes", "Data plane", "N", "memory all request bodies being read or served may hold; past it: 503", &C::max_inflight_body_bytes, 0, kMaxI64, false, "memory-budget-bytes / 4, at least max-body-bytes"},
+    {"client-header-timeout-ms", "Data plane", "MS", "a request's header must be complete this long after its first byte, else 408 (a new connection silent this long is closed)", &C::client_header_timeout_ms, 1, kMaxI64},
+    {"client-body-timeout-ms", "Data plane", "MS", "a request's body must be complete this long after its header, else 408", &C::client_body_timeout_ms, 1, kMaxI64},
+    {"client-idle-timeout-ms", "Data plane", "MS", "keep-alive connections idle this long between requests are closed", &C::client_idle_timeout_ms, 1, kMaxI64},
     {"threads", "Data plane", "N", "io threads", &C::threads, 0, 1024, false, "hardware concurrency"},
     {"shutdown-grace-ms", "Data plane", "MS", "how long shutdown waits for in-flight requests", &C::shutdown_grace_ms, 0, kMaxI64},
 

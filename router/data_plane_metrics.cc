@@ -29,6 +29,23 @@ std::string_view to_label(RouteKind kind) {
   return "other";
 }
 
+std::string_view to_label(Incomplete reason) {
+  switch (reason) {
+    case Incomplete::kUpstreamReset:
+      return "upstream_reset";
+    case Incomplete::kUpstreamTimeout:
+      return "upstream_timeout";
+    case Incomplete::kClientGone:
+      return "client_gone";
+    case Incomplete::kCutByRouter:
+      return "router_limit";
+    case Incomplete::kNone:
+    case Incomplete::kCount:
+      break;
+  }
+  return "none";
+}
+
 DataPlaneMetrics::DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& families,
                                    std::string policy_name)
     : families_(families), policy_(std::move(policy_name)) {
@@ -40,6 +57,11 @@ DataPlaneMetrics::DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& fam
     latency_[k] = families_.latency.with({label});
     ttft_[k] = families_.ttft.with({label});
     retries_[k] = families_.retries.with({label});
+    requests_incomplete_status_[k] = families_.requests.with({label, "incomplete"});
+    for (size_t r = 1; r < kIncompleteReasons; ++r) {
+      incomplete_[k][r] =
+          families_.incomplete.with({label, std::string(to_label(static_cast<Incomplete>(r)))});
+    }
   }
   for (size_t r = 0; r < kReasons; ++r) {
     decisions_[r] = families_.decisions.with(
@@ -58,8 +80,17 @@ void DataPlaneMetrics::stream_aborted(std::string_view reason) {
   families_.stream_aborts.with({std::string(reason)})->inc();
 }
 
-void DataPlaneMetrics::request_done(RouteKind kind, unsigned status, double seconds) {
+void DataPlaneMetrics::request_done(RouteKind kind, unsigned status, double seconds,
+                                    Incomplete incomplete) {
   const size_t k = static_cast<size_t>(kind);
+  if (incomplete != Incomplete::kNone && incomplete != Incomplete::kCount) {
+    incomplete_[k][static_cast<size_t>(incomplete)]->inc();
+    if (incomplete != Incomplete::kClientGone) {
+      requests_incomplete_status_[k]->inc();
+      latency_[k]->observe(seconds);
+      return;
+    }
+  }
   bool counted = false;
   for (size_t s = 0; s < kNumStatuses; ++s) {
     if (kStatuses[s] == status) {

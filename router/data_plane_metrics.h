@@ -37,11 +37,28 @@ enum class RouteKind : uint8_t {
 };
 std::string_view to_label(RouteKind kind);
 
+// Why a response ended before its end after its header went out.
+enum class Incomplete : uint8_t {
+  kNone,
+  kUpstreamReset,    // the worker closed or reset mid-body
+  kUpstreamTimeout,  // the worker stalled past --idle-timeout-ms mid-body
+  kClientGone,       // the client left mid-body
+  kCutByRouter,      // --max-stream-duration-ms or --max-response-bytes cut it
+  kCount,
+};
+std::string_view to_label(Incomplete reason);
+
 class DataPlaneMetrics {
  public:
   DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& families, std::string policy_name);
 
-  void request_done(RouteKind kind, unsigned status, double seconds);
+  // A request answered: radixmesh_requests_total{endpoint,status}. A
+  // response cut after its header by the worker side (kUpstreamReset,
+  // kUpstreamTimeout) counts as status="incomplete", not as the status its
+  // header carried; every cut one also counts in
+  // radixmesh_requests_incomplete_total{endpoint,reason}.
+  void request_done(RouteKind kind, unsigned status, double seconds,
+                    Incomplete incomplete = Incomplete::kNone);
   void first_byte(RouteKind kind, double seconds);
   void retry(RouteKind kind);
   void upstream_error(const Worker& worker, std::string_view kind);
@@ -76,6 +93,9 @@ class DataPlaneMetrics {
   std::array<std::shared_ptr<Histogram>, kKinds> latency_;
   std::array<std::shared_ptr<Histogram>, kKinds> ttft_;
   std::array<std::shared_ptr<Counter>, kKinds> retries_;
+  static constexpr size_t kIncompleteReasons = static_cast<size_t>(Incomplete::kCount);
+  std::array<std::shared_ptr<Counter>, kKinds> requests_incomplete_status_;  // status="incomplete"
+  std::array<std::array<std::shared_ptr<Counter>, kIncompleteReasons>, kKinds> incomplete_;
   std::array<std::shared_ptr<Counter>, kReasons> decisions_;
   std::shared_ptr<Histogram> decision_seconds_;
   std::shared_ptr<Counter> client_limited_;

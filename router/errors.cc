@@ -58,6 +58,8 @@ unsigned http_status(RouterErrc e) {
       return 501;
     case RouterErrc::kPerClientCap:
       return 429;
+    case RouterErrc::kRequestTimeout:
+      return 408;
   }
   return 500;
 }
@@ -66,6 +68,7 @@ std::string_view error_type(RouterErrc e) {
   switch (e) {
     case RouterErrc::kBadRequest:
     case RouterErrc::kNotImplemented:
+    case RouterErrc::kRequestTimeout:
     case RouterErrc::kBodyTooLarge:
     case RouterErrc::kHeaderTooLarge:
     case RouterErrc::kMethodNotAllowed:
@@ -127,6 +130,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "not_implemented";
     case RouterErrc::kPerClientCap:
       return "too_many_requests_per_client";
+    case RouterErrc::kRequestTimeout:
+      return "request_timeout";
   }
   return "internal_error";
 }

@@ -36,6 +36,7 @@ enum class RouterErrc {
   kBodyBudgetExhausted,  // request bodies in flight hold the whole body budget: 503
   kNotImplemented,       // a transfer coding the router does not implement: 501
   kPerClientCap,         // the client address has too many requests in flight: 429
+  kRequestTimeout,       // the client's header or body was not complete in time: 408
 };
 
 const boost::system::error_category& router_category();

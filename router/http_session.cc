@@ -8,6 +8,7 @@
 
 #include "router/body_reader.h"
 #include "router/local_response.h"
+#include "router/read_deadline.h"
 #include "router/request_framing.h"
 
 namespace radixmesh::router {
@@ -54,8 +55,10 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
   // larger Content-Length body is read past this buffer, straight into its
   // string, so only the first read's share of it is copied.
   buffer.reserve(4 * 1024);
+  ReadDeadline deadline(stream.socket());
   error_code result;
   bool linger = false;  // answered an error before reading the whole request
+  bool first_request = true;
 
   for (;;) {
     registration.set_busy(false);
@@ -63,8 +66,34 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     bool reused_body = false;  // the body lives in session.request_body's storage
     parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
     parser.body_limit(options.max_body_bytes);
-    stream.expires_after(options.keepalive_timeout);
+    if (buffer.size() == 0) {
+      // Waiting for the next request: a connection that sends nothing is
+      // closed silently (tcp_stream's timeout), after the header deadline
+      // on a new connection and the keep-alive idle timeout between
+      // requests.
+      stream.expires_after(first_request ? options.header_timeout : options.keepalive_timeout);
+      auto [wec, wn] = co_await stream.async_read_some(
+          buffer.prepare(beast::read_size(buffer, 64 * 1024)), use_tuple);
+      buffer.commit(wn);
+      if (wec) {
+        if (!is_expected_disconnect(wec)) result = wec;
+        break;
+      }
+    }
+    first_request = false;
+    // From the request's first byte: the header deadline (408 when late).
+    stream.expires_never();
+    deadline.arm(options.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    deadline.disarm();
+    if (ec == net::error::operation_aborted && deadline.expired()) {
+      co_await write_error(stream, RouterErrc::kRequestTimeout,
+                           "request header not complete within " +
+                               std::to_string(options.header_timeout.count()) + " ms",
+                           false);
+      linger = true;
+      break;
+    }
     // Beast applies its header limit to the fields after the request line,
     // and where a read happens to split the header changes what it lets
     // through; the limit is on the whole header (`n` bytes), so check it
@@ -91,7 +120,6 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
       break;
     }
     registration.set_busy(true);
-    stream.expires_after(options.read_timeout);
     const auto& req = parser.get();
     if (auto framing = check_request_framing(req.base(), req.version())) {
       co_await write_error(stream, framing->error, framing->message, false);
@@ -100,7 +128,9 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     }
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done()) {
       http::response<http::empty_body> cont{http::status::continue_, req.version()};
+      stream.expires_after(options.body_timeout);
       auto [cec, cn] = co_await http::async_write(stream, cont, use_tuple);
+      stream.expires_never();
       if (cec) break;
     }
     if (!parser.is_done()) {
@@ -118,6 +148,8 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
       body.swap(session.request_body);
       reused_body = true;
       BodyResult r;
+      // From the end of the header: the body deadline (408 when late).
+      deadline.arm(options.body_timeout);
       if (parser.content_length()) {
         r = co_await read_sized_body(stream, buffer, length, body, kBodyPadding,
                                      session.body_reservation);
@@ -125,10 +157,20 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
         r = co_await read_chunked_body(stream, buffer, parser, options.max_body_bytes, kBodyPadding,
                                        session.body_reservation);
       }
+      deadline.disarm();
+      if (r.kind == BodyResult::Kind::kRead && r.ec == net::error::operation_aborted &&
+          deadline.expired()) {
+        r.kind = BodyResult::Kind::kTimeout;
+      }
       if (r.kind != BodyResult::Kind::kOk) {
         session.request_body.swap(body);  // keeps the reservation's storage in one place
         linger = true;
-        if (r.kind == BodyResult::Kind::kTooLarge) {
+        if (r.kind == BodyResult::Kind::kTimeout) {
+          co_await write_error(stream, RouterErrc::kRequestTimeout,
+                               "request body not complete within " +
+                                   std::to_string(options.body_timeout.count()) + " ms",
+                               false);
+        } else if (r.kind == BodyResult::Kind::kTooLarge) {
           co_await write_error(
               stream, RouterErrc::kBodyTooLarge,
               "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", false);
@@ -158,7 +200,12 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
     const bool keep = co_await handler.handle(stream, parser.get(), thread, session);
     if (reused_body) {
       session.request_body.swap(parser.get().body());
-      if (session.request_body.capacity() > SessionState::kKeepBodyBytes) {
+      // Kept for the next request only when small, and only while the body
+      // budget is less than half spent: idle connections must not hold the
+      // budget that requests in flight need.
+      const BodyBudget* budget = session.body_reservation.budget();
+      if (session.request_body.capacity() > SessionState::kKeepBodyBytes ||
+          (budget != nullptr && budget->reserved() > budget->limit() / 2)) {
         release_body_storage(session);
       }
     }

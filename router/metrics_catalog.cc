@@ -7,6 +7,10 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
     : requests(r.counter("radixmesh_requests_total",
                          "Client requests answered, by endpoint and HTTP status.",
                          {"endpoint", "status"})),
+      incomplete(r.counter("radixmesh_requests_incomplete_total",
+                           "Responses cut off after their header was sent, by endpoint and "
+                           "reason (upstream_reset, upstream_timeout, client_gone).",
+                           {"endpoint", "reason"})),
       latency(r.histogram("radixmesh_request_duration_seconds",
                           "Time from request received to response complete.", {"endpoint"})),
       ttft(r.histogram("radixmesh_time_to_first_byte_seconds",

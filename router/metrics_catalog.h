@@ -20,7 +20,10 @@ struct RouterMetrics {
 
   // endpoint: chat|completions|generate|embeddings|responses|models|health|readiness|other
   // status: the HTTP status code sent to the client, as a string ("200", "503").
-  CounterFamily& requests;         // radixmesh_requests_total{endpoint,status}
+  // status: also "incomplete" for a response the worker side cut after its header.
+  CounterFamily& requests;  // radixmesh_requests_total{endpoint,status}
+  // reason: upstream_reset|upstream_timeout|client_gone (cut after the header)
+  CounterFamily& incomplete;       // radixmesh_requests_incomplete_total{endpoint,reason}
   HistogramFamily& latency;        // radixmesh_request_duration_seconds{endpoint}
   HistogramFamily& ttft;           // radixmesh_time_to_first_byte_seconds{endpoint}
   CounterFamily& retries;          // radixmesh_upstream_retries_total{endpoint}

@@ -89,9 +89,9 @@ struct Proxy::Attempt {
   error_code error;
   unsigned status = 0;
   bool client_keep_alive = false;
+  bool bytes_sent = false;  // some response byte reached the client
   Clock::time_point first_byte_at{};
   RelayAbort cut = RelayAbort::kNone;  // kCutByRouter: which limit
-  bool bytes_sent = false;             // kCutByRouter: some byte reached the client
 };
 
 Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics)
@@ -181,11 +181,11 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
         ex.keep_alive, ex.request.version(), limits);
     a.status = status;
     a.first_byte_at = r.first_byte_at;
+    a.bytes_sent = r.bytes_sent;
     if (r.abort != RelayAbort::kNone && metrics_) metrics_->stream_aborted(to_string(r.abort));
     if (r.abort == RelayAbort::kMaxDuration || r.abort == RelayAbort::kMaxBytes) {
       a.kind = Kind::kCutByRouter;  // the lease closes: the rest is never read
       a.cut = r.abort;
-      a.bytes_sent = r.bytes_sent;
       co_return;
     }
     if (watch->client_gone || r.client_error) {
@@ -273,6 +273,7 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
         w.breaker().on_abandoned(a.choice.probe);
         result.status = 499;  // nginx's "client closed request", for metrics only
         result.keep_alive = false;
+        if (a.bytes_sent) result.incomplete = Incomplete::kClientGone;
         co_return result;
       case Kind::kBrokenAfterBytes:
         // Too late for an error response: closing the connection tells the
@@ -281,12 +282,15 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
         if (metrics_) metrics_->upstream_error(w, "reset_mid_body");
         result.status = a.status;
         result.keep_alive = false;
+        result.incomplete = a.error == beast::error::timeout ? Incomplete::kUpstreamTimeout
+                                                             : Incomplete::kUpstreamReset;
         co_return result;
       case Kind::kCutByRouter: {
         // A router limit, not a worker fault: a long generation is legitimate.
         w.breaker().on_abandoned(a.choice.probe);
         result.keep_alive = false;
         result.status = a.status;
+        if (a.bytes_sent) result.incomplete = Incomplete::kCutByRouter;
         if (!a.bytes_sent) {
           const RouterErrc e = a.cut == RelayAbort::kMaxDuration ? RouterErrc::kUpstreamTimeout
                                                                  : RouterErrc::kUpstreamFailure;

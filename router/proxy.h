@@ -51,6 +51,8 @@ struct ProxyResult {
   unsigned status = 0;      // status sent to the client (0: nothing complete was sent)
   bool keep_alive = false;  // the client connection may serve another request
   int retries = 0;
+  // Set when the response was cut after bytes reached the client.
+  Incomplete incomplete = Incomplete::kNone;
 };
 
 // Per client connection, reused by each of its requests so the hot path

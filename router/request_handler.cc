@@ -97,6 +97,7 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
   unsigned status = 0;
   error_code ec;
   bool reusable = keep_alive;
+  Incomplete incomplete = Incomplete::kNone;
 
   if (path == "/health" || path == "/readiness" || path == "/v1/models") {
     kind = path == "/health"      ? RouteKind::kHealth
@@ -176,6 +177,7 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
             thread.scratch, thread.pool);
         status = r.status;
         reusable = r.keep_alive;
+        incomplete = r.incomplete;
       }
     }
   } else {
@@ -185,8 +187,8 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
   }
 
   if (metrics_) {
-    metrics_->request_done(kind, status,
-                           std::chrono::duration<double>(Clock::now() - started).count());
+    metrics_->request_done(
+        kind, status, std::chrono::duration<double>(Clock::now() - started).count(), incomplete);
   }
   co_return reusable && !ec;
 }

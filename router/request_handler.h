@@ -50,7 +50,8 @@ struct SessionState {
   ExchangeBuffers buffers;
   // A body's storage between requests (http_session.cc): kept at its last
   // size so the next body of similar size is neither allocated nor
-  // zero-filled; given back when it grew past kKeepBodyBytes.
+  // zero-filled; given back when it grew past kKeepBodyBytes or when the
+  // body budget is more than half spent.
   std::string request_body;
   static constexpr size_t kKeepBodyBytes = 64 * 1024;  // per idle connection, at most
   // request_body's storage, reserved in the process-wide body budget; given

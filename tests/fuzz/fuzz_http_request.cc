@@ -9,7 +9,7 @@
 //    in the same io_context; no port is opened for the client. Checked on
 //    the bytes the client receives: they parse as a sequence of HTTP
 //    responses (HEAD responses without a body), one per request at most plus
-//    one closing 400/413/431/501; each status is one the router may send, the
+//    one closing 400/408/413/431/501; each status is one the router may send, the
 //    one the route demands where it is fixed (404 unknown path, 405 wrong
 //    method, 200 /health); every non-empty body is JSON; every error has the
 //    OpenAI shape {"error":{"message","type",...}}; a proxied 200 carries the
@@ -251,6 +251,7 @@ bool is_router_status(unsigned s) {
     case 200:
     case 400:
     case 404:
+    case 408:
     case 405:
     case 413:
     case 431:
@@ -281,7 +282,7 @@ void check_response(const SentRequest* sent, const http::response<http::string_b
     }
   }
   if (sent == nullptr) {  // the closing answer to a request that never completed
-    fuzz_check(status == 400 || status == 413 || status == 431 || status == 501,
+    fuzz_check(status == 400 || status == 408 || status == 413 || status == 431 || status == 501,
                "closing error status");
     fuzz_check(!res.keep_alive(), "closing error closes");
     return;
@@ -390,7 +391,8 @@ std::string run_exchange(World& w, std::string_view input,
   options.max_header_bytes = kHeaderLimit;
   options.max_body_bytes = kBodyLimit;
   options.keepalive_timeout = std::chrono::seconds(5);
-  options.read_timeout = std::chrono::seconds(5);
+  options.header_timeout = std::chrono::seconds(5);
+  options.body_timeout = std::chrono::seconds(5);
   net::co_spawn(
       w.ioc,
       [&]() -> awaitable<void> {

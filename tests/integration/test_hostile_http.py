@@ -3,6 +3,7 @@ router over simulated workers). Each test pins one row of the "Hostile
 inputs" table in docs/reliability.md: what the router answers, and that it
 keeps serving afterwards. Every loop is bounded in count and time.
 """
+import http.client
 import json
 import socket
 import time
@@ -279,6 +280,161 @@ class HostileHttpTest(harness.Cleanup, unittest.TestCase):
                 self.assertLess(elapsed, 4.0, "answered at once, not at the read deadline")
         self.assertEqual(self.sim_requests(), 0)
         self.assert_still_serving()
+
+    # Item: client deadlines are their own flags, not --idle-timeout-ms; a
+    # late header or body gets 408 before the close, an idle connection is
+    # closed silently, and none of them cuts a response in progress.
+    def start_with_short_client_deadlines(self):
+        self.sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0",
+                                  "--decode-us-per-token", "20000")  # 20 ms per token
+        self.admin_port = harness.free_port()
+        self.port, self.router = ru.start_router(
+            self, self.sims, "--admin-host", harness.HOST, "--admin-port", self.admin_port,
+            "--client-header-timeout-ms", "1000", "--client-body-timeout-ms", "1000",
+            "--client-idle-timeout-ms", "1000", "--idle-timeout-ms", "60000")
+
+    def test_slow_loris_header_gets_408_within_the_header_deadline(self):
+        self.start_with_short_client_deadlines()
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            t0 = time.monotonic()
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            reply = b""
+            s.settimeout(0.2)
+            for i in range(40):  # one header byte every 200 ms, for at most 8 s
+                try:
+                    s.sendall(b"X-Drip-%d: y\r\n" % i)
+                except OSError:
+                    break
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                reply += chunk
+                if b"\r\n\r\n" in reply and b"}" in reply:
+                    break
+            elapsed = time.monotonic() - t0
+        self.assertEqual(status_of(reply), 408, reply[:300])
+        self.assertEqual(error_code(body_of(reply)), "request_timeout", reply[:300])
+        self.assertLess(elapsed, 4.0, "408 at the 1 s header deadline, not --idle-timeout-ms")
+        self.assertGreater(elapsed, 0.8)
+
+    def test_late_body_gets_408_within_the_body_deadline(self):
+        self.start_with_short_client_deadlines()
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            t0 = time.monotonic()
+            s.sendall(post_head(100) + b'{"model"')
+            reply, closed = read_until_close(s, timeout=8)
+            elapsed = time.monotonic() - t0
+        self.assertEqual(status_of(reply), 408, reply[:300])
+        self.assertIn(b"request body not complete", body_of(reply))
+        self.assertTrue(closed)
+        self.assertLess(elapsed, 4.0)
+
+    def test_idle_connections_close_silently_and_active_streams_are_not_cut(self):
+        self.start_with_short_client_deadlines()
+        body = json.dumps(ru.chat_body([{"role": "user", "content": "keep me"}])).encode()
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            s.sendall(post_head(len(body)) + body)  # one request, then idle
+            s.settimeout(8)
+            reply = s.recv(65536)
+            self.assertEqual(status_of(reply), 200, reply[:300])
+            t0 = time.monotonic()
+            rest, closed = read_until_close(s, timeout=8)
+            self.assertTrue(closed, "idle keep-alive connection closed")
+            self.assertEqual(rest, b"", "closed without a response")
+            self.assertLess(time.monotonic() - t0, 4.0)
+        with socket.create_connection((harness.HOST, self.port), timeout=10) as s:
+            rest, closed = read_until_close(s, timeout=8)  # a new connection that says nothing
+            self.assertTrue(closed)
+            self.assertEqual(rest, b"")
+        # A 100-token stream takes about 2 s, twice every client deadline:
+        # the deadlines bound the request's arrival, not its response.
+        events = [d for _, d in harness.sse_events(
+            self.port, "/v1/chat/completions",
+            ru.chat_body([{"role": "user", "content": "long"}], max_tokens=100, stream=True),
+            timeout=20)]
+        self.assertEqual(events[-1], "[DONE]")
+
+    # Item: idle keep-alive connections keep no body storage once the body
+    # budget is half spent (they would hold what requests in flight need).
+    def test_idle_connections_keep_no_body_storage_when_the_budget_is_half_spent(self):
+        limit = 1 << 20
+        self.start("--max-body-bytes", limit, "--max-inflight-body-bytes", 2 * limit)
+        small = chat_bytes(40000)
+
+        def served_on_keep_alive():
+            s = socket.create_connection((harness.HOST, self.port), timeout=10)
+            s.sendall(post_head(len(small)) + small)
+            reply = s.recv(65536)
+            self.assertEqual(status_of(reply), 200, reply[:300])
+            return s
+
+        idle = served_on_keep_alive()  # budget nearly free: its 40 KB storage is kept
+        try:
+            kept = self.body_bytes_held()
+            self.assertGreater(kept, 40000)
+            with socket.create_connection((harness.HOST, self.port), timeout=10) as a:
+                a.sendall(post_head(limit) + chat_bytes(limit)[:-1])  # holds over half
+                harness.wait_until(lambda: self.body_bytes_held() >= kept + limit, timeout=10,
+                                   what="large body held")
+                held = self.body_bytes_held()
+                second = served_on_keep_alive()  # stays open, idle
+                try:
+                    harness.wait_until(lambda: self.body_bytes_held() == held, timeout=3,
+                                       what="the idle connection keeps nothing past half")
+                finally:
+                    second.close()
+        finally:
+            idle.close()
+
+    # Item: a response cut off mid-stream is not counted as status="200".
+    def test_stream_cut_by_a_dying_worker_counts_as_incomplete(self):
+        # --exit-after 1: the worker serves one request; reading the second
+        # makes it exit at once, cutting the first one's stream mid-way.
+        self.sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0",
+                                  "--decode-us-per-token", "20000", "--exit-after", "1")
+        self.admin_port = harness.free_port()
+        self.port, self.router = ru.start_router(self, self.sims, "--admin-host", harness.HOST,
+                                                 "--admin-port", self.admin_port)
+        body = ru.chat_body([{"role": "user", "content": "a long answer"}], max_tokens=200,
+                            stream=True)
+        events = []
+        try:
+            for _, data in harness.sse_events(self.port, "/v1/chat/completions", body,
+                                              timeout=15):
+                events.append(data)
+                if len(events) == 3:  # mid-stream: a second request kills the worker
+                    status, _, _ = harness.request(
+                        self.port, "POST", "/v1/chat/completions",
+                        ru.chat_body([{"role": "user", "content": "the last straw"}]),
+                        timeout=15)
+                    self.assertNotEqual(status, 200)
+                self.assertLess(len(events), 400)
+        except (OSError, http.client.HTTPException) as e:
+            events.append(f"ended: {e!r}")
+        self.assertGreaterEqual(len(events), 3, events)
+        self.assertNotIn("[DONE]", events)
+        text = self.metrics()
+        self.assertEqual(labelled(text, "radixmesh_requests_total",
+                                  'endpoint="chat",status="incomplete"'), 1.0)
+        self.assertEqual(labelled(text, "radixmesh_requests_incomplete_total",
+                                  'endpoint="chat",reason="upstream_reset"'), 1.0)
+        self.assertEqual(labelled(text, "radixmesh_requests_total",
+                                  'endpoint="chat",status="200"'), 0.0,
+                         "the cut stream is not a 200")
+
+
+def labelled(text, name, labels):
+    """The value of name{labels} in Prometheus text (0 when absent)."""
+    prefix = name + "{" + labels + "} "
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix):])
+    return 0.0
 
 
 if __name__ == "__main__":

@@ -68,6 +68,18 @@ TEST_CASE("config: defaults are the documented ones and resolve threads and node
   CHECK(c.mesh_port == 0);
   CHECK(c.threads >= 1);
   CHECK_FALSE(c.node_id.empty());
+  // Client deadlines are their own, not --idle-timeout-ms (upstream).
+  CHECK(c.client_header_timeout_ms == 10000);
+  CHECK(c.client_body_timeout_ms == 60000);
+  CHECK(c.client_idle_timeout_ms == 60000);
+  const RouterConfig short_idle = parse_ok({"--idle-timeout-ms", "500"});
+  CHECK(short_idle.client_header_timeout_ms == 10000);
+  CHECK(short_idle.client_idle_timeout_ms == 60000);
+  // The body budget is derived from the memory budget, at least one body.
+  CHECK(c.max_inflight_body_bytes == c.memory_budget_bytes / 4);
+  const RouterConfig small = parse_ok({"--memory-budget-bytes", "2097152"});
+  CHECK(small.max_inflight_body_bytes == small.max_body_bytes);
+  CHECK(parse_ok({"--max-inflight-body-bytes", "9000000"}).max_inflight_body_bytes == 9000000);
 }
 
 TEST_CASE("config: precedence is default < file < env < flag, per field") {
@@ -164,6 +176,8 @@ TEST_CASE("config: every validation error is refused with a message naming the f
       {{}, {{"RADIXMESH_PORT", "eighty"}}, "environment RADIXMESH_PORT"},
       {{}, {{"RADIXMESH_POLICY", "nope"}}, "unknown policy"},
       {{"--session-header", ""}, {}, "session-header"},
+      {{"--max-inflight-body-bytes", "1000"}, {}, "below --max-body-bytes"},
+      {{"--client-header-timeout-ms", "0"}, {}, "client-header-timeout-ms"},
   };
   for (const auto& tc : cases) {
     CAPTURE(tc.needle);

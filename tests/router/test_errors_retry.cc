@@ -33,6 +33,10 @@ TEST_CASE("each router error has the status the API promises") {
   CHECK(http_status(RouterErrc::kBodyBudgetExhausted) == 503);
   CHECK(error_code_name(RouterErrc::kBodyBudgetExhausted) == "request_body_budget_exhausted");
   CHECK(error_type(RouterErrc::kBodyBudgetExhausted) == "service_unavailable_error");
+  CHECK(http_status(RouterErrc::kRequestTimeout) == 408);
+  CHECK(error_code_name(RouterErrc::kRequestTimeout) == "request_timeout");
+  CHECK(http_status(RouterErrc::kNotImplemented) == 501);
+  CHECK(error_code_name(RouterErrc::kNotImplemented) == "not_implemented");
   // Parser/routing error codes map to the right client errors.
   CHECK(from_error_code(ErrorCode::kInvalidArgument) == RouterErrc::kBadRequest);
   CHECK(from_error_code(ErrorCode::kTooLarge) == RouterErrc::kBodyTooLarge);
