@@ -208,6 +208,21 @@ void PrefixTree::apply(const EvictRecord& record) {
   record_hold(elapsed_ns(t0));
 }
 
+size_t PrefixTree::evict(WorkerId worker, BlockHash from, Hlc ts) {
+  if (from == 0) return 0;
+  note_ts(ts);
+  tombstones_->add(worker, from, ts, Hlc{newest_ts_.load()});
+  size_t removed = 0;
+  if (Slot* s = slot_holding(from)) {
+    std::unique_lock lock(s->mu);
+    const auto t0 = Clock::now();
+    removed = s->shard.evict_from(worker, from, ts);
+    record_hold(elapsed_ns(t0));
+  }
+  if (observer_) observer_->on_evict(options_.model, EvictEvent{worker, from, ts});
+  return removed;
+}
+
 size_t PrefixTree::remove_worker(WorkerId worker) {
   size_t removed = 0;
   for (auto& s : slots_) {

@@ -171,6 +171,12 @@ class PrefixTree : public MemoryPool {
   // older than the worker's tombstone floor. Never notifies the observer.
   Status apply(const InsertRecord& record);
   void apply(const EvictRecord& record);
+  // Router path: this node learned that `worker` no longer holds `from` and
+  // what lies below it, for entries stamped <= ts (the worker reported fewer
+  // cached tokens than the tree predicted). Applied exactly like a mesh
+  // EvictRecord (tombstone included), then reported to the observer, so the
+  // mesh gossips it as any other eviction. Returns worker-blocks removed.
+  size_t evict(WorkerId worker, BlockHash from, Hlc ts);
   // Erases the worker from every node now; returns the blocks it held.
   size_t remove_worker(WorkerId worker);
 

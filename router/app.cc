@@ -114,7 +114,10 @@ App::App(RouterConfig config, const Logger& log)
   proxy.first_byte_timeout = ms(config_.first_byte_timeout_ms);
   proxy.idle_timeout = ms(config_.idle_timeout_ms);
   proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
-  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get());
+  if (config_.cache_feedback) {
+    feedback_ = std::make_unique<CacheFeedback>(trees_, routing.block_bytes, &metrics_);
+  }
+  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get(), feedback_.get());
 
   HandlerOptions handler;
   handler.session_header = config_.session_header;

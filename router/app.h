@@ -118,6 +118,7 @@ class App {
   std::unique_ptr<policies::Policy> policy_;
   WorkerRegistry registry_;
   std::unique_ptr<RoutingEngine> engine_;
+  std::unique_ptr<CacheFeedback> feedback_;  // null with --cache-feedback=false
   std::unique_ptr<Proxy> proxy_;
   ServerState state_;
   std::unique_ptr<RequestHandler> handler_;

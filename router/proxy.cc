@@ -60,6 +60,12 @@ class WatchScope {
   std::shared_ptr<ClientWatch> watch_;
 };
 
+// Endpoints whose answers carry a usage (or SGLang meta_info) report.
+bool carries_usage(RouteKind kind) {
+  return kind == RouteKind::kChat || kind == RouteKind::kCompletions ||
+         kind == RouteKind::kGenerate || kind == RouteKind::kResponses;
+}
+
 bool is_reset(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
@@ -84,10 +90,12 @@ struct Proxy::Attempt {
   unsigned status = 0;
   bool client_keep_alive = false;
   Clock::time_point first_byte_at{};
+  std::optional<ReportedUsage> usage;  // the worker's usage report, when read
 };
 
-Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics)
-    : engine_(engine), options_(options), metrics_(metrics) {}
+Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
+             CacheFeedback* feedback)
+    : engine_(engine), options_(options), metrics_(metrics), feedback_(feedback) {}
 
 awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
                                bool can_retry) const {
@@ -160,10 +168,14 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;  // the lease closes: the unread body makes it unusable
     }
 
+    UsageTail& tail = ex.buffers.usage;
+    tail.reset(feedback_ && status == 200 && carries_usage(ex.kind) &&
+               parser.get().find(http::field::content_encoding) == parser.get().end());
     RelayResult r =
         co_await relay_response(ex.client, up, buffer, parser, ex.buffers.response_head,
                                 std::span(ex.buffers.relay.get(), kRelayBufferBytes), worker->url(),
-                                ex.keep_alive, ex.request.version(), options_.idle_timeout);
+                                ex.keep_alive, ex.request.version(), options_.idle_timeout, &tail);
+    if (r.complete) a.usage = tail.usage();
     a.status = status;
     a.first_byte_at = r.first_byte_at;
     if (watch->client_gone || r.client_error) {
@@ -237,6 +249,11 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           if (metrics_) metrics_->upstream_error(w, "status_5xx");
         } else {
           w.breaker().on_success(a.choice.probe);
+        }
+        if (feedback_ && a.usage) {
+          feedback_->on_response(FeedbackInput{
+              ex.prepared.model, w.id(), ex.prepared.blocks, ex.prepared.parsed.canonical_bytes,
+              a.choice.decision.matched_blocks, a.choice.decision_ts, *a.usage});
         }
         if (metrics_ && a.first_byte_at != Clock::time_point{}) {
           metrics_->first_byte(ex.kind,

@@ -37,13 +37,11 @@ ResponseHead head_for(const http::response_parser<http::buffer_body>& parser,
 
 }  // namespace
 
-awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
-                                      beast::flat_buffer& upstream_buffer,
-                                      http::response_parser<http::buffer_body>& parser,
-                                      std::string& head_buffer, std::span<char> buf,
-                                      std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version,
-                                      std::chrono::milliseconds idle_timeout) {
+awaitable<RelayResult> relay_response(
+    beast::tcp_stream& client, beast::tcp_stream& upstream, beast::flat_buffer& upstream_buffer,
+    http::response_parser<http::buffer_body>& parser, std::string& head_buffer, std::span<char> buf,
+    std::string_view worker_url, bool client_keep_alive, unsigned client_version,
+    std::chrono::milliseconds idle_timeout, UsageTail* usage_tail) {
   RelayResult result;
   const ResponseHead head = head_for(parser, worker_url, client_keep_alive, client_version);
   const bool chunked = head.framing == BodyFraming::kChunked;
@@ -64,6 +62,7 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
         co_return result;
       }
       got = buf.size() - parser.get().body().size;
+      if (usage_tail && got > 0) usage_tail->feed(buf.data(), got);
       // Nothing to send yet (a chunk header, or an empty read): read on. The
       // client head goes out together with the first body bytes.
       if (got == 0 && !parser.is_done()) continue;

@@ -14,6 +14,8 @@
 // `head_buffer`, a per-connection string reused between responses, and goes
 // out in one gather write with the first body bytes.
 // Timeouts: idle_timeout bounds each upstream read and each client write.
+// `usage_tail`, when given, sees every body piece as it passes (it keeps a
+// bounded tail for the worker's usage report, router/usage_tail.h).
 //
 // Threads: runs on the connection's io thread; both streams belong to it.
 #pragma once
@@ -25,6 +27,7 @@
 #include <span>
 
 #include "router/net.h"
+#include "router/usage_tail.h"
 
 namespace radixmesh::router {
 
@@ -49,6 +52,7 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
                                       std::string& head_buffer, std::span<char> body_buffer,
                                       std::string_view worker_url, bool client_keep_alive,
                                       unsigned client_version,
-                                      std::chrono::milliseconds idle_timeout);
+                                      std::chrono::milliseconds idle_timeout,
+                                      UsageTail* usage_tail = nullptr);
 
 }  // namespace radixmesh::router

@@ -151,10 +151,10 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
       --routable;
       continue;
     }
-    if (tree && !request.blocks.empty()) {
-      tree->insert(request.blocks, chosen->id(), clock_.now());
-    }
+    const radix::Hlc ts = clock_.now();
+    if (tree && !request.blocks.empty()) tree->insert(request.blocks, chosen->id(), ts);
     RouteChoice choice;
+    choice.decision_ts = ts;
     choice.guard = InFlightGuard(chosen->shared_from_this());
     choice.probe = probe;
     choice.decision = d;

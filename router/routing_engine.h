@@ -105,8 +105,9 @@ struct PreparedRequest {
 };
 
 struct RouteChoice {
-  InFlightGuard guard;  // holds the worker; in-flight +1 while alive
-  bool probe = false;   // the breaker's half-open probe
+  InFlightGuard guard;     // holds the worker; in-flight +1 while alive
+  bool probe = false;      // the breaker's half-open probe
+  radix::Hlc decision_ts;  // the stamp of this decision's tree insert
   policies::Decision decision;
   std::chrono::nanoseconds decision_time{0};  // match + policy + insert
   size_t candidates = 0;                      // routable workers considered
