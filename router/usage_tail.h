@@ -2,8 +2,8 @@
 // relayed response without buffering the response.
 //
 // The relay hands every body piece to feed() as it passes to the client;
-// UsageTail keeps only the last kTailBytes of the body (one copy of at most
-// that many bytes per piece, in a buffer reused per connection). When the
+// UsageTail keeps only the last kTailBytes (4 KiB) of the body (one copy of
+// at most that many bytes per piece, in a buffer reused per connection). When the
 // response is complete, usage() looks in that tail for the last usage object:
 //
 //   OpenAI / vLLM   "usage": {"prompt_tokens": P, "prompt_tokens_details": {"cached_tokens": C}}
@@ -41,9 +41,11 @@ std::optional<ReportedUsage> find_reported_usage(std::string_view text);
 
 class UsageTail {
  public:
-  static constexpr size_t kTailBytes = 8 * 1024;
+  // A usage object is a few hundred bytes; 4 KiB also holds SGLang's
+  // meta_info at the end of a long cumulative-text event. Memory: at most
+  // 2 * kTailBytes per connection, allocated on its first response.
+  static constexpr size_t kTailBytes = 4 * 1024;
 
-  UsageTail() { tail_.reserve(2 * kTailBytes); }
   // Starts a response; a disabled tail ignores feed() (a body the router
   // cannot read, e.g. Content-Encoding: gzip, or an endpoint without usage).
   void reset(bool enabled) {
