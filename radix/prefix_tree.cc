@@ -8,6 +8,7 @@
 
 #include "radix/tombstones.h"
 #include "radix/tree_shard.h"
+#include "radix/worker_budgets.h"
 #include "radix/worker_counts.h"
 #include "radix/worker_directory.h"
 
@@ -142,7 +143,9 @@ uint32_t PrefixTree::insert(std::span<const BlockHash> blocks, WorkerId worker, 
 }
 
 void PrefixTree::after_insert(WorkerId worker) {
-  const size_t budget = options_.max_blocks_per_worker;
+  const size_t budget =
+      options_.budgets ? std::min(options_.budgets->get(worker), options_.max_blocks_per_worker)
+                       : options_.max_blocks_per_worker;
   const size_t held = counts_->get(worker);
   if (held > budget) {
     const auto keep = static_cast<size_t>(static_cast<double>(budget) * options_.evict_to_fraction);

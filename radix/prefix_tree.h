@@ -80,6 +80,7 @@
 namespace radixmesh::radix {
 
 class WorkerDirectory;
+class WorkerBudgets;
 class TreeShard;
 class Tombstones;
 class WorkerCounts;
@@ -149,6 +150,9 @@ class PrefixTree : public MemoryPool {
     size_t shards = 16;
     // Maps ids to stable keys for digest(); null: the id itself is the key.
     const WorkerDirectory* workers = nullptr;
+    // Per-worker budgets below max_blocks_per_worker (the capacity
+    // estimator's); null: max_blocks_per_worker for every worker.
+    const WorkerBudgets* budgets = nullptr;
     uint64_t tombstone_horizon_ms = 10 * 60 * 1000;
     size_t max_tombstones = size_t{1} << 16;
     // Over a budget, evict down to this fraction of it (amortises eviction).

@@ -37,6 +37,7 @@
 #include "radix/hlc.h"
 #include "radix/memory_broker.h"
 #include "radix/tree_catalog.h"
+#include "radix/worker_budgets.h"
 #include "radix/worker_directory.h"
 #include "router/admin_api.h"
 #include "router/admin_server.h"
@@ -111,6 +112,7 @@ class App {
   std::unique_ptr<DataPlaneMetrics> dp_metrics_;
 
   radix::WorkerDirectory directory_;
+  radix::WorkerBudgets budgets_;  // capacity estimates; before trees_, which read it
   radix::HybridClock clock_;
   radix::MemoryBroker broker_;
   std::unique_ptr<MeshGlue> mesh_;  // before trees_: the trees report to its journal

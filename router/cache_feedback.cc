@@ -29,8 +29,8 @@ std::string_view to_string(FeedbackOutcome o) {
 }
 
 CacheFeedback::CacheFeedback(radix::TreeCatalog& trees, size_t block_bytes,
-                             MetricsRegistry* registry)
-    : trees_(trees), block_bytes_(std::max<size_t>(block_bytes, 1)) {
+                             MetricsRegistry* registry, radix::WorkerBudgets* budgets)
+    : trees_(trees), block_bytes_(std::max<size_t>(block_bytes, 1)), budgets_(budgets) {
   if (!registry) return;
   error_ = registry
                ->histogram("radixmesh_cache_prediction_error_ratio",
@@ -103,13 +103,29 @@ FeedbackOutcome CacheFeedback::on_response(const FeedbackInput& in) {
   const uint32_t slack = std::max<uint32_t>(2, predicted / 8);
   if (reported + slack < predicted) {
     if (auto tree = trees_.find(in.model)) {
+      const size_t claimed = tree->worker_blocks(in.worker);
       const size_t removed = tree->evict(in.worker, in.blocks[reported], in.decision_ts);
       if (trimmed_blocks_) trimmed_blocks_->inc(removed);
+      estimate(in, FeedbackOutcome::kTrimmed, claimed);
     }
     return count(FeedbackOutcome::kTrimmed);
   }
   if (reported > predicted + slack) return count(FeedbackOutcome::kAboveTree);
+  estimate(in, FeedbackOutcome::kAgrees, 0);
   return count(FeedbackOutcome::kAgrees);
+}
+
+void CacheFeedback::estimate(const FeedbackInput& in, FeedbackOutcome outcome, size_t claimed) {
+  if (!budgets_) return;
+  const size_t now = budgets_->get(in.worker);
+  if (outcome == FeedbackOutcome::kTrimmed) {
+    if (!in.kv_usage || *in.kv_usage < kFullKv) return;  // a flush or restart, not capacity
+    const auto shrunk = static_cast<size_t>(kShrink * static_cast<double>(claimed));
+    budgets_->set(in.worker, std::max(kMinBudget, std::min(now, shrunk)));
+  } else if (outcome == FeedbackOutcome::kAgrees && in.predicted_blocks > 0 &&
+             now < budgets_->ceiling()) {
+    budgets_->set(in.worker, now + std::max<size_t>(1, now / kGrowDivisor));
+  }
 }
 
 }  // namespace radixmesh::router

@@ -22,6 +22,20 @@
 //      routed, and lose against any newer insert for that worker (another
 //      router's later request, which re-filled the cache).
 //
+// Capacity (self-calibration, with `budgets`): `--max-blocks-per-worker`
+// is a ceiling; each worker's budget starts there and moves with what the
+// worker says (an AIMD estimator, like TCP's window):
+//   - trimmed while the worker's own KV usage is >= 0.9 (its cache is full,
+//     so the loss is eviction, not a flush or a restart): the worker holds
+//     less than the tree claimed for it, so its budget becomes 0.9 x the
+//     blocks the tree attributed to it (never more than before, never below
+//     16 blocks); the tree then evicts its LRU entries down to 90% of that
+//     on its next insert, as with any budget;
+//   - a predicted hit the worker confirms (agrees, prediction > 0): budget
+//     grows by 1/32 of itself, up to the ceiling, so an estimate that was too
+//     low recovers as long as the worker keeps confirming what it is sent.
+// A trim with KV usage unknown or low changes the tree, not the budget.
+//
 // Threads: on_response() is safe from any thread. The per-model averages sit
 // behind one mutex held only for a map lookup and update (never across I/O).
 #pragma once
@@ -37,6 +51,7 @@
 #include "radix/block_hash_types.h"
 #include "radix/hlc.h"
 #include "radix/tree_catalog.h"
+#include "radix/worker_budgets.h"
 #include "router/metrics.h"
 #include "router/usage_tail.h"
 
@@ -50,6 +65,7 @@ struct FeedbackInput {
   uint32_t predicted_blocks = 0;             // Decision::matched_blocks
   radix::Hlc decision_ts;                    // the stamp of the decision's insert
   ReportedUsage usage;
+  std::optional<double> kv_usage;  // the worker's fresh /metrics KV usage, if any
 };
 
 enum class FeedbackOutcome : uint8_t {
@@ -65,8 +81,17 @@ class CacheFeedback {
  public:
   static constexpr size_t kMaxModels = 1024;  // averages kept; more models are not learned
 
-  // `registry`: where the error histogram and outcome counters go (may be null).
-  CacheFeedback(radix::TreeCatalog& trees, size_t block_bytes, MetricsRegistry* registry);
+  // `registry`: where the error histogram and outcome counters go (may be
+  // null). `budgets` (may be null): the per-worker capacity estimates this
+  // feedback adjusts (see "Capacity" above).
+  CacheFeedback(radix::TreeCatalog& trees, size_t block_bytes, MetricsRegistry* registry,
+                radix::WorkerBudgets* budgets = nullptr);
+
+  // Capacity estimator constants.
+  static constexpr double kFullKv = 0.9;      // KV usage at which losses mean eviction
+  static constexpr double kShrink = 0.9;      // new budget = kShrink * what the tree claimed
+  static constexpr size_t kGrowDivisor = 32;  // a confirmed hit adds budget / 32
+  static constexpr size_t kMinBudget = 16;    // blocks: never estimate below this
 
   FeedbackOutcome on_response(const FeedbackInput& in);
 
@@ -76,8 +101,11 @@ class CacheFeedback {
  private:
   double learn(std::string_view model, double sample);
 
+  void estimate(const FeedbackInput& in, FeedbackOutcome outcome, size_t claimed);
+
   radix::TreeCatalog& trees_;
   const size_t block_bytes_;
+  radix::WorkerBudgets* budgets_;
   std::shared_ptr<Histogram> error_;
   std::shared_ptr<Counter> outcomes_[static_cast<size_t>(FeedbackOutcome::kCount)];
   std::shared_ptr<Counter> trimmed_blocks_;

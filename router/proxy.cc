@@ -251,9 +251,17 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           w.breaker().on_success(a.choice.probe);
         }
         if (feedback_ && a.usage) {
-          feedback_->on_response(FeedbackInput{
-              ex.prepared.model, w.id(), ex.prepared.blocks, ex.prepared.parsed.canonical_bytes,
-              a.choice.decision.matched_blocks, a.choice.decision_ts, *a.usage});
+          FeedbackInput in{ex.prepared.model,
+                           w.id(),
+                           ex.prepared.blocks,
+                           ex.prepared.parsed.canonical_bytes,
+                           a.choice.decision.matched_blocks,
+                           a.choice.decision_ts,
+                           *a.usage};
+          if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
+            in.kv_usage = report->kv_usage;
+          }
+          feedback_->on_response(in);
         }
         if (metrics_ && a.first_byte_at != Clock::time_point{}) {
           metrics_->first_byte(ex.kind,

@@ -109,6 +109,9 @@ size_t RoutingEngine::refresh(CandidateSet& set, const radix::PrefixTree* tree,
       v.kv_usage.reset();
     }
     v.tree_blocks = tree ? tree->worker_blocks(v.id) : 0;
+    if (options_.budgets) {
+      v.budget_blocks = std::min(options_.budgets->get(v.id), options_.max_blocks_per_worker);
+    }
   }
   return routable;
 }

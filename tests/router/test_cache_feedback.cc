@@ -8,6 +8,7 @@
 
 #include "radix/prefix_tree.h"
 #include "radix/tree_catalog.h"
+#include "radix/worker_budgets.h"
 #include "router/cache_feedback.h"
 #include "router/metrics.h"
 #include "router/usage_tail.h"
@@ -196,4 +197,47 @@ TEST_CASE("feedback: agreement within the slack, above the tree, and no report c
   in.usage.cached_tokens = 640;
   CHECK(feedback.on_response(in) == FeedbackOutcome::kAboveTree);
   CHECK(tree->worker_blocks(1) == 40);
+}
+
+TEST_CASE("capacity: a full worker's losses shrink its budget, confirmed hits grow it back") {
+  radix::WorkerBudgets budgets(16, 1000);
+  radix::PrefixTree::Options opts;
+  opts.max_blocks_per_worker = 1000;
+  opts.budgets = &budgets;
+  radix::TreeCatalog trees(opts, 8, nullptr, nullptr);
+  auto tree = *trees.get_or_create("m");
+  CacheFeedback feedback(trees, 64, nullptr, &budgets);
+  for (uint64_t c = 0; c < 10; ++c) tree->insert(chain(40, 100 + c), 1, stamp(1000 + c));
+  REQUIRE(tree->worker_blocks(1) == 400);
+
+  const auto last = chain(40, 109);
+  FeedbackInput in{"m", 1, last, 2560, 40, stamp(1009), ReportedUsage{640, 0}};
+  in.kv_usage = 0.5;  // the cache is not full: a flush, not capacity
+  CHECK(feedback.on_response(in) == FeedbackOutcome::kTrimmed);
+  CHECK(budgets.get(1) == 1000);
+
+  tree->insert(last, 1, stamp(2000));
+  in.decision_ts = stamp(2000);
+  in.kv_usage = 0.97;  // full and still losing what the tree claims: capacity
+  CHECK(feedback.on_response(in) == FeedbackOutcome::kTrimmed);
+  CHECK(budgets.get(1) == 360);  // 0.9 x the 400 blocks the tree claimed
+  // The tree enforces it on the worker's next insert (down to 90% of it).
+  tree->insert(chain(40, 200), 1, stamp(3000));
+  CHECK(tree->worker_blocks(1) <= 360);
+  CHECK(tree->worker_blocks(1) >= 300);
+  CHECK(budgets.get(2) == 1000);  // other workers untouched
+
+  // Confirmed hits grow it by 1/32 each, up to the ceiling.
+  const auto held = chain(40, 200);
+  FeedbackInput hit{"m", 1, held, 2560, 40, stamp(3000), ReportedUsage{640, 640}};
+  CHECK(feedback.on_response(hit) == FeedbackOutcome::kAgrees);
+  CHECK(budgets.get(1) == 360 + 360 / 32);
+  for (int i = 0; i < 200; ++i) feedback.on_response(hit);
+  CHECK(budgets.get(1) == 1000);
+  // A miss (prediction 0) that agrees proves nothing about capacity.
+  budgets.set(1, 500);
+  hit.predicted_blocks = 0;
+  hit.usage.cached_tokens = 0;
+  CHECK(feedback.on_response(hit) == FeedbackOutcome::kAgrees);
+  CHECK(budgets.get(1) == 500);
 }

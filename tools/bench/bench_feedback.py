@@ -42,6 +42,7 @@ def pressure(build, outdir, quick, seed):
     configs = [("3 routers, no mesh", False, []),
                ("3 meshed routers, open loop (before)", True, OLD),
                ("3 meshed routers, default flags", True, []),
+               ("3 meshed routers, --capacity-estimate", True, ["--capacity-estimate"]),
                ("3 meshed routers, budget by hand, open loop", True,
                 OLD + ["--max-blocks-per-worker", 512])]
     flags = shared(16, 12 if quick else 24, 12288, 32, seed)
