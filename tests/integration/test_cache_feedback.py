@@ -104,6 +104,33 @@ class CacheFeedbackTest(harness.Cleanup, unittest.TestCase):
         chat_on(port, doc, "sim-model")
         self.assertGreater(worker_blocks(admin, url), 0)
 
+    def test_capacity_estimate_lowers_a_full_workers_budget(self):
+        # 1,024-token cache (64 blocks of 64 bytes): one 4 KB document fills it.
+        sims = ru.start_sims(self, 1, "--decode-us-per-token", "0", "--kv-capacity-tokens", "1024")
+        port, router = ru.start_router(self, sims, "--capacity-estimate",
+                                       "--metrics-interval-ms", "100")
+        admin = int(router.args[router.args.index("--admin-port") + 1])
+
+        def budget():
+            status, _, data = harness.request(admin, "GET", "/admin/workers")
+            return json.loads(data)["workers"][0]["budget_blocks"]
+
+        ceiling = budget()
+        docs = [ru.words(4000, 300 + d) for d in range(3)]
+        url = None
+        for doc in docs:
+            url = chat_on(port, doc, "sim-model")
+        # The worker's cache is full; wait for a scrape to say so.
+        harness.wait_until(
+            lambda: (json.loads(harness.request(admin, "GET", "/admin/workers")[2])
+                     ["workers"][0]["reported_load"] or {}).get("kv_usage", 0) >= 0.9,
+            timeout=10, what="the worker to report a full KV cache")
+        claimed = worker_blocks(admin, url)
+        self.assertGreater(claimed, 150)  # the tree still attributes all three
+        chat_on(port, docs[0], "sim-model")  # evicted long ago: reported 0 cached
+        self.assertLess(budget(), ceiling)
+        self.assertLessEqual(budget(), int(0.9 * claimed))
+
 
 if __name__ == "__main__":
     unittest.main()
