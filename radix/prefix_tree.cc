@@ -8,6 +8,7 @@
 
 #include "radix/tombstones.h"
 #include "radix/tree_shard.h"
+#include "radix/worker_budgets.h"
 #include "radix/worker_counts.h"
 #include "radix/worker_directory.h"
 
@@ -142,7 +143,9 @@ uint32_t PrefixTree::insert(std::span<const BlockHash> blocks, WorkerId worker, 
 }
 
 void PrefixTree::after_insert(WorkerId worker) {
-  const size_t budget = options_.max_blocks_per_worker;
+  const size_t budget =
+      options_.budgets ? std::min(options_.budgets->get(worker), options_.max_blocks_per_worker)
+                       : options_.max_blocks_per_worker;
   const size_t held = counts_->get(worker);
   if (held > budget) {
     const auto keep = static_cast<size_t>(static_cast<double>(budget) * options_.evict_to_fraction);
@@ -206,6 +209,21 @@ void PrefixTree::apply(const EvictRecord& record) {
   const auto t0 = Clock::now();
   s->shard.evict_from(record.worker, record.from, record.ts);
   record_hold(elapsed_ns(t0));
+}
+
+size_t PrefixTree::evict(WorkerId worker, BlockHash from, Hlc ts) {
+  if (from == 0) return 0;
+  note_ts(ts);
+  tombstones_->add(worker, from, ts, Hlc{newest_ts_.load()});
+  size_t removed = 0;
+  if (Slot* s = slot_holding(from)) {
+    std::unique_lock lock(s->mu);
+    const auto t0 = Clock::now();
+    removed = s->shard.evict_from(worker, from, ts);
+    record_hold(elapsed_ns(t0));
+  }
+  if (observer_) observer_->on_evict(options_.model, EvictEvent{worker, from, ts});
+  return removed;
 }
 
 size_t PrefixTree::remove_worker(WorkerId worker) {

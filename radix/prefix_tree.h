@@ -80,6 +80,7 @@
 namespace radixmesh::radix {
 
 class WorkerDirectory;
+class WorkerBudgets;
 class TreeShard;
 class Tombstones;
 class WorkerCounts;
@@ -149,6 +150,9 @@ class PrefixTree : public MemoryPool {
     size_t shards = 16;
     // Maps ids to stable keys for digest(); null: the id itself is the key.
     const WorkerDirectory* workers = nullptr;
+    // Per-worker budgets below max_blocks_per_worker (the capacity
+    // estimator's); null: max_blocks_per_worker for every worker.
+    const WorkerBudgets* budgets = nullptr;
     uint64_t tombstone_horizon_ms = 10 * 60 * 1000;
     size_t max_tombstones = size_t{1} << 16;
     // Over a budget, evict down to this fraction of it (amortises eviction).
@@ -171,6 +175,12 @@ class PrefixTree : public MemoryPool {
   // older than the worker's tombstone floor. Never notifies the observer.
   Status apply(const InsertRecord& record);
   void apply(const EvictRecord& record);
+  // Router path: this node learned that `worker` no longer holds `from` and
+  // what lies below it, for entries stamped <= ts (the worker reported fewer
+  // cached tokens than the tree predicted). Applied exactly like a mesh
+  // EvictRecord (tombstone included), then reported to the observer, so the
+  // mesh gossips it as any other eviction. Returns worker-blocks removed.
+  size_t evict(WorkerId worker, BlockHash from, Hlc ts);
   // Erases the worker from every node now; returns the blocks it held.
   size_t remove_worker(WorkerId worker);
 

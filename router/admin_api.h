@@ -116,6 +116,9 @@ class AdminApi {
   // {"waiting", "running", "kv_usage", "age_ms"} of the worker's fresh
   // /metrics report, or null.
   nlohmann::json reported_load_json(const Worker& worker, int64_t now) const;
+  // The worker's tenant budget: the capacity estimate, at most the ceiling
+  // (--max-blocks-per-worker); 0 without an engine.
+  size_t budget_blocks(const Worker& worker) const;
 
   AdminContext ctx_;
   const std::string token_;

@@ -34,6 +34,13 @@ Result<std::string> url_from_body(const std::string& body, nlohmann::json* parse
 
 }  // namespace
 
+size_t AdminApi::budget_blocks(const Worker& w) const {
+  if (!ctx_.engine) return 0;
+  const RoutingOptions& o = ctx_.engine->options();
+  return o.budgets ? std::min(o.budgets->get(w.id()), o.max_blocks_per_worker)
+                   : o.max_blocks_per_worker;
+}
+
 nlohmann::json AdminApi::reported_load_json(const Worker& w, int64_t now) const {
   const int64_t stale = ctx_.engine ? ctx_.engine->options().load_stale_after_ms : 0;
   const auto report = w.load_report(now, stale);
@@ -58,6 +65,7 @@ nlohmann::json AdminApi::worker_json(const Worker& w, int64_t now) const {
           {"models_known", models.known},
           {"models", models.models},
           {"tree_blocks", tree_blocks},
+          {"budget_blocks", budget_blocks(w)},
           {"reported_load", reported_load_json(w, now)}};
 }
 

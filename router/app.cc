@@ -43,12 +43,19 @@ MetricsPoller::Options load_poll_options(const RouterConfig& c) {
   return o;
 }
 
+// Per-worker capacity estimates: only with the feedback that drives them.
+bool use_budgets(const RouterConfig& c) {
+  return c.cache_feedback && c.capacity_estimate;
+}
+
 radix::PrefixTree::Options tree_options(const RouterConfig& c,
-                                        const radix::WorkerDirectory* directory) {
+                                        const radix::WorkerDirectory* directory,
+                                        const radix::WorkerBudgets* budgets) {
   radix::PrefixTree::Options o;
   o.max_blocks_per_worker = static_cast<size_t>(c.max_blocks_per_worker);
   o.max_bytes = static_cast<size_t>(c.memory_budget_bytes);
   o.workers = directory;
+  o.budgets = budgets;
   return o;
 }
 
@@ -116,14 +123,16 @@ App::App(RouterConfig config, const Logger& log)
       log_(log),
       families_(metrics_),
       directory_(kMaxWorkers),
+      budgets_(kMaxWorkers,
+               static_cast<size_t>(std::max<int64_t>(config_.max_blocks_per_worker, 1))),
       clock_(radix::system_physical_ms),
       broker_(static_cast<size_t>(config_.memory_budget_bytes)),
       body_budget_(static_cast<size_t>(config_.max_inflight_body_bytes)),
       mesh_(MeshGlue::create(config_, directory_, clock_, log_)),
       // Mesh seam: the mesh passes its TreeObserver here (inserts and
       // evictions become gossip deltas). nullptr: single-node routing.
-      trees_(tree_options(config_, &directory_), kMaxModels, &broker_,
-             mesh_ ? mesh_->observer() : nullptr),
+      trees_(tree_options(config_, &directory_, use_budgets(config_) ? &budgets_ : nullptr),
+             kMaxModels, &broker_, mesh_ ? mesh_->observer() : nullptr),
       policy_(make_policy_or_throw(config_)),
       registry_(
           WorkerRegistry::Options{kMaxWorkers,
@@ -140,6 +149,7 @@ App::App(RouterConfig config, const Logger& log)
   routing.max_blocks_per_worker = static_cast<size_t>(config_.max_blocks_per_worker);
   const MetricsPoller::Options load_poll = load_poll_options(config_);
   routing.load_stale_after_ms = load_poll.stale_after.count();
+  if (use_budgets(config_)) routing.budgets = &budgets_;
   routing.parse_limits.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
   routing.parse_limits.max_canonical_bytes = static_cast<size_t>(config_.max_body_bytes);
   // Mesh seam: the mesh's load board supplies other routers' in-flight
@@ -157,7 +167,11 @@ App::App(RouterConfig config, const Logger& log)
   proxy.expose_worker_address = config_.expose_worker_address;
   proxy.forwarded_headers = config_.forwarded_headers;
   proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
-  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get());
+  if (config_.cache_feedback) {
+    feedback_ = std::make_unique<CacheFeedback>(trees_, routing.block_bytes, &metrics_,
+                                                use_budgets(config_) ? &budgets_ : nullptr);
+  }
+  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get(), feedback_.get());
 
   HandlerOptions handler;
   handler.session_header = config_.session_header;

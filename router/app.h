@@ -37,6 +37,7 @@
 #include "radix/hlc.h"
 #include "radix/memory_broker.h"
 #include "radix/tree_catalog.h"
+#include "radix/worker_budgets.h"
 #include "radix/worker_directory.h"
 #include "router/admin_api.h"
 #include "router/admin_server.h"
@@ -113,6 +114,7 @@ class App {
   std::unique_ptr<DataPlaneMetrics> dp_metrics_;
 
   radix::WorkerDirectory directory_;
+  radix::WorkerBudgets budgets_;  // capacity estimates; before trees_, which read it
   radix::HybridClock clock_;
   radix::MemoryBroker broker_;
   BodyBudget body_budget_;          // a pool of broker_ (not relievable)
@@ -121,6 +123,7 @@ class App {
   std::unique_ptr<policies::Policy> policy_;
   WorkerRegistry registry_;
   std::unique_ptr<RoutingEngine> engine_;
+  std::unique_ptr<CacheFeedback> feedback_;  // null with --cache-feedback=false
   std::unique_ptr<Proxy> proxy_;
   ServerState state_;
   std::unique_ptr<RequestHandler> handler_;

@@ -69,6 +69,8 @@ struct RouterConfig {
   double cost_overlap_weight = 1.0;    // cost policy weights
   double cost_load_weight = 0.5;
   double consistent_hash_load_factor = 1.25;  // bounded load: ceil(f * mean)
+  bool cache_feedback = true;                 // trim trees by the workers' reported cached tokens
+  bool capacity_estimate = false;  // per-worker budgets from the feedback, below the ceiling
   // Upstream.
   int64_t connect_timeout_ms = 2000;
   int64_t first_byte_timeout_ms = 60000;

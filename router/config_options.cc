@@ -62,6 +62,8 @@ std::vector<OptionSpec> build_table() {
     {"balance-rel-threshold", "Routing", "X", "cache_aware: imbalance also needs max > X * min", &C::balance_rel_threshold, 1, 1e9},
     {"cost-overlap-weight", "Routing", "X", "cost policy: weight of the reusable fraction", &C::cost_overlap_weight, 0, 1e9},
     {"cost-load-weight", "Routing", "X", "cost policy: weight of the normalised load", &C::cost_load_weight, 0, 1e9},
+    {"cache-feedback", "Routing", "", "trim the tree when a worker reports fewer cached tokens than predicted (on; --cache-feedback=false: off)", &C::cache_feedback},
+    {"capacity-estimate", "Routing", "", "estimate each worker's tenant budget from its reports, with --max-blocks-per-worker as the ceiling (needs --cache-feedback)", &C::capacity_estimate},
     {"consistent-hash-load-factor", "Routing", "X", "consistent_hash: a worker takes at most ceil(X * mean load)", &C::consistent_hash_load_factor, 1, 1e9},
 
     {"node-id", "Mesh", "NAME", "stable node id (chart: pod name)", &C::node_id, 0, 0, false, "host name"},

@@ -66,6 +66,12 @@ unsigned retry_after_s(RouterErrc e) {
   return e == RouterErrc::kPoolExhausted || e == RouterErrc::kLocalResources ? 1 : 0;
 }
 
+// Endpoints whose answers carry a usage (or SGLang meta_info) report.
+bool carries_usage(RouteKind kind) {
+  return kind == RouteKind::kChat || kind == RouteKind::kCompletions ||
+         kind == RouteKind::kGenerate || kind == RouteKind::kResponses;
+}
+
 bool is_reset(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::broken_pipe ||
@@ -92,10 +98,12 @@ struct Proxy::Attempt {
   bool bytes_sent = false;  // some response byte reached the client
   Clock::time_point first_byte_at{};
   RelayAbort cut = RelayAbort::kNone;  // kCutByRouter: which limit
+  std::optional<ReportedUsage> usage;  // the worker's usage report, when read
 };
 
-Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics)
-    : engine_(engine), options_(options), metrics_(metrics) {}
+Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
+             CacheFeedback* feedback)
+    : engine_(engine), options_(options), metrics_(metrics), feedback_(feedback) {}
 
 awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
                                bool can_retry) const {
@@ -169,6 +177,9 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;  // the lease closes: the unread body makes it unusable
     }
 
+    UsageTail& tail = ex.buffers.usage;
+    tail.reset(feedback_ && status == 200 && carries_usage(ex.kind) &&
+               parser.get().find(http::field::content_encoding) == parser.get().end());
     RelayLimits limits{options_.idle_timeout, options_.client_stall_timeout};
     if (options_.max_stream_duration.count() > 0) {
       limits.deadline = ex.started + options_.max_stream_duration;
@@ -178,7 +189,8 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
         ex.client, up, buffer, parser, ex.buffers.response_head,
         std::span(ex.buffers.relay.get(), kRelayBufferBytes),
         options_.expose_worker_address ? std::string_view(worker->url()) : std::string_view(),
-        ex.keep_alive, ex.request.version(), limits);
+        ex.keep_alive, ex.request.version(), limits, &tail);
+    if (r.complete) a.usage = tail.usage();
     a.status = status;
     a.first_byte_at = r.first_byte_at;
     a.bytes_sent = r.bytes_sent;
@@ -260,6 +272,19 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
           if (metrics_) metrics_->upstream_error(w, "status_5xx");
         } else {
           w.breaker().on_success(a.choice.probe);
+        }
+        if (feedback_ && a.usage) {
+          FeedbackInput in{ex.prepared.model,
+                           w.id(),
+                           ex.prepared.blocks,
+                           ex.prepared.parsed.canonical_bytes,
+                           a.choice.decision.matched_blocks,
+                           a.choice.decision_ts,
+                           *a.usage};
+          if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
+            in.kv_usage = report->kv_usage;
+          }
+          feedback_->on_response(in);
         }
         if (metrics_ && a.first_byte_at != Clock::time_point{}) {
           metrics_->first_byte(ex.kind,

@@ -7,6 +7,7 @@
 //     read the response header (first-byte timeout)  ── reset, 5xx, 429: retry
 //     relay the body to the client as it arrives (router/response_relay.h)
 //   no byte went to the client yet -> answer the error (502/503/504) as JSON
+//   complete 200 with a usage report -> CacheFeedback (router/cache_feedback.h)
 //
 // Retries follow router/retry_policy.h: never after a byte reached the
 // client, always on another worker, bounded. A reused keep-alive connection
@@ -29,6 +30,7 @@
 #include <memory>
 #include <string>
 
+#include "router/cache_feedback.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
 #include "router/routing_engine.h"
@@ -65,6 +67,7 @@ struct ExchangeBuffers {
   std::string response_head;
   beast::flat_buffer upstream;
   std::unique_ptr<char[]> relay;  // kRelayBufferBytes
+  UsageTail usage;                // the response's tail, for cached-token feedback
 };
 
 // One client request as the proxy sees it.
@@ -81,7 +84,9 @@ struct ClientExchange {
 
 class Proxy {
  public:
-  Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics);
+  // `feedback` (may be null): hears every complete response's usage report.
+  Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
+        CacheFeedback* feedback = nullptr);
 
   awaitable<ProxyResult> forward(ClientExchange exchange, RoutingScratch& scratch,
                                  UpstreamPool& pool) const;
@@ -94,6 +99,7 @@ class Proxy {
   const RoutingEngine& engine_;
   const ProxyOptions options_;
   DataPlaneMetrics* metrics_;  // null in tests
+  CacheFeedback* feedback_;    // null: no cached-token feedback
 };
 
 }  // namespace radixmesh::router

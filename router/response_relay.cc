@@ -72,7 +72,8 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
                                       http::response_parser<http::buffer_body>& parser,
                                       std::string& head_buffer, std::span<char> buf,
                                       std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version, const RelayLimits& limits) {
+                                      unsigned client_version, const RelayLimits& limits,
+                                      UsageTail* usage_tail) {
   RelayResult result;
   const ResponseHead head = head_for(parser, worker_url, client_keep_alive, client_version);
   const bool chunked = head.framing == BodyFraming::kChunked;
@@ -110,6 +111,7 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
         result.abort = RelayAbort::kMaxBytes;
         co_return result;
       }
+      if (usage_tail && got > 0) usage_tail->feed(buf.data(), got);
       // Nothing to send yet (a chunk header, or an empty read): read on. The
       // client head goes out together with the first body bytes.
       if (got == 0 && !parser.is_done()) continue;

@@ -17,6 +17,8 @@
 // client_stall_timeout bounds the time a client may accept no byte at all
 // (each partial write restarts it: a slow reader is fine, one that stopped
 // reading is cut off and its upstream connection freed).
+// `usage_tail`, when given, sees every body piece as it passes (it keeps a
+// bounded tail for the worker's usage report, router/usage_tail.h).
 //
 // Threads: runs on the connection's io thread; both streams belong to it.
 #pragma once
@@ -28,6 +30,7 @@
 #include <span>
 
 #include "router/net.h"
+#include "router/usage_tail.h"
 
 namespace radixmesh::router {
 
@@ -68,6 +71,7 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
                                       http::response_parser<http::buffer_body>& parser,
                                       std::string& head_buffer, std::span<char> body_buffer,
                                       std::string_view worker_url, bool client_keep_alive,
-                                      unsigned client_version, const RelayLimits& limits);
+                                      unsigned client_version, const RelayLimits& limits,
+                                      UsageTail* usage_tail = nullptr);
 
 }  // namespace radixmesh::router

@@ -109,6 +109,9 @@ size_t RoutingEngine::refresh(CandidateSet& set, const radix::PrefixTree* tree,
       v.kv_usage.reset();
     }
     v.tree_blocks = tree ? tree->worker_blocks(v.id) : 0;
+    if (options_.budgets) {
+      v.budget_blocks = std::min(options_.budgets->get(v.id), options_.max_blocks_per_worker);
+    }
   }
   return routable;
 }
@@ -151,10 +154,10 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
       --routable;
       continue;
     }
-    if (tree && !request.blocks.empty()) {
-      tree->insert(request.blocks, chosen->id(), clock_.now());
-    }
+    const radix::Hlc ts = clock_.now();
+    if (tree && !request.blocks.empty()) tree->insert(request.blocks, chosen->id(), ts);
     RouteChoice choice;
+    choice.decision_ts = ts;
     choice.guard = InFlightGuard(chosen->shared_from_this());
     choice.probe = probe;
     choice.decision = d;

@@ -47,6 +47,7 @@
 #include "radix/hlc.h"
 #include "radix/prefix_tree.h"
 #include "radix/tree_catalog.h"
+#include "radix/worker_budgets.h"
 #include "router/in_flight_guard.h"
 #include "router/worker_registry.h"
 
@@ -57,6 +58,8 @@ struct RoutingOptions {
   uint64_t cluster_salt = 0;  // h[-1] derivation, equal on every router
   size_t block_bytes = 64;
   size_t max_blocks_per_worker = 262144;
+  // Per-worker budgets (capacity estimates); null: max_blocks_per_worker.
+  const radix::WorkerBudgets* budgets = nullptr;
   // Worker-reported load (Worker::load_report) older than this is ignored.
   int64_t load_stale_after_ms = 2000;
   radix::ParseLimits parse_limits;
@@ -105,8 +108,9 @@ struct PreparedRequest {
 };
 
 struct RouteChoice {
-  InFlightGuard guard;  // holds the worker; in-flight +1 while alive
-  bool probe = false;   // the breaker's half-open probe
+  InFlightGuard guard;     // holds the worker; in-flight +1 while alive
+  bool probe = false;      // the breaker's half-open probe
+  radix::Hlc decision_ts;  // the stamp of this decision's tree insert
   policies::Decision decision;
   std::chrono::nanoseconds decision_time{0};  // match + policy + insert
   size_t candidates = 0;                      // routable workers considered

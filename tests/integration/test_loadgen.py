@@ -44,6 +44,42 @@ class LoadgenTest(harness.Cleanup, unittest.TestCase):
     def targets(self):
         return [a for u in self.urls for a in ("--target", u)]
 
+    def test_trace_replay_shares_prefixes_by_hash_id_and_keeps_time(self):
+        # 12 requests over 1.2 s of trace time, replayed 4x faster: the run
+        # takes at least 0.3 s. Ids 1..4 open every prompt, so after the
+        # first request to each worker most prompt tokens are cached.
+        lines = [json.dumps({"timestamp": 100 * i, "input_length": 2048 + 100,
+                             "output_length": 2, "hash_ids": [1, 2, 3, 4, 100 + i]})
+                 for i in range(12)]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write("\n".join(lines) + "\n")
+            path = f.name
+        try:
+            r = self.loadgen(*self.targets(), "--trace", path, "--trace-speedup", 4,
+                             "--trace-block-tokens", 512)
+        finally:
+            os.unlink(path)
+        self.assertEqual(r["workload"], "trace")
+        self.assertEqual(r["requests"]["sent"], 12)
+        self.assertEqual(r["requests"]["ok"], 12)
+        self.assertEqual(r["tokens"]["completion"], 24)
+        self.assertGreaterEqual(r["duration_s"], 1.1 / 4)
+        # 12 prompts of 2148 tokens; at most two cold starts of 2048 shared tokens.
+        self.assertGreater(r["cache_hit_ratio"], 0.75)
+
+    def test_trace_with_a_bad_line_is_refused(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write('{"timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": [1]}\n')
+            f.write('{"timestamp": 5}\n')
+            path = f.name
+        try:
+            p = subprocess.run([harness.binary(LOADGEN), *self.targets(), "--trace", path],
+                               capture_output=True, text=True, timeout=30)
+        finally:
+            os.unlink(path)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("line 2:", p.stderr)
+
     def test_json_report_fields_and_counts(self):
         r = self.loadgen(*self.targets(), "--workload", "mixed", "--conversations", 4,
                          "--turns", 3, "--groups", 2, "--questions", 3, "--unique-prompts", 4,

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "tools/loadgen/http_target.h"
+#include "tools/loadgen/trace.h"
 #include "tools/loadgen/workload.h"
 
 using namespace radixmesh::tools::loadgen;
@@ -89,4 +90,63 @@ TEST_CASE("URLs") {
   CHECK(v->base_path == "/prefix");
   CHECK_FALSE(parse_url("https://x:1").ok());
   CHECK_FALSE(parse_url("http://:80").ok());
+}
+
+TEST_CASE("trace replay: Mooncake lines become timed one-turn sessions sharing prefixes by id") {
+  LoadgenOptions o;
+  o.trace_block_tokens = 4;  // 16 bytes per id
+  std::vector<Session> s;
+  std::string error;
+  const std::string trace =
+      "{\"timestamp\": 30, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [1, 2, 9]}\n"
+      "\n"
+      "{\"timestamp\": 0, \"input_length\": 12, \"output_length\": 3, \"hash_ids\": [1, 2, 3]}\r\n"
+      "{\"timestamp\": 10, \"input_length\": 4, \"output_length\": 0, \"hash_ids\": [7]}\n";
+  REQUIRE(parse_trace(trace, o, s, error));
+  REQUIRE(s.size() == 3);
+  CHECK(s[0].send_at_ms == 0);  // sorted by time
+  CHECK(s[1].send_at_ms == 10);
+  CHECK(s[2].send_at_ms == 30);
+  CHECK(s[0].kind == SessionKind::kTrace);
+  CHECK(s[0].max_tokens == 3);
+  CHECK(s[1].max_tokens == 1);  // output 0 still asks for one token
+  auto prompt = [&](const Session& x) {
+    auto j = nlohmann::json::parse(next_request_body(x, o));
+    return j["messages"][0]["content"].get<std::string>();
+  };
+  const std::string a = prompt(s[0]), b = prompt(s[2]);
+  CHECK(a.size() == 12 * 4);
+  CHECK(b.size() == 10 * 4);                  // the last block is cut to input_length
+  CHECK(a.substr(0, 32) == b.substr(0, 32));  // ids 1, 2 shared: 32 bytes of prefix
+  CHECK(a.substr(32, 8) != b.substr(32, 8));  // id 3 vs id 9
+  auto j = nlohmann::json::parse(next_request_body(s[0], o));
+  CHECK(j["max_tokens"] == 3);
+  // Same ids, same bytes on every run and from every line.
+  std::vector<Session> again;
+  REQUIRE(parse_trace(trace, o, again, error));
+  CHECK(prompt(again[0]) == a);
+}
+
+TEST_CASE("trace replay: a malformed line is an error naming it") {
+  LoadgenOptions o;
+  std::vector<Session> s;
+  std::string error;
+  CHECK_FALSE(
+      parse_trace("{\"timestamp\": 0, \"input_length\": 8, \"output_length\": 1, "
+                  "\"hash_ids\": [1]}\nnot json\n",
+                  o, s, error));
+  CHECK(error == "line 2: not a JSON object");
+  CHECK_FALSE(
+      parse_trace("{\"timestamp\": -5, \"input_length\": 8, \"output_length\": 1, "
+                  "\"hash_ids\": [1]}\n",
+                  o, s, error));
+  CHECK(error.find("line 1: ") == 0);
+  CHECK_FALSE(
+      parse_trace("{\"timestamp\": 0, \"input_length\": 8, \"output_length\": 1, "
+                  "\"hash_ids\": []}\n",
+                  o, s, error));
+  CHECK_FALSE(
+      parse_trace("{\"timestamp\": 0, \"input_length\": 8, \"output_length\": 1, "
+                  "\"hash_ids\": [\"x\"]}\n",
+                  o, s, error));
 }

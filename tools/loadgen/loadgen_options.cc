@@ -136,6 +136,15 @@ bool parse_loadgen_options(int argc, char** argv, LoadgenOptions& o, int& exit_c
         [&](std::string_view v) { o.expect_workers = u32(v, 0, 1 << 20); });
   f.add("samples", "(none)", "also write one JSON line per request to this file",
         [&](std::string_view v) { o.samples_path = v; });
+  f.add("trace", "(none)",
+        "replay a Mooncake JSONL trace (timestamp, input_length, output_length, hash_ids) "
+        "open loop instead of --workload",
+        [&](std::string_view v) { o.trace_path = v; });
+  f.add("trace-speedup", "1", "trace replay: send line i at timestamp_i / X",
+        [&](std::string_view v) { o.trace_speedup = parse_double_in(v, 1e-3, 1e6); });
+  f.add("trace-block-tokens", std::to_string(o.trace_block_tokens),
+        "trace replay: tokens per hash id (Mooncake: 512)",
+        [&](std::string_view v) { o.trace_block_tokens = u32(v, 1, 1 << 20); });
   f.add_switch("json", "print one JSON object (schema: docs/load-generator.md)", &o.json);
 
   std::string err = f.parse(argc, argv);

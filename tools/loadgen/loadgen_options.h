@@ -49,6 +49,11 @@ struct LoadgenOptions {
   std::string session_header;   // when set, carries the session id
   uint32_t expect_workers = 0;  // workers that may receive load (for the spread)
 
+  // Trace replay (tools/loadgen/trace.h): replaces --workload when set.
+  std::string trace_path;
+  double trace_speedup = 1.0;
+  uint32_t trace_block_tokens = 512;
+
   bool json = false;
   std::string samples_path;  // --samples: one JSON line per request
 };

@@ -17,6 +17,7 @@
 #include "tools/loadgen/run_stats.h"
 #include "tools/loadgen/runner.h"
 #include "tools/loadgen/sample_log.h"
+#include "tools/loadgen/trace.h"
 #include "tools/loadgen/workload.h"
 #include "tools/sim_worker/fd_limit.h"
 
@@ -57,12 +58,19 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::vector<Session> sessions;
+  if (opts.trace_path.empty()) {
+    sessions = build_workload(opts);
+  } else if (std::string error; !load_trace(opts, sessions, error)) {
+    std::fprintf(stderr, "radixmesh-loadgen: --trace %s\n", error.c_str());
+    return 2;
+  }
   RunStats stats;
-  Runner runner(ioc, opts, build_workload(opts), std::move(targets), stats, samples.get());
+  Runner runner(ioc, opts, std::move(sessions), std::move(targets), stats, samples.get());
   if (!opts.json)
     std::fprintf(stderr, "radixmesh-loadgen: %s, up to %llu requests to %zu target(s)...\n",
-                 to_string(opts.workload), static_cast<unsigned long long>(runner.planned()),
-                 opts.targets.size());
+                 opts.trace_path.empty() ? to_string(opts.workload) : "trace",
+                 static_cast<unsigned long long>(runner.planned()), opts.targets.size());
   // SIGINT/SIGTERM end the run early but still print what was measured.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&ioc](const boost::system::error_code& ec, int) {

@@ -89,7 +89,7 @@ double RunStats::elapsed_s() const {
 std::string RunStats::to_json(const LoadgenOptions& o, uint64_t planned) const {
   const double secs = elapsed_s();
   json j;
-  j["workload"] = to_string(o.workload);
+  j["workload"] = o.trace_path.empty() ? to_string(o.workload) : "trace";
   j["endpoint"] = to_string(o.api);
   j["mode"] = o.rate > 0 ? "open" : "closed";
   j["concurrency"] = o.concurrency;
@@ -138,9 +138,10 @@ std::string RunStats::to_table(const LoadgenOptions& o, uint64_t planned) const 
     std::snprintf(buf, sizeof buf, fmt, args...);
     out += buf;
   };
-  line("workload %s  endpoint %s  %s loop  %s  targets %zu%s\n", to_string(o.workload),
-       to_string(o.api), o.rate > 0 ? "open" : "closed", o.stream ? "streaming" : "non-streaming",
-       o.targets.size(), o.pinned ? " (pinned by conversation)" : "");
+  line("workload %s  endpoint %s  %s loop  %s  targets %zu%s\n",
+       o.trace_path.empty() ? to_string(o.workload) : "trace", to_string(o.api),
+       o.rate > 0 ? "open" : "closed", o.stream ? "streaming" : "non-streaming", o.targets.size(),
+       o.pinned ? " (pinned by conversation)" : "");
   line("requests   sent %llu  ok %llu  failed %llu  (planned %llu)\n",
        static_cast<unsigned long long>(sent()), static_cast<unsigned long long>(ok_),
        static_cast<unsigned long long>(failed_), static_cast<unsigned long long>(planned));

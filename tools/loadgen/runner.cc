@@ -130,11 +130,34 @@ asio::awaitable<void> Runner::open_loop() {
   while (in_flight_ > 0) co_await park(Clock::time_point::max());
 }
 
+asio::awaitable<void> Runner::trace_loop() {
+  ready_.clear();  // sessions go by their time, not through the ready queue
+  asio::steady_timer timer(ioc_);
+  for (Session& s : sessions_) {
+    if (!may_send()) break;
+    const auto due =
+        t0_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(
+                  s.send_at_ms / std::max(opts_.trace_speedup, 1e-3)));
+    if (due > deadline_) break;
+    timer.expires_at(due);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    while (in_flight_ >= opts_.max_in_flight && Clock::now() < deadline_) co_await park(deadline_);
+    if (!may_send()) break;
+    ++started_;
+    asio::co_spawn(ioc_, send_turn(&s), asio::detached);
+  }
+  while (in_flight_ > 0) co_await park(Clock::time_point::max());
+}
+
 asio::awaitable<void> Runner::run() {
   deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(opts_.duration_s));
   stats_.start();
   t0_ = Clock::now();
+  if (!opts_.trace_path.empty()) {
+    co_await trace_loop();
+    co_return;
+  }
   if (opts_.rate > 0) {
     co_await open_loop();
     co_return;

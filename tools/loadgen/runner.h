@@ -10,6 +10,9 @@
 //   open loop    Poisson arrivals at --rate; each arrival sends the next
 //                ready turn (waiting for one if all are in flight), with at
 //                most --max-in-flight outstanding
+//   trace        --trace: each one-turn session at its own time
+//                (send_at_ms / --trace-speedup), at most --max-in-flight
+//                outstanding (a late one is sent as soon as a slot frees)
 // Bounds: at most --requests turns are sent, none after --duration; every
 // request has a deadline (--timeout-ms), so run() always ends.
 //
@@ -48,6 +51,8 @@ class Runner {
  private:
   boost::asio::awaitable<void> closed_worker();
   boost::asio::awaitable<void> open_loop();
+  // Trace replay: session i at t0 + send_at_ms / --trace-speedup.
+  boost::asio::awaitable<void> trace_loop();
   boost::asio::awaitable<void> send_turn(Session* s);
   // A conversation's next turn becomes ready only after --think-ms, as a
   // person reads the reply before typing (and as gossip gets a round to run).

@@ -13,6 +13,8 @@ const char* to_string(SessionKind k) {
       return "shared-prefix";
     case SessionKind::kUnique:
       return "unique";
+    case SessionKind::kTrace:
+      return "trace";
   }
   return "?";
 }

@@ -106,7 +106,19 @@ std::string next_request_body(const Session& s, const LoadgenOptions& o) {
   using nlohmann::json;
   json body;
   body["model"] = o.model;
-  if (o.api == ApiKind::kChat) {
+  const uint32_t max_tokens = s.max_tokens > 0 ? s.max_tokens : o.max_tokens;
+  if (!s.prompt_blocks.empty()) {
+    std::string prompt;
+    for (const TextRef& b : s.prompt_blocks) prompt += make_text(b);
+    if (o.api == ApiKind::kChat) {
+      body["messages"] = json::array({{{"role", "user"}, {"content", std::move(prompt)}}});
+    } else if (o.api == ApiKind::kCompletions) {
+      body["prompt"] = std::move(prompt);
+    } else {
+      body["text"] = std::move(prompt);
+      body["sampling_params"] = {{"max_new_tokens", max_tokens}};
+    }
+  } else if (o.api == ApiKind::kChat) {
     json messages = json::array();
     if (s.system.bytes > 0)
       messages.push_back({{"role", "system"}, {"content", make_text(s.system)}});
@@ -127,10 +139,10 @@ std::string next_request_body(const Session& s, const LoadgenOptions& o) {
       body["prompt"] = std::move(prompt);
     } else {
       body["text"] = std::move(prompt);
-      body["sampling_params"] = {{"max_new_tokens", o.max_tokens}};
+      body["sampling_params"] = {{"max_new_tokens", max_tokens}};
     }
   }
-  if (o.api != ApiKind::kGenerate) body["max_tokens"] = o.max_tokens;
+  if (o.api != ApiKind::kGenerate) body["max_tokens"] = max_tokens;
   if (o.stream) {
     body["stream"] = true;
     if (o.api != ApiKind::kGenerate) body["stream_options"] = {{"include_usage", true}};

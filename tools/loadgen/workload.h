@@ -23,7 +23,7 @@
 
 namespace radixmesh::tools::loadgen {
 
-enum class SessionKind { kConversation, kSharedPrefix, kUnique };
+enum class SessionKind { kConversation, kSharedPrefix, kUnique, kTrace };
 
 // A text by its generator key and size: texts are produced when a request is
 // built, so a large workload costs memory per request in flight, not per
@@ -42,6 +42,11 @@ struct Session {
   std::vector<TextRef> user_turns;
   std::vector<std::string> replies;  // one per completed turn
   size_t next_turn = 0;
+  // Trace replay (tools/loadgen/trace.h): the prompt is these texts joined,
+  // sent at send_at_ms / speedup, with max_tokens (0: the option's).
+  std::vector<TextRef> prompt_blocks;
+  double send_at_ms = 0;
+  uint32_t max_tokens = 0;
 
   bool done() const { return next_turn >= user_turns.size(); }
 };

@@ -1,0 +1,116 @@
+#include "router/usage_tail.h"
+
+#include <nlohmann/json.hpp>
+
+namespace radixmesh::router {
+namespace {
+
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// Position of the '{' that opens the value of the last `"key":` in text
+// whose object is complete; end of that object in *close. npos if none.
+size_t last_object_of(std::string_view text, std::string_view quoted_key, size_t* close) {
+  size_t search_end = text.size();
+  while (search_end > 0) {
+    const size_t k = text.rfind(quoted_key, search_end - 1);
+    if (k == std::string_view::npos) return std::string_view::npos;
+    search_end = k;
+    if (k > 0 && text[k - 1] == '\\') continue;  // inside a string
+    size_t i = k + quoted_key.size();
+    while (i < text.size() && is_ws(text[i])) ++i;
+    if (i >= text.size() || text[i] != ':') continue;
+    ++i;
+    while (i < text.size() && is_ws(text[i])) ++i;
+    if (i >= text.size() || text[i] != '{') continue;
+    // Brace-match, skipping strings.
+    int depth = 0;
+    bool in_string = false;
+    for (size_t j = i; j < text.size(); ++j) {
+      const char c = text[j];
+      if (in_string) {
+        if (c == '\\') {
+          ++j;
+        } else if (c == '"') {
+          in_string = false;
+        }
+        continue;
+      }
+      if (c == '"') {
+        in_string = true;
+      } else if (c == '{') {
+        ++depth;
+      } else if (c == '}' && --depth == 0) {
+        *close = j;
+        return i;
+      }
+    }
+    // Incomplete in the tail: an earlier occurrence cannot be the last one
+    // either, so there is nothing to report.
+    return std::string_view::npos;
+  }
+  return std::string_view::npos;
+}
+
+std::optional<uint64_t> uint_field(const nlohmann::json& o, const char* name) {
+  auto it = o.find(name);
+  if (it == o.end() || (!it->is_number_integer() && !it->is_number_unsigned())) return std::nullopt;
+  const auto v = it->get<int64_t>();
+  if (v < 0) return std::nullopt;
+  return static_cast<uint64_t>(v);
+}
+
+std::optional<ReportedUsage> from_object(const nlohmann::json& o, bool sglang) {
+  if (!o.is_object()) return std::nullopt;
+  ReportedUsage u;
+  if (sglang) {
+    const auto p = uint_field(o, "prompt_tokens");
+    if (!p) return std::nullopt;
+    u.prompt_tokens = *p;
+    u.cached_tokens = uint_field(o, "cached_tokens");
+    return u;
+  }
+  const char* details = "prompt_tokens_details";
+  auto p = uint_field(o, "prompt_tokens");
+  if (!p) {
+    p = uint_field(o, "input_tokens");  // Responses API
+    details = "input_tokens_details";
+  }
+  if (!p) return std::nullopt;
+  u.prompt_tokens = *p;
+  if (auto d = o.find(details); d != o.end() && d->is_object()) {
+    u.cached_tokens = uint_field(*d, "cached_tokens");
+  }
+  return u;
+}
+
+}  // namespace
+
+std::optional<ReportedUsage> find_reported_usage(std::string_view text) {
+  size_t usage_close = 0, meta_close = 0;
+  const size_t usage = last_object_of(text, "\"usage\"", &usage_close);
+  const size_t meta = last_object_of(text, "\"meta_info\"", &meta_close);
+  // The later of the two is the final report.
+  const bool use_meta =
+      meta != std::string_view::npos && (usage == std::string_view::npos || meta > usage);
+  const size_t open = use_meta ? meta : usage;
+  if (open == std::string_view::npos) return std::nullopt;
+  const size_t close = use_meta ? meta_close : usage_close;
+  auto j = nlohmann::json::parse(text.substr(open, close - open + 1), nullptr,
+                                 /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  return from_object(j, use_meta);
+}
+
+void UsageTail::feed(const char* data, size_t n) {
+  if (!enabled_ || n == 0) return;
+  if (n >= kTailBytes) {
+    tail_.assign(data + n - kTailBytes, kTailBytes);
+    return;
+  }
+  if (tail_.size() + n > 2 * kTailBytes) tail_.erase(0, tail_.size() + n - kTailBytes);
+  tail_.append(data, n);
+}
+
+}  // namespace radixmesh::router
