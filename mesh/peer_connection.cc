@@ -7,7 +7,9 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <span>
+#include <vector>
 
 namespace radixmesh::mesh {
 
@@ -117,37 +119,74 @@ bool PeerConnection::handle(FrameType type, std::string_view payload) {
   return !closed_;
 }
 
+bool PeerConnection::on_wire_frame(const uint8_t* header16, const FrameHeader& h,
+                                   std::string_view payload) {
+  if (!checksum_ok(header16, payload)) {
+    reject(RejectReason::kBadChecksum);
+    return false;
+  }
+  stats_->count_received(h.raw_type, kFrameHeaderSize + payload.size());
+  if (!heard_from_) {
+    heard_from_ = true;
+    if (owner_) owner_->on_first_frame(shared_from_this());
+    if (closed_) return false;
+  }
+  if (!h.known_type()) {
+    stats_->frames_skipped.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  return handle(h.type(), payload);
+}
+
 asio::awaitable<void> PeerConnection::read_loop(std::shared_ptr<PeerConnection> self) {
-  std::array<uint8_t, kFrameHeaderSize> header{};
-  std::string payload;
-  while (!self->closed_) {
-    auto [ec, n] = co_await asio::async_read(self->socket_, asio::buffer(header), kAwait);
+  // buf[begin, end) holds received bytes not yet dispatched: at most one
+  // partial frame once the inner loop has run.
+  std::vector<char> buf(kReadBufferBytes);
+  size_t begin = 0, end = 0;
+  bool stop = false;
+  while (!stop && !self->closed_) {
+    size_t need = kFrameHeaderSize;  // bytes from `begin` the next frame needs
+    while (!self->closed_ && end - begin >= kFrameHeaderSize) {
+      const auto* header = reinterpret_cast<const uint8_t*>(buf.data() + begin);
+      // The cap is per frame: the handshake may finish in the middle of a read.
+      const uint32_t cap = self->authenticated_ ? kMaxFramePayload : kMaxHandshakePayload;
+      HeaderParse hp = parse_header(header, kProtocolVersion, cap);
+      if (!hp.header) {
+        self->reject(hp.reason);
+        stop = true;
+        break;
+      }
+      need = kFrameHeaderSize + hp.header->length;  // bounded by cap above
+      if (end - begin < need) break;
+      const std::string_view payload(buf.data() + begin + kFrameHeaderSize, hp.header->length);
+      begin += need;  // the bytes stay in place until the next read
+      need = kFrameHeaderSize;
+      if (!self->on_wire_frame(header, *hp.header, payload)) {
+        stop = true;
+        break;
+      }
+    }
+    if (stop || self->closed_) break;
+    // Room for the rest of the next frame: move the partial frame to the
+    // front, grow for a frame larger than the buffer, shrink once it passed.
+    if (begin == end) {
+      begin = end = 0;
+    } else if (begin > 0 && buf.size() - begin < need) {
+      std::memmove(buf.data(), buf.data() + begin, end - begin);
+      end -= begin;
+      begin = 0;
+    }
+    if (buf.size() - begin < need) {
+      buf.resize(begin + need);
+    } else if (buf.size() > kReadBufferBytes && end <= kReadBufferBytes &&
+               begin + need <= kReadBufferBytes) {
+      buf.resize(kReadBufferBytes);
+      buf.shrink_to_fit();
+    }
+    auto [ec, n] = co_await self->socket_.async_read_some(
+        asio::buffer(buf.data() + end, buf.size() - end), kAwait);
     if (ec) break;
-    const uint32_t cap = self->authenticated_ ? kMaxFramePayload : kMaxHandshakePayload;
-    HeaderParse hp = parse_header(header.data(), kProtocolVersion, cap);
-    if (!hp.header) {
-      self->reject(hp.reason);
-      break;
-    }
-    payload.assign(hp.header->length, '\0');  // bounded by cap above
-    if (!payload.empty()) {
-      auto [ec2, n2] = co_await asio::async_read(self->socket_, asio::buffer(payload), kAwait);
-      if (ec2) break;
-    }
-    if (!checksum_ok(header.data(), payload)) {
-      self->reject(RejectReason::kBadChecksum);
-      break;
-    }
-    self->stats_->count_received(hp.header->raw_type, kFrameHeaderSize + payload.size());
-    if (!self->heard_from_) {
-      self->heard_from_ = true;
-      if (self->owner_) self->owner_->on_first_frame(self);
-    }
-    if (!hp.header->known_type()) {
-      self->stats_->frames_skipped.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    if (!self->handle(hp.header->type(), payload)) break;
+    end += n;
   }
   self->close();
 }

@@ -84,6 +84,9 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   static boost::asio::awaitable<void> read_loop(std::shared_ptr<PeerConnection> self);
   static boost::asio::awaitable<void> write_loop(std::shared_ptr<PeerConnection> self);
   static boost::asio::awaitable<void> handshake_watchdog(std::shared_ptr<PeerConnection> self);
+  // Validates and dispatches one whole received frame (header already
+  // parsed); false when the connection must close.
+  bool on_wire_frame(const uint8_t* header16, const FrameHeader& h, std::string_view payload);
   // Handles one received known frame; false when the connection must close.
   bool handle(FrameType type, std::string_view payload);
   void enqueue(uint8_t type, std::string bytes);
@@ -102,6 +105,13 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   std::deque<std::string> queue_;                   // encoded frames
   static constexpr size_t kMaxFramesPerWrite = 32;  // gathered into one write
   static constexpr size_t kMaxBytesPerWrite = size_t{256} << 10;
+  // The read loop reads whatever the socket has into one flat buffer of this
+  // size and dispatches every whole frame in it (one system call for a
+  // window's batch + load delta + ack instead of two per frame). A frame
+  // larger than the buffer (snapshot chunks) grows it to that frame's
+  // validated length, at most kFrameHeaderSize + kMaxFramePayload; it shrinks
+  // back once emptied.
+  static constexpr size_t kReadBufferBytes = size_t{64} << 10;
   size_t queued_bytes_ = 0;
   bool authenticated_ = false;
   bool heard_from_ = false;  // a complete frame has arrived

@@ -22,8 +22,10 @@
 //  4. tick is called once per gossip interval with a monotonic time in ms.
 //  5. flush is called between ticks, at most once per push window, after
 //     something asked the node for one (MeshNode::request_flush: the delta
-//     journal's first change of a window). It returns true to be called
-//     again one window later without a new request (local load still moving).
+//     journal's first change of a window, or the router's LoadChangeSignal
+//     on an in-flight change). It returns true to be called again one window
+//     later without a new request (the engine alone: local load non-zero; the
+//     router's hook returns false, its load changes ask for their own flush).
 #pragma once
 
 #include <cstdint>

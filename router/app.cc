@@ -155,8 +155,9 @@ App::App(RouterConfig config, const Logger& log)
   // Mesh seam: the mesh's load board supplies other routers' in-flight
   // counts per worker here. Empty: 0 (this router's own counts only).
   MeshLoadFn mesh_load = mesh_ ? mesh_->load_fn() : MeshLoadFn{};
-  engine_ = std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
-                                            std::move(mesh_load));
+  engine_ =
+      std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
+                                      std::move(mesh_load), mesh_ ? mesh_->load_signal() : nullptr);
 
   ProxyOptions proxy;
   proxy.first_byte_timeout = ms(config_.first_byte_timeout_ms);

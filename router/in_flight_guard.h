@@ -9,11 +9,15 @@
 //
 // Threads: the guard is owned by one exchange; the count it touches is
 // atomic. Movable, not copyable; a moved-from guard does nothing.
+//
+// Mesh: with a LoadChangeSignal each +1 / -1 also notifies it, so the mesh
+// pushes the change one window later (router/load_change_signal.h).
 #pragma once
 
 #include <memory>
 #include <utility>
 
+#include "router/load_change_signal.h"
 #include "router/worker.h"
 
 namespace radixmesh::router {
@@ -21,16 +25,23 @@ namespace radixmesh::router {
 class InFlightGuard {
  public:
   InFlightGuard() = default;
-  explicit InFlightGuard(std::shared_ptr<Worker> worker) : worker_(std::move(worker)) {
-    if (worker_) worker_->add_in_flight();
+  explicit InFlightGuard(std::shared_ptr<Worker> worker,
+                         std::shared_ptr<LoadChangeSignal> signal = {})
+      : worker_(std::move(worker)), signal_(std::move(signal)) {
+    if (worker_) {
+      worker_->add_in_flight();
+      if (signal_) signal_->notify();
+    }
   }
   ~InFlightGuard() { reset(); }
 
-  InFlightGuard(InFlightGuard&& o) noexcept : worker_(std::move(o.worker_)) {}
+  InFlightGuard(InFlightGuard&& o) noexcept
+      : worker_(std::move(o.worker_)), signal_(std::move(o.signal_)) {}
   InFlightGuard& operator=(InFlightGuard&& o) noexcept {
     if (this != &o) {
       reset();
       worker_ = std::move(o.worker_);
+      signal_ = std::move(o.signal_);
     }
     return *this;
   }
@@ -42,6 +53,8 @@ class InFlightGuard {
     if (worker_) {
       worker_->sub_in_flight();
       worker_.reset();
+      if (signal_) signal_->notify();
+      signal_.reset();
     }
   }
 
@@ -50,6 +63,7 @@ class InFlightGuard {
 
  private:
   std::shared_ptr<Worker> worker_;
+  std::shared_ptr<LoadChangeSignal> signal_;
 };
 
 }  // namespace radixmesh::router

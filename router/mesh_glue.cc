@@ -15,11 +15,14 @@ uint64_t wall_ms() {
 // and copy the mesh's load where routing reads it after rounds and reports.
 class TickHook : public mesh::SyncHandler {
  public:
+  // signal: null when push is off; else local load changes wake the flush
+  // themselves and the flush does not repeat while load stands still.
   TickHook(std::unique_ptr<mesh::SyncEngine> engine, std::function<void()> before_tick,
-           std::function<void(bool force)> load_changed)
+           std::function<void(bool force)> load_changed, LoadChangeSignal* signal)
       : engine_(std::move(engine)),
         before_tick_(std::move(before_tick)),
-        load_changed_(std::move(load_changed)) {}
+        load_changed_(std::move(load_changed)),
+        signal_(signal) {}
   void on_peer_up(const mesh::NodeId& p) override { engine_->on_peer_up(p); }
   void on_peer_down(const mesh::NodeId& p) override {
     engine_->on_peer_down(p);
@@ -35,8 +38,10 @@ class TickHook : public mesh::SyncHandler {
     load_changed_(true);
   }
   bool flush(uint64_t now_ms) override {
+    if (signal_) signal_->rearm();  // before the sample: a later change wakes again
     before_tick_();
-    return engine_->flush(now_ms);
+    const bool load_moving = engine_->flush(now_ms);
+    return signal_ ? false : load_moving;
   }
   mesh::SyncEngine* engine() { return engine_.get(); }
 
@@ -44,6 +49,7 @@ class TickHook : public mesh::SyncHandler {
   std::unique_ptr<mesh::SyncEngine> engine_;
   std::function<void()> before_tick_;
   std::function<void(bool)> load_changed_;
+  LoadChangeSignal* signal_;
 };
 
 int64_t steady_ms() {
@@ -101,14 +107,15 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   cfg.secret = secret_;
   cfg.gossip_interval_ms = static_cast<uint64_t>(std::max<int64_t>(config_.gossip_interval_ms, 50));
   cfg.push_window_ms = static_cast<uint64_t>(std::max<int64_t>(config_.mesh_push_window_ms, 0));
-  node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees](mesh::PeerSender& sender) {
+  LoadChangeSignal* signal = cfg.push_window_ms > 0 ? load_signal_.get() : nullptr;
+  node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees, signal](mesh::PeerSender& sender) {
     mesh::SyncEngineConfig sc;
     sc.wall_ms = wall_ms;
     auto engine =
         std::make_unique<mesh::SyncEngine>(sc, trees, directory_, clock_, journal_, load_, sender);
     auto hook = std::make_unique<TickHook>(
         std::move(engine), [this] { sample_local_load(); },
-        [this](bool force) { refresh_mesh_load(force); });
+        [this](bool force) { refresh_mesh_load(force); }, signal);
     engine_ = hook->engine();
     return hook;
   });
@@ -118,7 +125,10 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
     throw std::runtime_error("cannot listen on mesh port " + config_.host + ":" +
                              std::to_string(config_.mesh_port) + ": " + e.what());
   }
-  if (cfg.push_window_ms > 0) journal_.set_wake([node = node_.get()] { node->request_flush(); });
+  if (cfg.push_window_ms > 0) {
+    journal_.set_wake([node = node_.get()] { node->request_flush(); });
+    load_signal_->set_wake([node = node_.get()] { node->request_flush(); });
+  }
   metrics.add_collector(mesh_metrics_collector(*node_, engine_));
   work_.emplace(boost::asio::make_work_guard(io_));
   thread_ = std::thread([this] { io_.run(); });
@@ -128,7 +138,8 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
 }
 
 void MeshGlue::stop() {
-  journal_.set_wake({});  // a barrier: no router thread calls into the node after this
+  journal_.set_wake({});       // a barrier: no router thread calls into the node after this
+  load_signal_->set_wake({});  // the same
   if (!thread_.joinable()) return;
   node_->stop();  // leave + close, waits for the mesh thread (bounded)
   work_.reset();

@@ -8,7 +8,8 @@
 // Wiring (router/app.cc), in this order:
 //   1. glue = MeshGlue::create(config, directory, clock, log)   (nullptr: no mesh)
 //   2. TreeCatalog(..., glue ? glue->observer() : nullptr)
-//   3. RoutingEngine(..., glue ? glue->load_fn() : MeshLoadFn{})
+//   3. RoutingEngine(..., glue ? glue->load_fn() : MeshLoadFn{},
+//                    glue ? glue->load_signal() : nullptr)
 //   4. glue->start(trees, registry, metrics)   binds the mesh port (throws)
 //   5. admin: context.peers = [glue] { return glue->peers_json(); }
 //   6. registry add/remove hooks: glue->worker_added/removed(id)
@@ -20,8 +21,11 @@
 //
 // Local load: before every gossip round and every push flush the mesh
 // thread copies each worker's in-flight count from the registry into the
-// LoadBoard (no hot-path hook); while any is in flight the flush repeats
-// every window, so a request ending reaches peers as fast as one starting.
+// LoadBoard. With push on, every in-flight change notifies load_signal()
+// (one atomic exchange; the first change since the last sample also asks
+// for a flush), so a request ending reaches peers as fast as one starting
+// and the mesh thread sleeps while counts stand still (it used to sample
+// every window while anything was in flight: ~500 wake-ups/s per router).
 // Mesh load: the mesh thread copies the LoadBoard's per-worker mesh counts
 // into a MeshLoadTable after every round (all workers) and when peers' load
 // reports or deltas arrive (the workers they named); load_fn() reads that
@@ -48,6 +52,7 @@
 #include "radix/tree_catalog.h"
 #include "radix/worker_directory.h"
 #include "router/config.h"
+#include "router/load_change_signal.h"
 #include "router/log.h"
 #include "router/mesh_load_table.h"
 #include "router/metrics.h"
@@ -69,6 +74,8 @@ class MeshGlue {
 
   radix::TreeObserver* observer() { return &journal_; }
   MeshLoadFn load_fn();
+  // Notified by the routing engine's in-flight guards (push on; see above).
+  std::shared_ptr<LoadChangeSignal> load_signal() { return load_signal_; }
   // Builds the sync engine and the node, binds the mesh port (throws
   // std::runtime_error when it cannot), registers the metrics collector and
   // starts the mesh thread.
@@ -95,6 +102,7 @@ class MeshGlue {
   std::string secret_;
   mesh::DeltaJournal journal_;
   mesh::LoadBoard load_;
+  std::shared_ptr<LoadChangeSignal> load_signal_ = std::make_shared<LoadChangeSignal>();
   MeshLoadTable load_table_;
   WorkerRegistry* registry_ = nullptr;
   // The io_context is declared before the node so the node (its sockets and

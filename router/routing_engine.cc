@@ -10,13 +10,15 @@ namespace radixmesh::router {
 
 RoutingEngine::RoutingEngine(WorkerRegistry& registry, radix::TreeCatalog& trees,
                              const policies::Policy& policy, radix::HybridClock& clock,
-                             RoutingOptions options, MeshLoadFn mesh_load)
+                             RoutingOptions options, MeshLoadFn mesh_load,
+                             std::shared_ptr<LoadChangeSignal> load_signal)
     : registry_(registry),
       trees_(trees),
       policy_(policy),
       clock_(clock),
       options_(std::move(options)),
-      mesh_load_(std::move(mesh_load)) {}
+      mesh_load_(std::move(mesh_load)),
+      load_signal_(std::move(load_signal)) {}
 
 Status RoutingEngine::prepare(RoutingScratch& scratch, std::string_view body,
                               radix::Endpoint endpoint, std::string_view session_header_value,
@@ -158,7 +160,7 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
     if (tree && !request.blocks.empty()) tree->insert(request.blocks, chosen->id(), ts);
     RouteChoice choice;
     choice.decision_ts = ts;
-    choice.guard = InFlightGuard(chosen->shared_from_this());
+    choice.guard = InFlightGuard(chosen->shared_from_this(), load_signal_);
     choice.probe = probe;
     choice.decision = d;
     choice.candidates = routable;

@@ -140,7 +140,8 @@ struct Explanation {
 class RoutingEngine {
  public:
   RoutingEngine(WorkerRegistry& registry, radix::TreeCatalog& trees, const policies::Policy& policy,
-                radix::HybridClock& clock, RoutingOptions options, MeshLoadFn mesh_load = {});
+                radix::HybridClock& clock, RoutingOptions options, MeshLoadFn mesh_load = {},
+                std::shared_ptr<LoadChangeSignal> load_signal = {});
 
   // Parse + hash. Errors: kInvalidArgument (400), kTooLarge (413).
   // body_padded: radix::RequestParser::kPadding bytes after the body are
@@ -179,6 +180,8 @@ class RoutingEngine {
   radix::HybridClock& clock_;
   const RoutingOptions options_;
   const MeshLoadFn mesh_load_;
+  // Mesh: notified on every in-flight change (null: no mesh).
+  const std::shared_ptr<LoadChangeSignal> load_signal_;
 };
 
 }  // namespace radixmesh::router

@@ -24,7 +24,9 @@ class MeshTurnTakingTest(Cleanup, unittest.TestCase):
     # Extra router flags (the defaults are what is under test). Set
     # RADIXMESH_TURN_TAKING_ARGS="--mesh-push-window-ms 0" to watch the test
     # fail on round-only gossip.
-    ARGS = os.environ.get("RADIXMESH_TURN_TAKING_ARGS", "").split()
+    # --expose-worker-address: the test reads x-radixmesh-worker, which is
+    # hidden from clients by default.
+    ARGS = ["--expose-worker-address"] + os.environ.get("RADIXMESH_TURN_TAKING_ARGS", "").split()
 
     def chat(self, router, messages):
         status, headers, body = request(

@@ -244,6 +244,87 @@ TEST_CASE("unknown frame types from an authenticated peer are skipped, not fatal
   CHECK(a.stats().frames_skipped == 1);
 }
 
+TEST_CASE(
+    "frames are read through one buffer: many per read, split, larger than it, then garbage") {
+  Cluster c;
+  auto& a = c.add("a", {});
+  tcp::socket s(c.io);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), a.port()));
+  Handshake hs(Handshake::Role::kDialer, NodeIdentity{"raw", 1, "127.0.0.1:1", kProtocolVersion},
+               "k");
+  auto recv = [&]() {
+    std::array<uint8_t, kFrameHeaderSize> h{};
+    std::string p;
+    bool got = false;
+    std::thread reader([&] {
+      asio::read(s, asio::buffer(h));
+      auto hp = parse_header(h.data());
+      p.assign(hp.header->length, '\0');
+      asio::read(s, asio::buffer(p));
+      got = true;
+    });
+    c.run_until([&] { return got; }, 3000);
+    reader.join();
+    return std::make_pair(static_cast<FrameType>(h[5]), p);
+  };
+  // The whole hello in one write with the start of nothing else; then the
+  // handshake answer and the first sync frames in one write: the cap changes
+  // from the handshake's to the full one in the middle of a read.
+  std::string hello;
+  for (const auto& f : hs.start()) hello += encode_frame(f.type, f.payload);
+  asio::write(s, asio::buffer(hello));
+  auto [t1, p1] = recv();
+  REQUIRE(t1 == FrameType::kChallenge);
+  std::string burst;
+  for (const auto& f : hs.on_frame(t1, p1).out) burst += encode_frame(f.type, f.payload);
+  burst += encode_frame(FrameType::kDeltaBatch, "first");
+  asio::write(s, asio::buffer(burst));
+  auto [t2, p2] = recv();
+  REQUIRE(t2 == FrameType::kAuthOk);
+  REQUIRE_FALSE(hs.on_frame(t2, p2).fail);
+  REQUIRE(hs.done());
+  auto& got = c.syncs["a"]->frames;
+  REQUIRE(c.run_until([&] { return got.size() == 1; }, 3000));
+  CHECK(got[0].second == "first");
+  got.clear();
+  // Many frames in one write, an unknown type among them.
+  std::string many;
+  for (int i = 0; i < 50; ++i)
+    many += encode_frame(FrameType::kDeltaBatch, "m" + std::to_string(i));
+  many += encode_frame_raw(77, "from the future", kProtocolVersion);
+  const std::string big(300'000, 'b');  // larger than the 64 KiB read buffer
+  many += encode_frame(FrameType::kDeltaBatch, big);
+  many += encode_frame(FrameType::kDeltaBatch, "after big");
+  asio::write(s, asio::buffer(many));
+  REQUIRE(c.run_until([&] { return got.size() == 52; }, 3000));
+  for (int i = 0; i < 50; ++i) CHECK(got[i].second == "m" + std::to_string(i));
+  CHECK(got[50].second == big);
+  CHECK(got[51].second == "after big");
+  CHECK(a.stats().frames_skipped == 1);
+  // One frame a byte at a time: nothing until its last byte, then exactly it.
+  const std::string split = encode_frame(FrameType::kDeltaBatch, "split");
+  for (size_t i = 0; i < split.size(); ++i) {
+    asio::write(s, asio::buffer(split.data() + i, 1));
+    c.run_for(i + 1 == split.size() ? 0 : 2);
+    if (i + 1 < split.size()) CHECK(got.size() == 52);
+  }
+  REQUIRE(c.run_until([&] { return got.size() == 53; }, 3000));
+  CHECK(got[52].second == "split");
+  // A good frame followed in the same write by a corrupted one: the good one
+  // is delivered, the bad one closes the connection, the node keeps serving.
+  std::string tail = encode_frame(FrameType::kDeltaBatch, "last good");
+  std::string bad = encode_frame(FrameType::kDeltaBatch, "corrupt");
+  bad.back() ^= 1;
+  tail += bad + encode_frame(FrameType::kDeltaBatch, "never");
+  asio::write(s, asio::buffer(tail));
+  REQUIRE(c.run_until([&] { return a.stats().rejects(RejectReason::kBadChecksum) == 1; }, 3000));
+  c.run_for(50);
+  REQUIRE(got.size() == 54);
+  CHECK(got[53].second == "last good");
+  auto& b = c.add("b", {c.addr(0)});
+  CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 5000));
+}
+
 TEST_CASE("the per-peer send queue is bounded in bytes") {
   Cluster c;
   auto& a = c.add("a", {});

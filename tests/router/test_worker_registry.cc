@@ -167,3 +167,36 @@ TEST_CASE("concurrent guards never let the count drift") {
   for (auto& t : threads) t.join();
   CHECK(a->in_flight() == 0);
 }
+
+TEST_CASE("in-flight changes wake the mesh once until it samples again") {
+  auto reg = make_registry();
+  auto a = reg.add("http://127.0.0.1:1").value();
+  auto signal = std::make_shared<LoadChangeSignal>();
+  int wakes = 0;
+  uint64_t seen_at_wake = 0;
+  signal->set_wake([&] {
+    ++wakes;
+    seen_at_wake = a->in_flight();  // the change is visible when the wake runs
+  });
+  {
+    InFlightGuard g(a, signal);
+    CHECK(wakes == 1);
+    CHECK(seen_at_wake == 1);
+    InFlightGuard h(a, signal);  // same window: no second wake
+    InFlightGuard moved(std::move(g));
+    CHECK(wakes == 1);
+    signal->rearm();  // the mesh sampled the counts
+    h.reset();        // a request ending wakes it again
+    CHECK(wakes == 2);
+    CHECK(seen_at_wake == 1);
+    h.reset();  // idempotent: no change, no wake
+    signal->rearm();
+    CHECK(wakes == 2);
+  }  // `moved` ends
+  CHECK(wakes == 3);
+  CHECK(a->in_flight() == 0);
+  // set_wake({}) stops the wakes (the mesh is stopping).
+  signal->set_wake({});
+  InFlightGuard late(a, signal);
+  CHECK(wakes == 3);
+}
