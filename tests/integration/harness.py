@@ -23,6 +23,18 @@ BUILD = pathlib.Path(os.environ.get("RADIXMESH_BUILD", ROOT / "build"))
 HOST = "127.0.0.1"
 
 
+def sanitized_build():
+    """True when BUILD was configured with a sanitizer (build-asan/). Their
+    runtimes need descriptors of their own: UBSan's vptr check probes memory
+    through a pipe and reports a false "invalid vptr" when none is left."""
+    try:
+        info = json.loads((BUILD / "meson-info" / "intro-buildoptions.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(o.get("name") == "b_sanitize" and o.get("value") not in ("none", "")
+               for o in info)
+
+
 def binary(rel):
     """Path of a built binary, e.g. binary('router/radixmesh')."""
     p = BUILD / rel
