@@ -84,10 +84,6 @@ class App {
   ServerState& server_state() { return state_; }
   tcp::endpoint data_endpoint() const { return listener_->local_endpoint(); }
   tcp::endpoint admin_endpoint() const { return admin_server_->local_endpoint(); }
-  // For the admin API: runs `fn` on an io thread's executor (explain needs a
-  // RoutingScratch; admin owns one of its own instead when it can).
-  net::any_io_executor control_executor() { return threads_.front()->ioc.get_executor(); }
-
  private:
   struct IoThread {
     explicit IoThread(const App& app, size_t index);
