@@ -155,6 +155,21 @@ App::App(RouterConfig config, const Logger& log)
   // Mesh seam: the mesh's load board supplies other routers' in-flight
   // counts per worker here. Empty: 0 (this router's own counts only).
   MeshLoadFn mesh_load = mesh_ ? mesh_->load_fn() : MeshLoadFn{};
+  // Admission: workers capped at --max-in-flight-per-worker, the rest queue.
+  if (config_.max_in_flight_per_worker > 0) {
+    AdmissionOptions admission;
+    admission.max_queue = static_cast<size_t>(config_.max_queue);
+    admission.timeout = ms(config_.queue_timeout_ms);
+    AdmissionMetrics am;
+    am.wait_seconds = families_.admission_wait.with({});
+    am.depth = families_.admission_depth.with({});
+    am.rejected_full = families_.admission_rejected.with({"queue_full"});
+    am.rejected_timeout = families_.admission_rejected.with({"timeout"});
+    am.client_gone = families_.admission_rejected.with({"client_gone"});
+    admission_ = std::make_shared<AdmissionQueue>(admission, std::move(am));
+    routing.max_in_flight_per_worker = static_cast<uint32_t>(config_.max_in_flight_per_worker);
+    routing.slot_listener = admission_;
+  }
   engine_ =
       std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
                                       std::move(mesh_load), mesh_ ? mesh_->load_signal() : nullptr);
@@ -172,12 +187,28 @@ App::App(RouterConfig config, const Logger& log)
     feedback_ = std::make_unique<CacheFeedback>(trees_, routing.block_bytes, &metrics_,
                                                 use_budgets(config_) ? &budgets_ : nullptr);
   }
-  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get(), feedback_.get());
+  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get(), feedback_.get(),
+                                   admission_.get());
+
+  if (!config_.api_keys_file.empty()) {
+    ApiKeyStoreOptions keys;
+    keys.path = config_.api_keys_file;
+    keys.defaults.rps = config_.rate_limit_rps;
+    keys.defaults.burst = config_.rate_limit_burst;
+    std::function<size_t()> members;
+    if (mesh_) members = [m = mesh_.get()] { return m->live_members(); };
+    api_keys_ = std::make_unique<ApiKeyStore>(keys, std::move(members));  // throws on a bad file
+    families_.api_keys.with({})->set(static_cast<double>(api_keys_->current()->size()));
+    log_.info("api keys: " + std::to_string(api_keys_->current()->size()) + " loaded from " +
+              config_.api_keys_file);
+  }
 
   HandlerOptions handler;
   handler.session_header = config_.session_header;
   handler.max_requests_per_client = static_cast<size_t>(config_.max_requests_per_client);
   handler.pool_limit_per_worker = pool_limit_per_worker(config_);
+  handler.api_keys = api_keys_.get();
+  handler.forward_authorization = config_.forward_authorization;
   dp_metrics_->set_pool_limit(handler.pool_limit_per_worker);
   handler_ = std::make_unique<RequestHandler>(*engine_, *proxy_, registry_, dp_metrics_.get(),
                                               state_, handler);
@@ -242,6 +273,7 @@ App::App(RouterConfig config, const Logger& log)
     request_shutdown();
   });
   broker_timer_ = std::make_unique<net::steady_timer>(control);
+  if (api_keys_) keys_timer_ = std::make_unique<net::steady_timer>(control);
 
   add_configured_workers();
 }
@@ -253,6 +285,7 @@ App::~App() {
   admin_server_.reset();
   signals_.reset();
   broker_timer_.reset();
+  keys_timer_.reset();
   dns_.reset();
   health_.reset();
   load_poller_.reset();
@@ -314,6 +347,33 @@ awaitable<void> App::broker_loop() {
   }
 }
 
+awaitable<void> App::api_keys_loop() {
+  // Re-reads --api-keys-file when it changed; a bad file keeps the old keys.
+  // A stat per period; the read and parse only after a change.
+  auto& ok = *families_.api_key_reloads.with({"ok"});
+  auto& failed = *families_.api_key_reloads.with({"error"});
+  auto& count = *families_.api_keys.with({});
+  while (!shutdown_started_.load()) {
+    keys_timer_->expires_after(ms(config_.api_keys_poll_ms));
+    auto [ec] = co_await keys_timer_->async_wait(use_tuple);
+    if (ec) break;
+    std::string why;
+    switch (api_keys_->poll(&why)) {
+      case ApiKeyStore::Reload::kUnchanged:
+        break;
+      case ApiKeyStore::Reload::kReloaded:
+        ok.inc();
+        count.set(static_cast<double>(api_keys_->current()->size()));
+        log_.info("api keys reloaded from " + config_.api_keys_file + ": " + why);
+        break;
+      case ApiKeyStore::Reload::kFailed:
+        failed.inc();
+        log_.error("api keys: " + config_.api_keys_file + ": " + why);
+        break;
+    }
+  }
+}
+
 void App::request_shutdown() {
   if (shutdown_started_.exchange(true)) return;
   net::co_spawn(threads_.front()->ioc, shutdown_sequence(), net::detached);
@@ -348,6 +408,7 @@ awaitable<void> App::shutdown_sequence() {
   admin_server_->stop();
   signals_->cancel();
   broker_timer_->cancel();
+  if (keys_timer_) keys_timer_->cancel();
   for (auto& t : threads_) {
     net::post(t->ioc, [s = t->state.get()] {
       s->sessions.close_all();
@@ -361,6 +422,7 @@ awaitable<void> App::shutdown_sequence() {
 bool App::run() {
   listener_->start();
   net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
+  if (api_keys_) net::co_spawn(threads_.front()->ioc, api_keys_loop(), net::detached);
   if (dns_) dns_->start();
   for (auto& t : threads_) net::co_spawn(t->ioc, maintenance_loop(t.get()), net::detached);
   log_.info("radixmesh listening on " + config_.host + ":" +

@@ -98,6 +98,7 @@ class App {
   // (which runs on a thread of its own, never on an io thread).
   void start_admin();
   awaitable<void> broker_loop();
+  awaitable<void> api_keys_loop();
   static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
   void finish_threads();
@@ -120,7 +121,9 @@ class App {
   WorkerRegistry registry_;
   std::unique_ptr<RoutingEngine> engine_;
   std::unique_ptr<CacheFeedback> feedback_;  // null with --cache-feedback=false
+  std::shared_ptr<AdmissionQueue> admission_;  // null without --max-in-flight-per-worker
   std::unique_ptr<Proxy> proxy_;
+  std::unique_ptr<ApiKeyStore> api_keys_;  // null without --api-keys-file
   ServerState state_;
   std::unique_ptr<RequestHandler> handler_;
 
@@ -135,6 +138,7 @@ class App {
   std::unique_ptr<AdminServer> admin_server_;
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> broker_timer_;
+  std::unique_ptr<net::steady_timer> keys_timer_;  // --api-keys-file re-read poll
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::atomic<bool> shutdown_started_{false};
   std::mutex run_mu_;

@@ -230,6 +230,10 @@ Status validate(const RouterConfig& c) {
   }
   if (auto s = check_readable("admin-token-file", c.admin_token_file); !s) return s;
   if (auto s = check_readable("mesh-secret-file", c.mesh_secret_file); !s) return s;
+  if (auto s = check_readable("api-keys-file", c.api_keys_file); !s) return s;
+  if (c.api_keys_file.empty() && c.rate_limit_rps > 0) {
+    return invalid("flag --rate-limit-rps: needs --api-keys-file (limits are per API key)");
+  }
   for (const auto& url : c.workers) {
     if (auto s = validate_worker_url(url); !s)
       return invalid("flag --worker: " + s.error().message);

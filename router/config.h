@@ -84,6 +84,16 @@ struct RouterConfig {
   int64_t max_response_bytes = 1073741824;   // response body bytes at most (0: no limit)
   bool expose_worker_address = false;        // x-radixmesh-worker, worker URLs in errors
   bool forwarded_headers = true;             // add X-Forwarded-For / -Proto upstream
+  // Access: API keys, rate limits, admission (router/api_key_store.h,
+  // router/admission_queue.h).
+  std::string api_keys_file;               // empty: no authentication
+  int64_t api_keys_poll_ms = 1000;         // how often the key file is checked for changes
+  bool forward_authorization = false;      // with keys: send Authorization on to workers
+  double rate_limit_rps = 0;               // per key unless the file says; 0: none
+  double rate_limit_burst = 0;             // 0: one second of rps (at least 1)
+  int64_t max_in_flight_per_worker = 0;    // this router's requests per worker; 0: no cap
+  int64_t max_queue = 256;                 // requests waiting for a worker slot at most
+  int64_t queue_timeout_ms = 10000;        // a queued request gets 503 after this
   int64_t health_interval_ms = 2000;
   int64_t metrics_interval_ms = 500;  // worker /metrics load scrape; 0: off
   int64_t breaker_failures = 5;

@@ -60,6 +60,13 @@ unsigned http_status(RouterErrc e) {
       return 429;
     case RouterErrc::kRequestTimeout:
       return 408;
+    case RouterErrc::kUnauthorized:
+      return 401;
+    case RouterErrc::kRateLimited:
+      return 429;
+    case RouterErrc::kQueueFull:
+    case RouterErrc::kQueueTimeout:
+      return 503;
   }
   return 500;
 }
@@ -89,7 +96,13 @@ std::string_view error_type(RouterErrc e) {
     case RouterErrc::kInternal:
       return "server_error";
     case RouterErrc::kPerClientCap:
+    case RouterErrc::kRateLimited:
       return "rate_limit_error";
+    case RouterErrc::kUnauthorized:
+      return "authentication_error";
+    case RouterErrc::kQueueFull:
+    case RouterErrc::kQueueTimeout:
+      return "service_unavailable_error";
   }
   return "server_error";
 }
@@ -132,6 +145,14 @@ std::string_view error_code_name(RouterErrc e) {
       return "too_many_requests_per_client";
     case RouterErrc::kRequestTimeout:
       return "request_timeout";
+    case RouterErrc::kUnauthorized:
+      return "invalid_api_key";
+    case RouterErrc::kRateLimited:
+      return "rate_limit_exceeded";
+    case RouterErrc::kQueueFull:
+      return "admission_queue_full";
+    case RouterErrc::kQueueTimeout:
+      return "admission_queue_timeout";
   }
   return "internal_error";
 }

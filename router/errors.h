@@ -37,6 +37,10 @@ enum class RouterErrc {
   kNotImplemented,       // a transfer coding the router does not implement: 501
   kPerClientCap,         // the client address has too many requests in flight: 429
   kRequestTimeout,       // the client's header or body was not complete in time: 408
+  kUnauthorized,         // --api-keys-file set and the bearer key is missing or unknown: 401
+  kRateLimited,          // the API key's token bucket is empty: 429
+  kQueueFull,            // every worker at --max-in-flight-per-worker and the queue full: 503
+  kQueueTimeout,         // waited --queue-timeout-ms for a worker slot: 503
 };
 
 const boost::system::error_category& router_category();

@@ -12,6 +12,9 @@
 //
 // Mesh: with a LoadChangeSignal each +1 / -1 also notifies it, so the mesh
 // pushes the change one window later (router/load_change_signal.h).
+//
+// Admission (--max-in-flight-per-worker): try_acquire() never takes the count
+// over the cap, and a SlotListener hears each release.
 #pragma once
 
 #include <memory>
@@ -22,9 +25,30 @@
 
 namespace radixmesh::router {
 
+// Hears every released slot (router/admission_queue.h): a request waiting
+// for a worker below --max-in-flight-per-worker can be woken. Any thread.
+class SlotListener {
+ public:
+  virtual ~SlotListener() = default;
+  virtual void slot_freed(radix::WorkerId worker) = 0;
+};
+
 class InFlightGuard {
  public:
   InFlightGuard() = default;
+  // The count + 1 only while below `cap` (see Worker::try_add_in_flight);
+  // an empty guard otherwise. `listener` hears the release.
+  static InFlightGuard try_acquire(std::shared_ptr<Worker> worker, uint32_t cap,
+                                   std::shared_ptr<LoadChangeSignal> signal,
+                                   std::shared_ptr<SlotListener> listener) {
+    InFlightGuard g;
+    if (!worker || !worker->try_add_in_flight(cap)) return g;
+    g.worker_ = std::move(worker);
+    g.signal_ = std::move(signal);
+    g.listener_ = std::move(listener);
+    if (g.signal_) g.signal_->notify();
+    return g;
+  }
   explicit InFlightGuard(std::shared_ptr<Worker> worker,
                          std::shared_ptr<LoadChangeSignal> signal = {})
       : worker_(std::move(worker)), signal_(std::move(signal)) {
@@ -36,12 +60,15 @@ class InFlightGuard {
   ~InFlightGuard() { reset(); }
 
   InFlightGuard(InFlightGuard&& o) noexcept
-      : worker_(std::move(o.worker_)), signal_(std::move(o.signal_)) {}
+      : worker_(std::move(o.worker_)),
+        signal_(std::move(o.signal_)),
+        listener_(std::move(o.listener_)) {}
   InFlightGuard& operator=(InFlightGuard&& o) noexcept {
     if (this != &o) {
       reset();
       worker_ = std::move(o.worker_);
       signal_ = std::move(o.signal_);
+      listener_ = std::move(o.listener_);
     }
     return *this;
   }
@@ -52,9 +79,12 @@ class InFlightGuard {
   void reset() {
     if (worker_) {
       worker_->sub_in_flight();
+      const radix::WorkerId id = worker_->id();
       worker_.reset();
       if (signal_) signal_->notify();
       signal_.reset();
+      if (listener_) listener_->slot_freed(id);
+      listener_.reset();
     }
   }
 
@@ -64,6 +94,7 @@ class InFlightGuard {
  private:
   std::shared_ptr<Worker> worker_;
   std::shared_ptr<LoadChangeSignal> signal_;
+  std::shared_ptr<SlotListener> listener_;  // admission queue; null: none
 };
 
 }  // namespace radixmesh::router

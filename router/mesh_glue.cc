@@ -172,6 +172,15 @@ void MeshGlue::worker_removed(radix::WorkerId id) {
   journal_.note_worker_event(mesh::WorkerEvent::Kind::kRemoved, id, clock_.now().value);
 }
 
+size_t MeshGlue::live_members() const {
+  size_t n = 1;
+  if (!node_) return n;
+  for (const auto& p : node_->peers()) {
+    if (p.state == mesh::MemberState::kAlive || p.state == mesh::MemberState::kSuspect) ++n;
+  }
+  return n;
+}
+
 nlohmann::json MeshGlue::peers_json() const {
   nlohmann::json out = nlohmann::json::array();
   if (!node_) return out;

@@ -83,6 +83,10 @@ class MeshGlue {
   void stop();
 
   nlohmann::json peers_json() const;
+  // Members alive or suspect, this node included (>= 1): the N that rate
+  // limits divide by (router/rate_limiter.h). Any thread; copies the peer
+  // list, so callers cache it.
+  size_t live_members() const;
   void worker_added(radix::WorkerId id);
   void worker_removed(radix::WorkerId id);
   uint16_t port() const { return node_ ? node_->port() : 0; }

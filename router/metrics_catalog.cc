@@ -77,6 +77,30 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
       client_limited(r.counter("radixmesh_client_requests_limited_total",
                                "Requests answered 429 because their client address had "
                                "--max-requests-per-client requests in flight.",
-                               {})) {}
+                               {})),
+      auth_failures(r.counter("radixmesh_auth_failures_total",
+                              "Data-plane requests answered 401 by reason (missing: no bearer "
+                              "key; invalid: a key not in --api-keys-file).",
+                              {"reason"})),
+      rate_limited(r.counter("radixmesh_rate_limited_total",
+                             "Requests answered 429 because their API key's token bucket was "
+                             "empty, by tenant (the key file's name=).",
+                             {"tenant"})),
+      api_keys(r.gauge("radixmesh_api_keys", "API keys loaded from --api-keys-file.", {})),
+      api_key_reloads(r.counter("radixmesh_api_keys_reloads_total",
+                                "Re-reads of a changed --api-keys-file by result (ok, error: the "
+                                "previous keys stay in force).",
+                                {"result"})),
+      admission_wait(r.histogram("radixmesh_admission_queue_wait_seconds",
+                                 "Time requests waited in the admission queue for a worker "
+                                 "below --max-in-flight-per-worker (whatever the outcome).",
+                                 {})),
+      admission_depth(r.gauge("radixmesh_admission_queue_depth",
+                              "Requests waiting in the admission queue now.", {})),
+      admission_rejected(r.counter("radixmesh_admission_rejected_total",
+                                   "Requests that left the admission queue without a worker, "
+                                   "by reason (queue_full: 503; timeout: 503 after "
+                                   "--queue-timeout-ms; client_gone: the client closed).",
+                                   {"reason"})) {}
 
 }  // namespace radixmesh::router

@@ -63,7 +63,10 @@ class WatchScope {
 
 // Overload, not breakage: a Retry-After tells the client when to come back.
 unsigned retry_after_s(RouterErrc e) {
-  return e == RouterErrc::kPoolExhausted || e == RouterErrc::kLocalResources ? 1 : 0;
+  return e == RouterErrc::kPoolExhausted || e == RouterErrc::kLocalResources ||
+                 e == RouterErrc::kQueueFull || e == RouterErrc::kQueueTimeout
+             ? 1
+             : 0;
 }
 
 // Endpoints whose answers carry a usage (or SGLang meta_info) report.
@@ -102,8 +105,12 @@ struct Proxy::Attempt {
 };
 
 Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
-             CacheFeedback* feedback)
-    : engine_(engine), options_(options), metrics_(metrics), feedback_(feedback) {}
+             CacheFeedback* feedback, AdmissionQueue* admission)
+    : engine_(engine),
+      options_(options),
+      metrics_(metrics),
+      feedback_(feedback),
+      admission_(admission) {}
 
 awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
                                bool can_retry) const {
@@ -234,7 +241,34 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
   RouterErrc last_error = RouterErrc::kNoHealthyWorker;
   std::string last_message;
   for (int attempt_no = 0;; ++attempt_no) {
-    auto choice = engine_.choose(scratch, ex.prepared, tried);
+    Result<RouteChoice> choice = make_error(ErrorCode::kUnavailable, "");
+    if (attempt_no == 0 && admission_) {
+      Admission admitted =
+          co_await admission_->admit(ex.client.socket(), engine_, scratch, ex.prepared);
+      if (admitted.outcome == Admission::Outcome::kClientGone) {
+        result.status = 499;  // left while queued: nothing to answer
+        result.keep_alive = false;
+        co_return result;
+      }
+      if (admitted.outcome != Admission::Outcome::kRouted) {
+        const bool full = admitted.outcome == Admission::Outcome::kQueueFull;
+        const RouterErrc e = full ? RouterErrc::kQueueFull : RouterErrc::kQueueTimeout;
+        const std::string why =
+            full ? "every worker has --max-in-flight-per-worker requests in flight and " +
+                       std::to_string(admission_->options().max_queue) +
+                       " requests are queued (--max-queue)"
+                 : "no worker slot within --queue-timeout-ms (" +
+                       std::to_string(admission_->options().timeout.count()) + " ms)";
+        const error_code ec = co_await write_error(ex.client, e, why, ex.keep_alive,
+                                                   ex.request.version(), {}, false, retry_after_s(e));
+        result.status = http_status(e);
+        result.keep_alive = ex.keep_alive && !ec;
+        co_return result;
+      }
+      choice = std::move(admitted.choice);
+    } else {
+      choice = engine_.choose(scratch, ex.prepared, tried);
+    }
     if (!choice.ok()) {
       const RouterErrc e = attempt_no == 0 ? from_error_code(choice.error().code) : last_error;
       const std::string& message = attempt_no == 0 ? choice.error().message : last_message;

@@ -1,7 +1,9 @@
 // Proxy: one client request -> a worker -> the response streamed back.
 //
 //   for attempt in 0..max_retries:
-//     choose a worker (RoutingEngine; excludes those already tried)
+//     choose a worker (RoutingEngine; excludes those already tried; the
+//       first attempt waits in the AdmissionQueue while every worker is at
+//       --max-in-flight-per-worker: 503 when the queue is full or too slow)
 //     lease a pooled connection (UpstreamPool)  ── connect errors: retry
 //     write the request byte for byte (hop-by-hop headers dropped, Host set)
 //     read the response header (first-byte timeout)  ── reset, 5xx, 429: retry
@@ -30,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "router/admission_queue.h"
 #include "router/cache_feedback.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
@@ -85,8 +88,10 @@ struct ClientExchange {
 class Proxy {
  public:
   // `feedback` (may be null): hears every complete response's usage report.
+  // `admission` (may be null): the first attempt waits there for a worker
+  // below --max-in-flight-per-worker (router/admission_queue.h).
   Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
-        CacheFeedback* feedback = nullptr);
+        CacheFeedback* feedback = nullptr, AdmissionQueue* admission = nullptr);
 
   awaitable<ProxyResult> forward(ClientExchange exchange, RoutingScratch& scratch,
                                  UpstreamPool& pool) const;
@@ -100,6 +105,7 @@ class Proxy {
   const ProxyOptions options_;
   DataPlaneMetrics* metrics_;  // null in tests
   CacheFeedback* feedback_;    // null: no cached-token feedback
+  AdmissionQueue* admission_;  // null: no admission queue
 };
 
 }  // namespace radixmesh::router

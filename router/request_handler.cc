@@ -40,6 +40,17 @@ class ActiveRequest {
   ServerState& s_;
 };
 
+// 401s by reason, 429s by tenant (never by key). Denials only: the family
+// lookup takes its mutex.
+void count_denial(DataPlaneMetrics* m, const Access& a) {
+  if (!m) return;
+  if (a.error == RouterErrc::kRateLimited && a.entry) {
+    m->families().rate_limited.with({a.entry->tenant})->inc();
+  } else {
+    m->families().auth_failures.with({std::string(a.reason)})->inc();
+  }
+}
+
 }  // namespace
 
 RequestHandler::RequestHandler(const RoutingEngine& engine, const Proxy& proxy,
@@ -99,7 +110,25 @@ awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
   bool reusable = keep_alive;
   Incomplete incomplete = Incomplete::kNone;
 
-  if (path == "/health" || path == "/readiness" || path == "/v1/models") {
+  // API keys and rate limits: before anything else but the probes.
+  std::optional<Access> denied;
+  if (options_.api_keys && path != "/health" && path != "/readiness") {
+    Access access = options_.api_keys->check(request[http::field::authorization], now_ms());
+    if (!access.ok) {
+      denied = std::move(access);
+    } else if (!options_.forward_authorization) {
+      request.erase(http::field::authorization);  // the key stays at the edge
+    }
+  }
+
+  if (denied) {
+    kind = RouteKind::kOther;
+    if (const auto endpoint = radix::endpoint_for_path(path)) kind = kind_of(*endpoint);
+    status = http_status(denied->error);
+    count_denial(metrics_, *denied);
+    ec = co_await write_error(stream, denied->error, denied->message, keep_alive, version, {},
+                              is_head, denied->retry_after_s);
+  } else if (path == "/health" || path == "/readiness" || path == "/v1/models") {
     kind = path == "/health"      ? RouteKind::kHealth
            : path == "/readiness" ? RouteKind::kReadiness
                                   : RouteKind::kModels;

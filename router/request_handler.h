@@ -9,6 +9,10 @@
 //   anything else             404 (unknown path) or 405 (known path, wrong
 //                             method), as OpenAI-style JSON errors
 //
+// With --api-keys-file, every path but /health and /readiness first needs
+// "Authorization: Bearer KEY" (401) and a token of the key's rate limit
+// (429 + Retry-After); see router/api_key_store.h.
+//
 // Ownership: borrows everything (the composition root owns it); immutable
 // after construction and shared by all io threads. Per-thread state comes in
 // through IoThreadState, per-connection state through SessionState.
@@ -21,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "router/api_key_store.h"
 #include "router/body_budget.h"
 #include "router/client_limiter.h"
 #include "router/data_plane_metrics.h"
@@ -70,6 +75,13 @@ struct HandlerOptions {
   // answers 503 upstream_pool_exhausted while every routable worker has all
   // of them lent out. 0: not checked.
   size_t pool_limit_per_worker = 0;
+  // --api-keys-file (router/api_key_store.h); null: no authentication. With
+  // it every data-plane request but /health and /readiness needs a known
+  // bearer key (401) and takes a token of its bucket (429).
+  const ApiKeyStore* api_keys = nullptr;
+  // With api_keys: keep the client's Authorization header on the proxied
+  // request (--forward-authorization); else it is removed.
+  bool forward_authorization = false;
 };
 
 // Process-wide state the handler reads and the shutdown sequence writes.

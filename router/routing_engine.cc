@@ -134,6 +134,18 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
   const int64_t now = now_ms();
   const std::shared_ptr<radix::PrefixTree> tree = tree_for(request.model);
   size_t routable = refresh(set, tree.get(), exclude, now);
+  const uint32_t cap = options_.max_in_flight_per_worker;
+  scratch.at_cap.clear();
+  auto saturated = [&](size_t i) {
+    set.views[i].healthy = false;
+    --routable;
+    scratch.at_cap.push_back(set.views[i].id);
+  };
+  if (cap > 0) {
+    for (size_t i = 0; i < set.workers.size(); ++i) {
+      if (set.views[i].healthy && set.workers[i]->in_flight() >= cap) saturated(i);
+    }
+  }
 
   // Matching is the expensive part; a policy that ignores it skips it.
   radix::MatchResult match;
@@ -150,6 +162,15 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
         policy_.choose(view, set.views, use_match ? &match : nullptr, scratch.rng);
     if (!d.index || *d.index >= set.workers.size() || !set.views[*d.index].healthy) break;
     Worker* chosen = set.workers[*d.index];
+    // The slot first (another thread may have taken the last one since the
+    // filter above), then the breaker's admission.
+    InFlightGuard guard = cap > 0 ? InFlightGuard::try_acquire(chosen->shared_from_this(), cap,
+                                                               load_signal_, options_.slot_listener)
+                                  : InFlightGuard(chosen->shared_from_this(), load_signal_);
+    if (!guard) {
+      saturated(*d.index);
+      continue;
+    }
     bool probe = false;
     if (!chosen->breaker().try_acquire(now, &probe)) {
       set.views[*d.index].healthy = false;
@@ -160,12 +181,17 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
     if (tree && !request.blocks.empty()) tree->insert(request.blocks, chosen->id(), ts);
     RouteChoice choice;
     choice.decision_ts = ts;
-    choice.guard = InFlightGuard(chosen->shared_from_this(), load_signal_);
+    choice.guard = std::move(guard);
     choice.probe = probe;
     choice.decision = d;
     choice.candidates = routable;
     choice.decision_time = Clock::now() - started;
     return choice;
+  }
+  if (!scratch.at_cap.empty()) {
+    return make_error(ErrorCode::kUnavailable,
+                      "every healthy worker serving model '" + request.model + "' has " +
+                          std::to_string(cap) + " requests in flight (--max-in-flight-per-worker)");
   }
   return make_error(ErrorCode::kUnavailable,
                     exclude.empty()

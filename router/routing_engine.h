@@ -63,6 +63,13 @@ struct RoutingOptions {
   // Worker-reported load (Worker::load_report) older than this is ignored.
   int64_t load_stale_after_ms = 2000;
   radix::ParseLimits parse_limits;
+  // Admission (--max-in-flight-per-worker): a worker with this many of this
+  // router's requests in flight is not a candidate (0: no cap). choose()
+  // then fails with kUnavailable and names the saturated workers in
+  // RoutingScratch::at_cap, so the caller can queue (router/admission_queue.h).
+  uint32_t max_in_flight_per_worker = 0;
+  // Hears every slot release of a capped guard (null: none).
+  std::shared_ptr<SlotListener> slot_listener;
 };
 
 // In-flight requests other routers report for workers (the mesh's load
@@ -97,6 +104,9 @@ class RoutingScratch {
   std::array<CandidateSet, 4> sets;
   size_t next_set = 0;
   uint64_t set_builds = 0;  // how often a set was (re)built (tests, benchmarks)
+  // After a choose() that failed: the workers left out only for being at
+  // --max-in-flight-per-worker (empty: the failure was not saturation).
+  std::vector<radix::WorkerId> at_cap;
 };
 
 struct PreparedRequest {

@@ -73,6 +73,15 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   uint32_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   void add_in_flight() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
   void sub_in_flight() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+  // +1 unless `cap` are in flight already (--max-in-flight-per-worker): a
+  // compare-exchange, so concurrent threads never take the count over cap.
+  bool try_add_in_flight(uint32_t cap) {
+    uint32_t n = in_flight_.load(std::memory_order_relaxed);
+    while (n < cap) {
+      if (in_flight_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
 
   // Upstream connections to the worker lent to exchanges now, over every io
   // thread's pool (router/upstream_pool.h): pool saturation for /readiness
