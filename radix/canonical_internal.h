@@ -147,7 +147,8 @@ struct TopFields {
       instructions;
   bool has_model = false, has_messages = false, has_tools = false, has_functions = false,
        has_stream = false, has_user = false, has_prompt = false, has_input = false,
-       has_text = false, has_input_ids = false, has_instructions = false;
+       has_text = false, has_input_ids = false, has_instructions = false,
+       has_stream_options = false;
 };
 
 // Per-endpoint encoders (canonical_chat.cc, canonical_text.cc).

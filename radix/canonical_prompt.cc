@@ -38,6 +38,8 @@ canon::TopFields scan_top(dom::object root) {
       f.functions = kv.value, f.has_functions = true;
     else if (k == "stream")
       f.stream = kv.value, f.has_stream = true;
+    else if (k == "stream_options")
+      f.has_stream_options = true;
     else if (k == "user")
       f.user = kv.value, f.has_user = true;
     else if (k == "prompt")
@@ -188,6 +190,7 @@ Status RequestParser::parse(std::string_view body, Endpoint endpoint, ParsedRequ
   out.ns = PromptNamespace::kText;
   out.canonical.clear();
   out.stream = false;
+  out.has_stream_options = false;
   out.user.clear();
   out.prompt_chars = 0;
   out.canonical_bytes = 0;
@@ -216,6 +219,7 @@ Status RequestParser::parse(std::string_view body, Endpoint endpoint, ParsedRequ
   if (f.has_stream && !f.stream.is_null()) {
     if (f.stream.get(out.stream) != SUCCESS) return invalid("stream", "must be a boolean");
   }
+  out.has_stream_options = f.has_stream_options;
   if (f.has_user) {
     std::string_view u;
     if (f.user.get(u) == SUCCESS) out.user.assign(u);

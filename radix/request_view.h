@@ -33,6 +33,7 @@ struct ParsedRequest {
                                // (left empty when the parser names blocks itself: ChainSpec)
   size_t canonical_bytes = 0;  // size of the canonical prompt, in both modes
   bool stream = false;
+  bool has_stream_options = false;  // the body names stream_options (any value, even null)
   std::string user;         // "user" field if a string (session key for consistent_hash)
   size_t prompt_chars = 0;  // size of the prompt content, for load estimates
                             // (text bytes; 4 per token id)

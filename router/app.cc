@@ -182,6 +182,7 @@ App::App(RouterConfig config, const Logger& log)
   proxy.max_response_bytes = static_cast<uint64_t>(config_.max_response_bytes);
   proxy.expose_worker_address = config_.expose_worker_address;
   proxy.forwarded_headers = config_.forwarded_headers;
+  proxy.stream_usage = config_.stream_usage;
   proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
   if (config_.cache_feedback) {
     feedback_ = std::make_unique<CacheFeedback>(trees_, routing.block_bytes, &metrics_,

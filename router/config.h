@@ -70,6 +70,7 @@ struct RouterConfig {
   double cost_load_weight = 0.5;
   double consistent_hash_load_factor = 1.25;  // bounded load: ceil(f * mean)
   bool cache_feedback = true;                 // trim trees by the workers' reported cached tokens
+  bool stream_usage = true;                   // ask streams for usage (router/stream_usage.h)
   bool capacity_estimate = false;  // per-worker budgets from the feedback, below the ceiling
   // Upstream.
   int64_t connect_timeout_ms = 2000;

@@ -71,6 +71,7 @@ std::vector<OptionSpec> build_table() {
     {"cost-overlap-weight", "Routing", "X", "cost policy: weight of the reusable fraction", &C::cost_overlap_weight, 0, 1e9},
     {"cost-load-weight", "Routing", "X", "cost policy: weight of the normalised load", &C::cost_load_weight, 0, 1e9},
     {"cache-feedback", "Routing", "", "trim the tree when a worker reports fewer cached tokens than predicted (on; --cache-feedback=false: off)", &C::cache_feedback},
+    {"stream-usage", "Routing", "", "ask a streamed chat/completions request without stream_options for usage, read the worker's cached tokens from it and keep the usage chunk from the client (on; needs --cache-feedback; =false: off)", &C::stream_usage},
     {"capacity-estimate", "Routing", "", "estimate each worker's tenant budget from its reports, with --max-blocks-per-worker as the ceiling (needs --cache-feedback)", &C::capacity_estimate},
     {"consistent-hash-load-factor", "Routing", "X", "consistent_hash: a worker takes at most ceil(X * mean load)", &C::consistent_hash_load_factor, 1, 1e9},
 

@@ -74,6 +74,9 @@ DataPlaneMetrics::DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& fam
                      {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 1e-1})
           .with({});
   client_limited_ = families_.client_limited.with({});
+  stream_usage_ = {families_.stream_usage.with({"dropped"}),
+                   families_.stream_usage.with({"not_reported"}),
+                   families_.stream_usage.with({"worker_off"})};
 }
 
 void DataPlaneMetrics::stream_aborted(std::string_view reason) {

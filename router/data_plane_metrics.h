@@ -71,6 +71,9 @@ class DataPlaneMetrics {
   void set_pool_limit(size_t limit) { pool_limit_ = limit; }
   // A response the router cut off mid-body ("client_stall", ...).
   void stream_aborted(std::string_view reason);
+  // A stream the router asked for usage (router/stream_usage.h), by result.
+  enum class StreamUsage : uint8_t { kDropped, kNotReported, kWorkerOff, kCount };
+  void stream_usage(StreamUsage result) { stream_usage_[static_cast<size_t>(result)]->inc(); }
   // A request refused because its client address had too many in flight.
   void client_limited() { client_limited_->inc(); }
   // The worker's reported load gauges (null: remove them, the report is
@@ -99,6 +102,7 @@ class DataPlaneMetrics {
   std::array<std::shared_ptr<Counter>, kReasons> decisions_;
   std::shared_ptr<Histogram> decision_seconds_;
   std::shared_ptr<Counter> client_limited_;
+  std::array<std::shared_ptr<Counter>, static_cast<size_t>(StreamUsage::kCount)> stream_usage_;
   size_t pool_limit_ = 0;  // set once at start-up
 };
 

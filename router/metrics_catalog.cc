@@ -67,6 +67,12 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
                               "Responses cut off by the router mid-body, by reason "
                               "(client_stall: the client accepted no byte in time).",
                               {"reason"})),
+      stream_usage(r.counter("radixmesh_stream_usage_total",
+                             "Streams the router asked for usage the client did not ask for "
+                             "(--stream-usage), by result: dropped (the usage chunk was read and "
+                             "kept from the client), not_reported (the worker sent none), "
+                             "worker_off (the worker changed other chunks: no longer asked).",
+                             {"result"})),
       pool_in_use(r.gauge("radixmesh_upstream_pool_in_use",
                           "Upstream connections to each worker lent to exchanges now.",
                           {"worker"})),

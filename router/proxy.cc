@@ -2,6 +2,7 @@
 
 #include <array>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,9 @@ struct Proxy::Attempt {
   Clock::time_point first_byte_at{};
   RelayAbort cut = RelayAbort::kNone;  // kCutByRouter: which limit
   std::optional<ReportedUsage> usage;  // the worker's usage report, when read
+  // Where kIncludeUsageMember is spliced into the body (router/stream_usage.h);
+  // nullopt: the body goes out as the client sent it.
+  std::optional<size_t> include_usage_at;
 };
 
 Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
@@ -111,6 +115,31 @@ Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics
       metrics_(metrics),
       feedback_(feedback),
       admission_(admission) {}
+
+std::optional<size_t> Proxy::include_usage_at(const ClientExchange& ex, const Worker& w) const {
+  if (!options_.stream_usage || !feedback_) return std::nullopt;  // no one would read it
+  if (ex.kind != RouteKind::kChat && ex.kind != RouteKind::kCompletions) return std::nullopt;
+  const radix::ParsedRequest& parsed = ex.prepared.parsed;
+  if (!parsed.stream || parsed.has_stream_options || w.stream_usage_off()) return std::nullopt;
+  return radixmesh::router::include_usage_offset(ex.request.body());
+}
+
+void Proxy::note_stream_usage(Worker& w, const UsageChunkFilter& filter, bool complete) const {
+  // The usage chunk reached the client (a Content-Length or encoded body
+  // the filter cannot touch), or other chunks changed: stop asking.
+  if (!filter.enabled() || filter.saw_other_usage()) {
+    if (w.turn_stream_usage_off() && metrics_) {
+      metrics_->stream_usage(DataPlaneMetrics::StreamUsage::kWorkerOff);
+    }
+    return;
+  }
+  if (!metrics_) return;
+  if (filter.dropped_usage()) {
+    metrics_->stream_usage(DataPlaneMetrics::StreamUsage::kDropped);
+  } else if (complete) {
+    metrics_->stream_usage(DataPlaneMetrics::StreamUsage::kNotReported);
+  }
+}
 
 awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
                                bool can_retry) const {
@@ -139,9 +168,20 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
     watch->upstream = &up;
 
     up.expires_after(options_.idle_timeout);
-    const std::array<net::const_buffer, 2> request_bytes{net::buffer(ex.buffers.request_head),
-                                                         net::buffer(ex.request.body())};
-    auto [wec, written] = co_await net::async_write(up, request_bytes, use_tuple);
+    const std::string_view body = ex.request.body();
+    std::array<net::const_buffer, 4> request_bytes{net::buffer(ex.buffers.request_head)};
+    size_t request_parts = 1;
+    if (a.include_usage_at) {
+      const size_t at = *a.include_usage_at;
+      request_bytes[request_parts++] = net::buffer(body.data(), at);
+      request_bytes[request_parts++] =
+          net::buffer(kIncludeUsageMember.data(), kIncludeUsageMember.size());
+      request_bytes[request_parts++] = net::buffer(body.data() + at, body.size() - at);
+    } else {
+      request_bytes[request_parts++] = net::buffer(body.data(), body.size());
+    }
+    auto [wec, written] = co_await net::async_write(
+        up, std::span<const net::const_buffer>(request_bytes.data(), request_parts), use_tuple);
     if (watch->client_gone) {
       a.kind = Kind::kClientGone;
       co_return;
@@ -185,8 +225,10 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
     }
 
     UsageTail& tail = ex.buffers.usage;
-    tail.reset(feedback_ && status == 200 && carries_usage(ex.kind) &&
-               parser.get().find(http::field::content_encoding) == parser.get().end());
+    const bool identity = parser.get().find(http::field::content_encoding) == parser.get().end();
+    tail.reset(feedback_ && status == 200 && carries_usage(ex.kind) && identity);
+    UsageChunkFilter& filter = ex.buffers.usage_filter;
+    filter.reset(a.include_usage_at && status == 200 && identity);
     RelayLimits limits{options_.idle_timeout, options_.client_stall_timeout};
     if (options_.max_stream_duration.count() > 0) {
       limits.deadline = ex.started + options_.max_stream_duration;
@@ -196,8 +238,9 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
         ex.client, up, buffer, parser, ex.buffers.response_head,
         std::span(ex.buffers.relay.get(), kRelayBufferBytes),
         options_.expose_worker_address ? std::string_view(worker->url()) : std::string_view(),
-        ex.keep_alive, ex.request.version(), limits, &tail);
+        ex.keep_alive, ex.request.version(), limits, &tail, &filter);
     if (r.complete) a.usage = tail.usage();
+    if (a.include_usage_at && status == 200) note_stream_usage(*worker, filter, r.complete);
     a.status = status;
     a.first_byte_at = r.first_byte_at;
     a.bytes_sent = r.bytes_sent;
@@ -289,9 +332,12 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     tried.push_back(w.id());
     // The head is rebuilt per attempt (Host names the worker); the body goes
     // out byte for byte from the client request, never copied.
+    a.include_usage_at = include_usage_at(ex, w);
+    const size_t body_bytes =
+        ex.request.body().size() + (a.include_usage_at ? kIncludeUsageMember.size() : 0);
     ex.buffers.request_head.clear();
     append_request_head(ex.buffers.request_head, ex.request.method(), ex.request.target(),
-                        ex.request, w.address().host_header, ex.request.body().size(),
+                        ex.request, w.address().host_header, body_bytes,
                         options_.forwarded_headers ? ex.client_address : std::string_view());
     // A retry needs another routable worker: with none left, the worker's own
     // 5xx/429 answer is relayed instead of being replaced by a 502.

@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "router/admission_queue.h"
@@ -37,6 +38,7 @@
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
 #include "router/routing_engine.h"
+#include "router/stream_usage.h"
 #include "router/upstream_pool.h"
 
 namespace radixmesh::router {
@@ -49,6 +51,7 @@ struct ProxyOptions {
   uint64_t max_response_bytes = 0;                        // body bytes; 0: none
   bool expose_worker_address = false;  // x-radixmesh-worker and worker URLs in errors
   bool forwarded_headers = true;       // X-Forwarded-For / -Proto to the worker
+  bool stream_usage = true;            // ask streams for usage, keep it from the client (router/stream_usage.h)
   int max_retries = 2;
 };
 
@@ -71,6 +74,7 @@ struct ExchangeBuffers {
   beast::flat_buffer upstream;
   std::unique_ptr<char[]> relay;  // kRelayBufferBytes
   UsageTail usage;                // the response's tail, for cached-token feedback
+  UsageChunkFilter usage_filter;  // drops the usage chunk the router asked for
 };
 
 // One client request as the proxy sees it.
@@ -100,6 +104,11 @@ class Proxy {
   struct Attempt;
   awaitable<void> attempt(Attempt& a, ClientExchange& exchange, UpstreamPool& pool,
                           bool can_retry) const;
+  // Where to splice the include_usage member into this request for `w`
+  // (router/stream_usage.h); nullopt: send the body as it is.
+  std::optional<size_t> include_usage_at(const ClientExchange& ex, const Worker& w) const;
+  // After a stream the router asked for usage: count it, or stop asking `w`.
+  void note_stream_usage(Worker& w, const UsageChunkFilter& filter, bool complete) const;
 
   const RoutingEngine& engine_;
   const ProxyOptions options_;

@@ -73,10 +73,12 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
                                       std::string& head_buffer, std::span<char> buf,
                                       std::string_view worker_url, bool client_keep_alive,
                                       unsigned client_version, const RelayLimits& limits,
-                                      UsageTail* usage_tail) {
+                                      UsageTail* usage_tail, UsageChunkFilter* usage_filter) {
   RelayResult result;
   const ResponseHead head = head_for(parser, worker_url, client_keep_alive, client_version);
   const bool chunked = head.framing == BodyFraming::kChunked;
+  if (usage_filter && head.framing == BodyFraming::kContentLength) usage_filter->reset(false);
+  if (usage_filter && !usage_filter->enabled()) usage_filter = nullptr;
   head_buffer.clear();
   append_response_head(head_buffer, head, parser.get());
   size_t head_bytes = head_buffer.size();  // not yet sent
@@ -112,19 +114,22 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
         co_return result;
       }
       if (usage_tail && got > 0) usage_tail->feed(buf.data(), got);
-      // Nothing to send yet (a chunk header, or an empty read): read on. The
-      // client head goes out together with the first body bytes.
-      if (got == 0 && !parser.is_done()) continue;
     }
     const bool last = parser.is_done();
+    std::string_view data(buf.data(), got);
+    if (usage_filter) data = usage_filter->filter(data, last);
+    // Nothing to send yet (a chunk header, an empty read, a held event):
+    // read on. The client head goes out together with the first body bytes.
+    if (data.empty() && !last) continue;
+    const size_t n = data.size();
     // Gather: [head] [chunk size] [data] [chunk end] [last chunk].
     head_buffer.resize(head_bytes);
-    if (chunked && got > 0) append_chunk_header(head_buffer, got);
+    if (chunked && n > 0) append_chunk_header(head_buffer, n);
     std::array<net::const_buffer, 4> out;
     size_t parts = 0;
     out[parts++] = net::buffer(head_buffer);
-    if (got > 0) out[parts++] = net::buffer(buf.data(), got);
-    if (chunked && got > 0) out[parts++] = net::buffer(kChunkEnd);
+    if (n > 0) out[parts++] = net::buffer(data.data(), n);
+    if (chunked && n > 0) out[parts++] = net::buffer(kChunkEnd);
     if (chunked && last) out[parts++] = net::buffer(kLastChunk);
 
     if (!result.bytes_sent) result.first_byte_at = Clock::now();

@@ -18,7 +18,10 @@
 // (each partial write restarts it: a slow reader is fine, one that stopped
 // reading is cut off and its upstream connection freed).
 // `usage_tail`, when given, sees every body piece as it passes (it keeps a
-// bounded tail for the worker's usage report, router/usage_tail.h).
+// bounded tail for the worker's usage report, router/usage_tail.h);
+// `usage_filter`, when given and enabled, then removes the usage chunk the
+// router asked for from what the client gets (router/stream_usage.h; off for
+// a body framed by Content-Length, whose length the filter would change).
 //
 // Threads: runs on the connection's io thread; both streams belong to it.
 #pragma once
@@ -30,6 +33,7 @@
 #include <span>
 
 #include "router/net.h"
+#include "router/stream_usage.h"
 #include "router/usage_tail.h"
 
 namespace radixmesh::router {
@@ -72,6 +76,7 @@ awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stre
                                       std::string& head_buffer, std::span<char> body_buffer,
                                       std::string_view worker_url, bool client_keep_alive,
                                       unsigned client_version, const RelayLimits& limits,
-                                      UsageTail* usage_tail = nullptr);
+                                      UsageTail* usage_tail = nullptr,
+                                      UsageChunkFilter* usage_filter = nullptr);
 
 }  // namespace radixmesh::router

@@ -103,6 +103,12 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   CircuitBreaker& breaker() { return breaker_; }
   const CircuitBreaker& breaker() const { return breaker_; }
 
+  // Set once the worker was seen to change its stream when the router asked
+  // it for usage (router/stream_usage.h): the router stops asking it.
+  bool stream_usage_off() const { return stream_usage_off_.load(std::memory_order_relaxed); }
+  // True for the call that turned it off (to log and count it once).
+  bool turn_stream_usage_off() { return !stream_usage_off_.exchange(true, std::memory_order_relaxed); }
+
  private:
   const radix::WorkerId id_;
   std::atomic<bool> healthy_{false};  // unknown until the first check
@@ -113,6 +119,7 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   std::atomic<int64_t> load_at_ms_{0};
   CircuitBreaker breaker_;  // its hot atomics come first
   std::atomic<uint32_t> pool_leased_{0};
+  std::atomic<bool> stream_usage_off_{false};
   const WorkerAddress address_;
 };
 
