@@ -129,8 +129,14 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
 
     def test_stream_chunks_are_spaced_by_the_decode_delay(self):
         port, _ = self.start("--decode-us-per-token", "60000", "--prefill-us-per-token", "0")
-        events = list(harness.sse_events(port, "/v1/chat/completions",
-                                         chat("tell me", max_tokens=6, stream=True)))
+        body = chat("tell me", max_tokens=6, stream=True)
+        # Without stream_options.include_usage: no usage anywhere (as OpenAI).
+        plain = [d for _, d in harness.sse_events(port, "/v1/chat/completions", body)]
+        self.assertEqual(plain[-1], "[DONE]")
+        self.assertEqual(len(plain), 6 + 1)
+        self.assertFalse(any('"usage"' in d for d in plain), plain)
+        body["stream_options"] = {"include_usage": True}
+        events = list(harness.sse_events(port, "/v1/chat/completions", body))
         self.assertEqual(events[-1][1], "[DONE]")
         chunks = [(t, json.loads(d)) for t, d in events[:-1]]
         content = [(t, c) for t, c in chunks if c["choices"]]
@@ -165,7 +171,8 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
         port, _ = self.start("--decode-us-per-token", "0", "--tokens-per-chunk", "4")
         events = [d for _, d in harness.sse_events(
             port, "/v1/completions", {"model": "sim-model", "prompt": "abc", "max_tokens": 10,
-                                      "stream": True})]
+                                      "stream": True,
+                                      "stream_options": {"include_usage": True}})]
         self.assertEqual(events[-1], "[DONE]")
         parsed = [json.loads(d) for d in events[:-1]]
         self.assertEqual([len(p["choices"][0]["text"]) for p in parsed[:-1]], [16, 16, 8])
@@ -181,7 +188,8 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
     def test_http10_stream_is_raw_and_ends_with_the_connection(self):
         # nginx talks HTTP/1.0 to upstreams by default: no chunked encoding.
         port, _ = self.start("--decode-us-per-token", "0")
-        body = json.dumps(chat("x", max_tokens=3, stream=True)).encode()
+        body = json.dumps(dict(chat("x", max_tokens=3, stream=True),
+                               stream_options={"include_usage": True})).encode()
         with socket.create_connection((harness.HOST, port), timeout=5) as s:
             s.sendall(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Length: %d\r\n\r\n"
                       % len(body) + body)

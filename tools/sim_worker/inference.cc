@@ -264,7 +264,9 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
   if (responses) {
     tail = responses_completed_event(meta, seq++, cumulative, u);
   } else {
-    if (std::string usage = usage_chunk(meta, u); !usage.empty()) tail = sse_data(usage);
+    if (r.include_usage) {
+      if (std::string usage = usage_chunk(meta, u); !usage.empty()) tail = sse_data(usage);
+    }
     tail += "data: [DONE]\n\n";
   }
   if (!co_await write_chunk(s, tail, chunked)) co_return cancelled();

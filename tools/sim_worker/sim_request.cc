@@ -138,6 +138,13 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
   if (last_field(root, "model").get_string().get(model) == simdjson::SUCCESS) r.model = model;
   bool stream = false;
   if (last_field(root, "stream").get_bool().get(stream) == simdjson::SUCCESS) r.stream = stream;
+  element options;
+  bool include_usage = false;
+  if (last_field(root, "stream_options").get(options) == simdjson::SUCCESS &&
+      options.is_object() &&
+      last_field(options, "include_usage").get_bool().get(include_usage) == simdjson::SUCCESS) {
+    r.include_usage = include_usage;
+  }
 
   element field;
   switch (endpoint) {

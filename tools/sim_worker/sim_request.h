@@ -40,6 +40,9 @@ struct SimRequest {
   uint64_t prompt_tokens = 0;
   std::optional<uint64_t> max_tokens;
   bool stream = false;
+  // stream_options.include_usage: a stream ends with a usage chunk only when
+  // asked (as OpenAI and vLLM do).
+  bool include_usage = false;
   uint64_t embedding_inputs = 1;
   bool embedding_base64 = false;  // encoding_format "base64" (the openai client's default)
 };

@@ -4,8 +4,9 @@
 // Shapes follow what the official `openai` client parses: id, object,
 // created, model, system_fingerprint (the worker id), choices[].index,
 // message/delta/text, finish_reason, and usage with
-// prompt_tokens_details.cached_tokens. Streams end with a usage chunk
-// (choices: []) as OpenAI sends with stream_options.include_usage.
+// prompt_tokens_details.cached_tokens. Streams asked for it
+// (stream_options.include_usage) end with a usage chunk (choices: []), as
+// OpenAI sends it.
 //
 // Thread safety: pure functions.
 #pragma once
