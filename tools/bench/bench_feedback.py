@@ -9,13 +9,18 @@ pressure: 8 simulated workers with 8k-token KV caches, 16 shared documents
   --metrics-interval-ms 0); meshed at default flags; meshed with the
   tenant budget set by hand to the real capacity (512 blocks of 64 bytes)
   and the old open loop.
+unasked: the pressure workload sent as most clients stream, without
+  stream_options (loadgen --no-stream-options), so the responses carry no
+  usage unless the router asks for it: default flags (--stream-usage on)
+  against --stream-usage=false, and no mesh. The hit ratio is read off the
+  workers (sim_cached_tokens_total / sim_prompt_tokens_total).
 outside: 8 workers; 24 closed-loop clients send long requests straight to
   worker w0 (traffic no router sees) while the load generator sends the
   shared-prefix workload through the routers. Share of w0 among the
   routers' requests, with and without the /metrics scrape, 1 router and 3
   meshed routers. Fair share: 1/8.
 
-Usage: tools/bench/bench_feedback.py [--build build] [--only pressure|outside] [--quick]
+Usage: tools/bench/bench_feedback.py [--build build] [--only pressure|unasked|outside] [--quick]
 Prints Markdown tables. Only loopback; every process is stopped at the end.
 """
 import argparse
@@ -55,6 +60,40 @@ def pressure(build, outdir, quick, seed):
         row = {"config": name, "seed": seed, "loadavg_1m": la, **summary(res)}
         rows.append(row)
         log(f"pressure {name:45} hit {row['hit_ratio']:.3f} TTFT p99 {row['ttft_p99_ms']:.0f} ms")
+    return rows
+
+
+def workers_hit_ratio(urls):
+    """cached / prompt tokens over every simulated worker's counters."""
+    cached = prompt = 0.0
+    for url in urls:
+        port = int(url.rsplit(":", 1)[1])
+        with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("sim_cached_tokens_total"):
+                    cached += float(line.split()[-1])
+                elif line.startswith("sim_prompt_tokens_total"):
+                    prompt += float(line.split()[-1])
+    return cached / prompt if prompt else 0.0
+
+
+def unasked(build, outdir, quick, seed):
+    rows = []
+    configs = [("3 routers, no mesh", False, []),
+               ("3 meshed routers, --stream-usage=false", True, ["--stream-usage=false"]),
+               ("3 meshed routers, default flags", True, [])]
+    flags = shared(16, 12 if quick else 24, 12288, 32, seed) + ["--no-stream-options"]
+    for name, mesh, extra in configs:
+        with Cluster(build, outdir / "logs" / f"unasked-{len(rows)}") as c:
+            workers = c.add_workers(8, prefill_us=50, decode_us=2000, kv_tokens=8192)
+            targets = c.add_routers(3, mesh=mesh, extra=extra)
+            la = loadavg()
+            res = c.loadgen(flags, targets=targets)
+            hit = workers_hit_ratio(workers)
+        row = {"config": name, "seed": seed, "loadavg_1m": la, **summary(res),
+               "hit_ratio": round(hit, 4)}
+        rows.append(row)
+        log(f"unasked {name:45} hit {hit:.3f} TTFT p99 {row['ttft_p99_ms']:.0f} ms")
     return rows
 
 
@@ -118,7 +157,7 @@ def outside(build, outdir, quick):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=str(ROOT / "build"))
-    ap.add_argument("--only", choices=["pressure", "outside"])
+    ap.add_argument("--only", choices=["pressure", "unasked", "outside"])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", default="5", help="pressure: comma-separated workload seeds")
     ap.add_argument("--out", default="/tmp/radixmesh-bench-feedback")
@@ -133,6 +172,16 @@ def main():
         print("\n| set-up | seed | hit ratio | TTFT p50 ms | TTFT p99 ms | load avg |")
         print("|---|---:|---:|---:|---:|---:|")
         for r in result["pressure"]:
+            print(f"| {r['config']} | {r['seed']} | {r['hit_ratio']:.3f} | {r['ttft_p50_ms']:.0f} | "
+                  f"{r['ttft_p99_ms']:.0f} | {r['loadavg_1m']:.1f} |")
+    if a.only in (None, "unasked"):
+        result["unasked"] = []
+        for seed in (int(s) for s in a.seeds.split(",")):
+            result["unasked"] += unasked(a.build, outdir, a.quick, seed)
+        print("\n| clients without stream_options | seed | hit ratio (workers) | TTFT p50 ms | "
+              "TTFT p99 ms | load avg |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in result["unasked"]:
             print(f"| {r['config']} | {r['seed']} | {r['hit_ratio']:.3f} | {r['ttft_p50_ms']:.0f} | "
                   f"{r['ttft_p99_ms']:.0f} | {r['loadavg_1m']:.1f} |")
     if a.only in (None, "outside"):

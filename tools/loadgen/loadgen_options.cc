@@ -127,6 +127,10 @@ bool parse_loadgen_options(int argc, char** argv, LoadgenOptions& o, int& exit_c
   f.add("connect-timeout-ms", std::to_string(o.connect_timeout_ms), "deadline of one connect",
         [&](std::string_view v) { o.connect_timeout_ms = u32(v, 1, 600000); });
   f.add_switch("stream", "stream responses (SSE); TTFT is the first data event", &o.stream);
+  f.add_switch("no-stream-options",
+               "streamed requests name no stream_options.include_usage, as most clients (no "
+               "usage in the responses: read the hit ratio off the workers)",
+               &o.no_stream_options);
   f.add("seed", std::to_string(o.seed), "seed of texts, order and target choice",
         [&](std::string_view v) { o.seed = parse_u64(v); });
   f.add("session-header", "(none)", "header carrying the conversation id, e.g. X-Session-Id",

@@ -45,6 +45,9 @@ struct LoadgenOptions {
   uint32_t timeout_ms = 60000;
   uint32_t connect_timeout_ms = 2000;
   bool stream = false;
+  // Streamed requests name no stream_options (most clients): the responses
+  // then carry no usage (unless a router asks for it on the client's behalf).
+  bool no_stream_options = false;
   uint64_t seed = 1;
   std::string session_header;   // when set, carries the session id
   uint32_t expect_workers = 0;  // workers that may receive load (for the spread)

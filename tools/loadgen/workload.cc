@@ -145,7 +145,9 @@ std::string next_request_body(const Session& s, const LoadgenOptions& o) {
   if (o.api != ApiKind::kGenerate) body["max_tokens"] = max_tokens;
   if (o.stream) {
     body["stream"] = true;
-    if (o.api != ApiKind::kGenerate) body["stream_options"] = {{"include_usage", true}};
+    if (o.api != ApiKind::kGenerate && !o.no_stream_options) {
+      body["stream_options"] = {{"include_usage", true}};
+    }
   }
   return body.dump();
 }
