@@ -268,7 +268,7 @@ class DefaultFlagsTest(harness.Cleanup, unittest.TestCase):
                                       "--decode-us-per-token", str(DECODE_US),
                                       "--concurrency", "8")
         router = Router(self, sims)
-        results = concurrently([lambda i=i: streamed(router.port, 10, f"free {i}")
+        results = concurrently([lambda i=i: streamed(router.port, 20, f"free {i}")
                                 for i in range(8)])
         self.assertEqual([r["status"] for r in results], [200] * 8)
         peaks = [router_util.sim_metrics(p)["sim_active_requests_peak"] for p, _, _ in sims]
