@@ -162,14 +162,18 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
         policy_.choose(view, set.views, use_match ? &match : nullptr, scratch.rng);
     if (!d.index || *d.index >= set.workers.size() || !set.views[*d.index].healthy) break;
     Worker* chosen = set.workers[*d.index];
-    // The slot first (another thread may have taken the last one since the
-    // filter above), then the breaker's admission.
-    InFlightGuard guard = cap > 0 ? InFlightGuard::try_acquire(chosen->shared_from_this(), cap,
-                                                               load_signal_, options_.slot_listener)
-                                  : InFlightGuard(chosen->shared_from_this(), load_signal_);
-    if (!guard) {
-      saturated(*d.index);
-      continue;
+    // With a cap, the slot first (another thread may have taken the last one
+    // since the filter above), then the breaker's admission. Without one the
+    // count is taken only once the worker is chosen (below), so a breaker
+    // that refuses leaves it, and the mesh's load signal, untouched.
+    InFlightGuard guard;
+    if (cap > 0) {
+      guard = InFlightGuard::try_acquire(chosen->shared_from_this(), cap, load_signal_,
+                                         options_.slot_listener);
+      if (!guard) {
+        saturated(*d.index);
+        continue;
+      }
     }
     bool probe = false;
     if (!chosen->breaker().try_acquire(now, &probe)) {
@@ -181,7 +185,8 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
     if (tree && !request.blocks.empty()) tree->insert(request.blocks, chosen->id(), ts);
     RouteChoice choice;
     choice.decision_ts = ts;
-    choice.guard = std::move(guard);
+    choice.guard =
+        cap > 0 ? std::move(guard) : InFlightGuard(chosen->shared_from_this(), load_signal_);
     choice.probe = probe;
     choice.decision = d;
     choice.candidates = routable;

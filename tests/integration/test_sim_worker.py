@@ -277,6 +277,29 @@ class SimWorkerTest(harness.Cleanup, unittest.TestCase):
         # The queued request waited for the first one's whole prefill.
         self.assertGreater(results["second"][2], results["first"][2] + 0.2)
 
+    def test_active_requests_peak_counts_overlap_only(self):
+        # Three requests at once (one still queued for the single batch slot
+        # counts too), then three one after another: the peak stays 3.
+        port, _ = self.start("--concurrency", "1", "--decode-us-per-token", "100000",
+                             "--prefill-us-per-token", "0")
+        m = metrics(port)
+        self.assertEqual((m["sim_active_requests"], m["sim_active_requests_peak"]), (0, 0))
+        threads = [threading.Thread(target=self.timed_post,
+                                    args=(port, chat(f"r{i}", max_tokens=3)))
+                   for i in range(3)]
+        for t in threads:
+            t.start()
+        harness.wait_until(lambda: metrics(port)["sim_active_requests"] == 3, timeout=5,
+                           what="three requests in service")
+        for t in threads:
+            t.join(10)
+        m = metrics(port)
+        self.assertEqual(m["sim_active_requests"], 0)
+        self.assertEqual(m["sim_active_requests_peak"], 3)
+        for i in range(3):
+            self.assertEqual(self.timed_post(port, chat(f"s{i}", max_tokens=1))[0], 200)
+        self.assertEqual(metrics(port)["sim_active_requests_peak"], 3)
+
     def test_error_rate_one_answers_500(self):
         port, _ = self.start("--error-rate", "1.0")
         for _ in range(3):

@@ -556,6 +556,75 @@ test('custom: a mesh key given in values is used as is', () => {
   assert.equal(Buffer.from(secret.data[key], 'base64').toString(), 's3cr3t-shared-by-all-routers');
 });
 
+// API keys from an existing Secret, rate-limit defaults and admission.
+const ACCESS_VALUES = valuesFile('access.yaml', `
+auth:
+  apiKeys:
+    existingSecret: rm-api-keys
+    key: keys.txt
+    pollMs: 500
+  forwardAuthorization: true
+  rateLimit:
+    rps: 2.5
+    burst: 10
+admission:
+  maxInFlightPerWorker: 4
+  maxQueue: 16
+  queueTimeoutMs: 2000
+`);
+const access = () => rendered('access', { files: [ACCESS_VALUES] });
+
+test('access: the API keys Secret is mounted read-only, whole, where --api-keys-file points', () => {
+  const objs = access();
+  const { volume, key, mount } = mountedFile(objs, flag(objs, 'api-keys-file'));
+  assert.equal(volume.secret.secretName, 'rm-api-keys');
+  assert.equal(key, 'keys.txt');
+  assert.equal(mount.readOnly, true);
+  // A subPath mount would never see a rotated Secret.
+  assert.equal(mount.subPath, undefined);
+  assert.ok(!ofKind(objs, 'Secret').some((s) => s.metadata.name === 'rm-api-keys'),
+    'the chart must not create the keys Secret');
+  assert.equal(flag(objs, 'api-keys-poll-ms'), '500');
+  assert.equal(flag(objs, 'forward-authorization'), '');
+});
+
+test('access: rate-limit defaults and admission values become flags', () => {
+  const objs = access();
+  assert.equal(flag(objs, 'rate-limit-rps'), '2.5');
+  assert.equal(flag(objs, 'rate-limit-burst'), '10');
+  assert.equal(flag(objs, 'max-in-flight-per-worker'), '4');
+  assert.equal(flag(objs, 'max-queue'), '16');
+  assert.equal(flag(objs, 'queue-timeout-ms'), '2000');
+  // Admission without keys, and keys without limits, stand alone.
+  const capOnly = flags(render({ sets: ['admission.maxInFlightPerWorker=2'] }));
+  assert.deepEqual(capOnly.get('max-in-flight-per-worker'), ['2']);
+  assert.deepEqual(capOnly.get('max-queue'), ['256']);
+  assert.ok(!capOnly.has('api-keys-file'));
+  const keysOnly = flags(render({ sets: ['auth.apiKeys.existingSecret=k'] }));
+  assert.ok(keysOnly.has('api-keys-file'));
+  for (const f of ['rate-limit-rps', 'rate-limit-burst', 'forward-authorization', 'max-in-flight-per-worker']) {
+    assert.ok(!keysOnly.has(f), `--${f} passed without being asked for`);
+  }
+});
+
+test('access: by default no access flag is passed and no keys volume mounted', () => {
+  const objs = defaults();
+  const f = flags(objs);
+  for (const name of ['api-keys-file', 'api-keys-poll-ms', 'forward-authorization', 'rate-limit-rps',
+    'rate-limit-burst', 'max-in-flight-per-worker', 'max-queue', 'queue-timeout-ms']) {
+    assert.ok(!f.has(name), `--${name} passed by default`);
+  }
+  assert.ok(!podSpec(objs).volumes.some((v) => v.name === 'api-keys'));
+});
+
+test('access: the same settings through config are refused, and bad values by the schema', () => {
+  renderFails({ sets: ['config.max-queue=5'] }, /config\.max-queue is set by the chart/);
+  renderFails({ sets: ['config.api-keys-file=/x'] }, /config\.api-keys-file is set by the chart/);
+  renderFails({ sets: ['admission.maxInFlightPerWorker=-1'] }, /maxInFlightPerWorker/);
+  renderFails({ sets: ['admission.queueTimeoutMs=0'] }, /queueTimeoutMs/);
+  renderFails({ sets: ['auth.apiKeys.pollMs=10'] }, /pollMs/);
+});
+
 test('custom: the ConfigMap JSON carries the configured settings', () => {
   const objs = custom();
   const { key } = mountedFile(objs, flag(objs, 'config'));
@@ -884,6 +953,18 @@ test('daemon: accepts the non-default chart command line and config file (--prin
   assert.equal(cfg['workers-dns'], 'vllm-headless.inference.svc.cluster.local:8000');
   assert.deepEqual(cfg.worker ?? cfg.workers, ['http://10.0.0.5:8000', 'http://10.0.0.6:8000']);
   assert.equal(cfg['default-model'], 'llama-3-8b');
+});
+
+test('daemon: accepts the access flags with the mounted keys file (--print-config)', () => {
+  const cfg = daemonConfig(access(), 'rm-radixmesh-0');
+  assert.match(cfg['api-keys-file'], /\/keys\.txt$/);
+  assert.equal(cfg['api-keys-poll-ms'], 500);
+  assert.equal(cfg['forward-authorization'], true);
+  assert.equal(cfg['rate-limit-rps'], 2.5);
+  assert.equal(cfg['rate-limit-burst'], 10);
+  assert.equal(cfg['max-in-flight-per-worker'], 4);
+  assert.equal(cfg['max-queue'], 16);
+  assert.equal(cfg['queue-timeout-ms'], 2000);
 });
 
 test('daemon: starts in a release named radixmesh (service links would inject RADIXMESH_PORT=tcp://...)', () => {

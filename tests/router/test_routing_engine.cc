@@ -11,6 +11,7 @@
 #include "radix/memory_broker.h"
 #include "radix/tree_catalog.h"
 #include "radix/worker_directory.h"
+#include "router/load_change_signal.h"
 #include "router/mesh_load_table.h"
 #include "router/routing_engine.h"
 
@@ -195,6 +196,57 @@ TEST_CASE("a half-open breaker admits one probe; others route elsewhere meanwhil
     held.push_back(std::move(c).value());
   }
   CHECK(probes == 1);
+}
+
+// Stands in for another router thread that takes a half-open worker's probe
+// between the engine's filter and its breaker check; then picks that worker
+// while it is a candidate, else the first one left.
+class ProbeThiefPolicy final : public policies::Policy {
+ public:
+  explicit ProbeThiefPolicy(Worker& victim) : victim_(victim) {}
+  std::string_view name() const override { return "probe_thief"; }
+  bool needs_match() const override { return false; }
+  policies::Decision choose(const policies::RequestView&,
+                            std::span<const policies::WorkerView> workers,
+                            const radix::MatchResult*, policies::Random&) const override {
+    if (!stolen_) stolen_ = victim_.breaker().try_acquire(steady_now_ms());
+    policies::Decision d;
+    d.reason = policies::Reason::kRoundRobin;
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (workers[i].healthy && (!d.index || workers[i].id == victim_.id())) d.index = i;
+    }
+    return d;
+  }
+  mutable bool stolen_ = false;  // one test thread
+
+ private:
+  Worker& victim_;
+};
+
+TEST_CASE("without a cap, a worker whose breaker refuses is not counted in flight") {
+  // Admission off (the default): the in-flight count, and with it the mesh's
+  // load signal, moves only for the worker finally chosen, as before
+  // admission existed.
+  Fixture f("round_robin", 2);
+  auto snap = f.registry.snapshot();
+  Worker& w0 = *snap->all[0];
+  for (int i = 0; i < 5; ++i) w0.breaker().on_failure(0, false);  // open, cooled down
+  ProbeThiefPolicy thief(w0);
+  auto signal = std::make_shared<LoadChangeSignal>();
+  int wakes = 0;
+  signal->set_wake([&] {
+    ++wakes;
+    signal->rearm();  // every +1 / -1 wakes: wakes counts the changes
+  });
+  RoutingEngine engine(f.registry, f.trees, thief, f.clock, Fixture::routing_options(), {}, signal);
+  auto req = f.prepare(chat("s", "u"));
+  auto c = engine.choose(f.scratch, req, {});
+  REQUIRE(c.ok());
+  CHECK(thief.stolen_);  // w0 was proposed and its breaker refused
+  CHECK(c->worker().id() != w0.id());
+  CHECK(w0.in_flight() == 0);
+  CHECK(c->worker().in_flight() == 1);
+  CHECK(wakes == 1);  // w1's +1 only: no +1 / -1 on w0
 }
 
 TEST_CASE("1000 registered workers: repeated prompts keep their worker (decision time printed)") {

@@ -126,6 +126,7 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
     ::_exit(3);
   }
   st.counters.requests[static_cast<int>(ep)].fetch_add(1, std::memory_order_relaxed);
+  PeakGauge::Scope active(st.counters.active);
 
   thread_local simdjson::dom::parser parser;
   auto parsed = parse_sim_request(ep, req.body(), parser);

@@ -100,6 +100,12 @@ std::string render_metrics(SimState& s) {
   metric(out, "sim_open_connections", "gauge", "open connections",
          sample("sim_open_connections", "",
                 static_cast<double>(c.open_connections.load(std::memory_order_relaxed))));
+  metric(out, "sim_active_requests", "gauge",
+         "inference requests being served (queued, generating or answering)",
+         sample("sim_active_requests", "", static_cast<double>(c.active.active())));
+  metric(out, "sim_active_requests_peak", "gauge",
+         "the most inference requests served at once since start",
+         sample("sim_active_requests_peak", "", static_cast<double>(c.active.peak())));
   const double running = s.admission.in_flight(), waiting = s.admission.queued();
   metric(out, "sim_in_flight", "gauge", "requests holding a batch slot",
          sample("sim_in_flight", "", running));

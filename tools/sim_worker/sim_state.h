@@ -13,6 +13,7 @@
 
 #include "tools/sim_worker/admission.h"
 #include "tools/sim_worker/kv_cache_model.h"
+#include "tools/sim_worker/peak_gauge.h"
 #include "tools/sim_worker/sim_options.h"
 #include "tools/sim_worker/sim_request.h"
 
@@ -27,6 +28,7 @@ struct SimCounters {
   std::atomic<uint64_t> cancelled{0};  // client left before the response ended
   std::atomic<uint64_t> connections{0};
   std::atomic<int64_t> open_connections{0};
+  PeakGauge active;  // inference requests being served, and the most at once
 
   void count_status(unsigned status);
 };
