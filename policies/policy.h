@@ -130,6 +130,7 @@ struct PolicyConfig {
   // cache_aware, least_load: pick at random among workers within this many
   // requests of the lowest load (anti-herding between meshed routers).
   uint64_t load_slack = 0;
+  bool operator==(const PolicyConfig&) const = default;
 };
 
 // Unknown name or out-of-range parameter -> ErrorCode::kInvalidArgument.

@@ -56,6 +56,7 @@ struct ParseLimits {
   size_t max_depth = 64;                 // JSON nesting (arrays + objects)
   size_t max_array_items = 100000;       // any array the parser walks
   size_t max_canonical_bytes = 8 << 20;  // the canonical output
+  bool operator==(const ParseLimits&) const = default;
 };
 
 }  // namespace radixmesh::radix

@@ -17,8 +17,8 @@ void App::start_admin() {
   register_body_budget_collector(metrics_, body_budget_);
 
   std::string token;
-  if (!config_.admin_token_file.empty()) {
-    auto t = read_secret_file(config_.admin_token_file);
+  if (!options_.admin.token_file.empty()) {
+    auto t = read_secret_file(options_.admin.token_file);
     if (!t.ok()) throw std::runtime_error("--admin-token-file: " + t.error().message);
     token = std::move(t).value();
   }
@@ -45,17 +45,13 @@ void App::start_admin() {
   }
   admin_api_ = std::make_unique<AdminApi>(std::move(ctx), std::move(token));
 
-  AdminServer::Options o;
-  o.host = config_.admin_host;
-  o.port = static_cast<uint16_t>(config_.admin_port);
-  o.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
-  o.session_header = config_.session_header;
+  const AdminServer::Options& o = options_.admin.server;
   admin_server_ = std::make_unique<AdminServer>(*admin_api_, o,
                                                 [this](const std::string& m) { log_.error(m); });
   admin_server_->start();  // binds now: a busy port is a start-up error
-  log_.info("admin API listening on " + config_.admin_host + ":" +
+  log_.info("admin API listening on " + o.host + ":" +
             std::to_string(admin_server_->local_endpoint().port()) +
-            (config_.admin_token_file.empty() ? "" : " (bearer token)"));
+            (options_.admin.token_file.empty() ? "" : " (bearer token)"));
 }
 
 }  // namespace radixmesh::router

@@ -62,6 +62,7 @@ class AdminServer {
     size_t max_connections = 64;                  // beyond: the oldest waiting one is closed
     size_t max_connections_per_source = 16;       // ... of the same source address
     std::string session_header = "X-Session-Id";  // passed to explain
+    bool operator==(const Options&) const = default;
   };
   using LogFn = std::function<void(const std::string&)>;
 

@@ -55,6 +55,7 @@ struct AdmissionOptions {
   std::chrono::milliseconds timeout{10000};
   // A waiter re-tries this often even without a wake-up.
   std::chrono::milliseconds recheck{100};
+  bool operator==(const AdmissionOptions&) const = default;
 };
 
 struct AdmissionMetrics {  // any may be null

@@ -34,6 +34,7 @@ namespace radixmesh::router {
 struct ApiKeyStoreOptions {
   std::string path;
   RateLimitDefaults defaults;
+  bool operator==(const ApiKeyStoreOptions&) const = default;
 };
 
 struct Access {

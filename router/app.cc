@@ -11,49 +11,18 @@
 namespace radixmesh::router {
 namespace {
 
-policies::PolicyConfig policy_config(const RouterConfig& c) {
-  policies::PolicyConfig p;
-  p.name = c.policy;
-  p.cache_threshold = c.cache_threshold;
-  p.balance_abs_threshold = static_cast<size_t>(std::max<int64_t>(c.balance_abs_threshold, 0));
-  p.balance_rel_threshold = c.balance_rel_threshold;
-  p.cost_overlap_weight = c.cost_overlap_weight;
-  p.cost_load_weight = c.cost_load_weight;
-  // Only meshed routers decide on the same views at the same time.
-  p.load_slack =
-      c.mesh_port > 0 ? static_cast<uint64_t>(std::max<int64_t>(c.mesh_load_slack, 0)) : 0;
-  return p;
-}
-
-std::unique_ptr<policies::Policy> make_policy_or_throw(const RouterConfig& c) {
-  auto p = policies::make_policy(policy_config(c));
+std::unique_ptr<policies::Policy> make_policy_or_throw(const policies::PolicyConfig& config) {
+  auto p = policies::make_policy(config);
   if (!p.ok()) throw std::runtime_error("policy: " + p.error().message);
   return std::move(p).value();
 }
 
-// The load scrape: every --metrics-interval-ms, each exchange bounded by the
-// interval itself within [200 ms, 2 s] (a scrape slower than its period is
-// useless, and a busy engine renders /metrics in its serving process).
-MetricsPoller::Options load_poll_options(const RouterConfig& c) {
-  MetricsPoller::Options o;
-  const int64_t interval = std::max<int64_t>(c.metrics_interval_ms, 10);
-  o.interval = std::chrono::milliseconds(interval);
-  o.timeout = std::chrono::milliseconds(std::clamp<int64_t>(interval, 200, 2000));
-  o.stale_after = MetricsPoller::stale_window(o.interval, o.timeout);
-  return o;
-}
-
-// Per-worker capacity estimates: only with the feedback that drives them.
-bool use_budgets(const RouterConfig& c) {
-  return c.cache_feedback && c.capacity_estimate;
-}
-
-radix::PrefixTree::Options tree_options(const RouterConfig& c,
+radix::PrefixTree::Options tree_options(const TreeSettings& c,
                                         const radix::WorkerDirectory* directory,
                                         const radix::WorkerBudgets* budgets) {
   radix::PrefixTree::Options o;
-  o.max_blocks_per_worker = static_cast<size_t>(c.max_blocks_per_worker);
-  o.max_bytes = static_cast<size_t>(c.memory_budget_bytes);
+  o.max_blocks_per_worker = c.max_blocks_per_worker;
+  o.max_bytes = c.memory_budget_bytes;
   o.workers = directory;
   o.budgets = budgets;
   return o;
@@ -65,11 +34,11 @@ std::chrono::milliseconds ms(int64_t v) {
 
 // Raises the open-files soft limit to the hard one and picks the data-plane
 // connection cap (router/fd_budget.h); logs both.
-uint64_t connection_cap(const RouterConfig& c, const Logger& log) {
+uint64_t connection_cap(const ListenSettings& c, const Logger& log) {
   const OpenFilesLimit limit = raise_open_files_limit();
   if (!limit.error.empty()) log.warn("open-files limit: " + limit.error);
-  const uint64_t cap = c.max_connections > 0 ? static_cast<uint64_t>(c.max_connections)
-                                             : default_max_connections(limit.soft);
+  const uint64_t cap =
+      c.max_connections > 0 ? c.max_connections : default_max_connections(limit.soft);
   std::string line = "open-files limit " + std::to_string(limit.soft);
   if (limit.soft != limit.soft_before) {
     line += " (raised from " + std::to_string(limit.soft_before) + ")";
@@ -84,149 +53,95 @@ uint64_t connection_cap(const RouterConfig& c, const Logger& log) {
   return cap;
 }
 
-// --pool-size is per worker for the whole process: split over the threads.
-size_t pool_per_thread(const RouterConfig& c) {
-  const size_t threads = static_cast<size_t>(std::max(c.threads, 1));
-  return std::max<size_t>(
-      1, (static_cast<size_t>(std::max<int64_t>(c.pool_size, 1)) + threads - 1) / threads);
-}
-
-size_t pool_limit_per_worker(const RouterConfig& c) {
-  return pool_per_thread(c) * static_cast<size_t>(std::max(c.threads, 1));
-}
-
 constexpr size_t kMaxModels = 1024;
 constexpr size_t kMaxWorkers = 4096;
 
 }  // namespace
 
 App::IoThread::IoThread(const App& app, size_t index) {
-  const auto& c = app.config_;
-  UpstreamPool::Options pool;
-  pool.max_per_worker = pool_per_thread(c);
-  pool.connect_timeout = ms(c.connect_timeout_ms);
-  pool.max_wait = ms(c.pool_wait_ms);
-  // Shorter than common worker keep-alive timeouts (uvicorn: 5 s), so the
-  // pool rarely hands out a connection the worker is closing.
-  pool.keepalive = std::min(ms(c.idle_timeout_ms), std::chrono::milliseconds(4000));
-  radix::ParseLimits limits;
-  limits.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
-  limits.max_canonical_bytes = static_cast<size_t>(c.max_body_bytes);
+  const ComponentOptions& o = app.options_;
   state = std::make_unique<IoThreadState>(
-      ioc.get_executor(), pool, limits,
+      ioc.get_executor(), o.pool, o.routing.parse_limits,
       0x9E3779B97F4A7C15ULL * (index + 1) ^ static_cast<uint64_t>(now_ms()) ^
-          std::hash<std::string>{}(c.node_id));  // routers started together still differ
+          std::hash<std::string>{}(o.listen.node_id));  // routers started together still differ
 }
 
 App::App(RouterConfig config, const Logger& log)
     : config_(std::move(config)),
+      options_(component_options(config_)),
       log_(log),
       families_(metrics_),
       directory_(kMaxWorkers),
-      budgets_(kMaxWorkers,
-               static_cast<size_t>(std::max<int64_t>(config_.max_blocks_per_worker, 1))),
+      budgets_(kMaxWorkers, options_.trees.max_blocks_per_worker),
       clock_(radix::system_physical_ms),
-      broker_(static_cast<size_t>(config_.memory_budget_bytes)),
-      body_budget_(static_cast<size_t>(config_.max_inflight_body_bytes)),
-      mesh_(MeshGlue::create(config_, directory_, clock_, log_)),
+      broker_(options_.trees.memory_budget_bytes),
+      body_budget_(options_.trees.max_inflight_body_bytes),
+      mesh_(MeshGlue::create(options_.mesh, directory_, clock_, log_)),
       // Mesh seam: the mesh passes its TreeObserver here (inserts and
       // evictions become gossip deltas). nullptr: single-node routing.
-      trees_(tree_options(config_, &directory_, use_budgets(config_) ? &budgets_ : nullptr),
+      trees_(tree_options(options_.trees, &directory_,
+                          options_.trees.capacity_estimate ? &budgets_ : nullptr),
              kMaxModels, &broker_, mesh_ ? mesh_->observer() : nullptr),
-      policy_(make_policy_or_throw(config_)),
-      registry_(
-          WorkerRegistry::Options{kMaxWorkers,
-                                  CircuitBreaker::Options{static_cast<uint32_t>(std::max<int64_t>(
-                                                              config_.breaker_failures, 1)),
-                                                          config_.breaker_cooldown_ms}},
-          [this](const std::string& url) { return directory_.intern(url); }) {
-  dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, config_.policy);
+      policy_(make_policy_or_throw(options_.policy)),
+      registry_(WorkerRegistry::Options{kMaxWorkers, options_.breaker},
+                [this](const std::string& url) { return directory_.intern(url); }) {
+  dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, options_.policy.name);
   broker_.add(&body_budget_);
 
-  RoutingOptions routing;
-  routing.default_model = config_.default_model;
-  routing.block_bytes = static_cast<size_t>(std::max<int64_t>(config_.block_bytes, 1));
-  routing.max_blocks_per_worker = static_cast<size_t>(config_.max_blocks_per_worker);
-  const MetricsPoller::Options load_poll = load_poll_options(config_);
-  routing.load_stale_after_ms = load_poll.stale_after.count();
-  if (use_budgets(config_)) routing.budgets = &budgets_;
-  routing.parse_limits.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
-  routing.parse_limits.max_canonical_bytes = static_cast<size_t>(config_.max_body_bytes);
+  RoutingOptions routing = options_.routing;
+  if (options_.trees.capacity_estimate) routing.budgets = &budgets_;
   // Mesh seam: the mesh's load board supplies other routers' in-flight
   // counts per worker here. Empty: 0 (this router's own counts only).
   MeshLoadFn mesh_load = mesh_ ? mesh_->load_fn() : MeshLoadFn{};
   // Admission: workers capped at --max-in-flight-per-worker, the rest queue.
-  if (config_.max_in_flight_per_worker > 0) {
-    AdmissionOptions admission;
-    admission.max_queue = static_cast<size_t>(config_.max_queue);
-    admission.timeout = ms(config_.queue_timeout_ms);
+  if (options_.admission) {
     AdmissionMetrics am;
     am.wait_seconds = families_.admission_wait.with({});
     am.depth = families_.admission_depth.with({});
     am.rejected_full = families_.admission_rejected.with({"queue_full"});
     am.rejected_timeout = families_.admission_rejected.with({"timeout"});
     am.client_gone = families_.admission_rejected.with({"client_gone"});
-    admission_ = std::make_shared<AdmissionQueue>(admission, std::move(am));
-    routing.max_in_flight_per_worker = static_cast<uint32_t>(config_.max_in_flight_per_worker);
+    admission_ = std::make_shared<AdmissionQueue>(*options_.admission, std::move(am));
     routing.slot_listener = admission_;
   }
   engine_ =
       std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
                                       std::move(mesh_load), mesh_ ? mesh_->load_signal() : nullptr);
 
-  ProxyOptions proxy;
-  proxy.first_byte_timeout = ms(config_.first_byte_timeout_ms);
-  proxy.idle_timeout = ms(config_.idle_timeout_ms);
-  proxy.client_stall_timeout = ms(config_.client_stall_timeout_ms);
-  proxy.max_stream_duration = ms(config_.max_stream_duration_ms);
-  proxy.max_response_bytes = static_cast<uint64_t>(config_.max_response_bytes);
-  proxy.expose_worker_address = config_.expose_worker_address;
-  proxy.forwarded_headers = config_.forwarded_headers;
-  proxy.stream_usage = config_.stream_usage;
-  proxy.max_retries = static_cast<int>(std::max<int64_t>(config_.max_retries, 0));
-  if (config_.cache_feedback) {
-    feedback_ = std::make_unique<CacheFeedback>(trees_, routing.block_bytes, &metrics_,
-                                                use_budgets(config_) ? &budgets_ : nullptr);
+  if (options_.cache_feedback) {
+    feedback_ = std::make_unique<CacheFeedback>(
+        trees_, routing.block_bytes, &metrics_,
+        options_.trees.capacity_estimate ? &budgets_ : nullptr);
   }
-  proxy_ = std::make_unique<Proxy>(*engine_, proxy, dp_metrics_.get(), feedback_.get(),
+  proxy_ = std::make_unique<Proxy>(*engine_, options_.proxy, dp_metrics_.get(), feedback_.get(),
                                    admission_.get());
 
-  if (!config_.api_keys_file.empty()) {
-    ApiKeyStoreOptions keys;
-    keys.path = config_.api_keys_file;
-    keys.defaults.rps = config_.rate_limit_rps;
-    keys.defaults.burst = config_.rate_limit_burst;
+  if (options_.access.keys) {
     std::function<size_t()> members;
     if (mesh_) members = [m = mesh_.get()] { return m->live_members(); };
-    api_keys_ = std::make_unique<ApiKeyStore>(keys, std::move(members));  // throws on a bad file
+    api_keys_ = std::make_unique<ApiKeyStore>(*options_.access.keys,
+                                              std::move(members));  // throws on a bad file
     families_.api_keys.with({})->set(static_cast<double>(api_keys_->current()->size()));
     log_.info("api keys: " + std::to_string(api_keys_->current()->size()) + " loaded from " +
-              config_.api_keys_file);
+              options_.access.keys->path);
   }
 
-  HandlerOptions handler;
-  handler.session_header = config_.session_header;
-  handler.max_requests_per_client = static_cast<size_t>(config_.max_requests_per_client);
-  handler.pool_limit_per_worker = pool_limit_per_worker(config_);
+  HandlerOptions handler = options_.handler;
   handler.api_keys = api_keys_.get();
-  handler.forward_authorization = config_.forward_authorization;
   dp_metrics_->set_pool_limit(handler.pool_limit_per_worker);
   handler_ = std::make_unique<RequestHandler>(*engine_, *proxy_, registry_, dp_metrics_.get(),
                                               state_, handler);
 
-  const size_t n = static_cast<size_t>(std::max(config_.threads, 1));
-  for (size_t i = 0; i < n; ++i) threads_.push_back(std::make_unique<IoThread>(*this, i));
+  for (size_t i = 0; i < options_.listen.threads; ++i) {
+    threads_.push_back(std::make_unique<IoThread>(*this, i));
+  }
   auto& control = threads_.front()->ioc;
 
-  HealthChecker::Options health;
-  health.interval = ms(std::max<int64_t>(config_.health_interval_ms, 50));
-  health.timeout = ms(std::min(config_.connect_timeout_ms + 1000,
-                               std::max<int64_t>(config_.health_interval_ms, 1000)));
-  health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, health,
+  health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, options_.health,
                                             dp_metrics_.get(), log_);
-  if (config_.metrics_interval_ms > 0) {
-    load_poller_ =
-        std::make_unique<MetricsPoller>(control.get_executor(), load_poll, dp_metrics_.get(), log_);
+  if (options_.load_poll) {
+    load_poller_ = std::make_unique<MetricsPoller>(control.get_executor(), *options_.load_poll,
+                                                   dp_metrics_.get(), log_);
   }
   registry_.set_on_added([this](const std::shared_ptr<Worker>& w) {
     log_.info("worker added: " + w->url());
@@ -243,24 +158,21 @@ App::App(RouterConfig config, const Logger& log)
 
   std::vector<Listener::Thread> listener_threads;
   for (auto& t : threads_) listener_threads.push_back({&t->ioc, t->state.get()});
-  SessionOptions session;
-  session.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
-  session.keepalive_timeout = ms(config_.client_idle_timeout_ms);
-  session.header_timeout = ms(config_.client_header_timeout_ms);
-  session.body_timeout = ms(config_.client_body_timeout_ms);
+  SessionOptions session = options_.session;
   session.body_budget = &body_budget_;
+  const ListenSettings& listen = options_.listen;
   error_code ec;
-  const auto address = net::ip::make_address(config_.host, ec);
-  if (ec) throw std::runtime_error("--host " + config_.host + ": not an IP address");
-  const uint64_t max_connections = connection_cap(config_, log_);
+  const auto address = net::ip::make_address(listen.host, ec);
+  if (ec) throw std::runtime_error("--host " + listen.host + ": not an IP address");
+  const uint64_t max_connections = connection_cap(listen, log_);
   try {
     listener_ = std::make_unique<Listener>(
-        control, tcp::endpoint(address, static_cast<unsigned short>(config_.port)),
+        control, tcp::endpoint(address, listen.port),
         std::move(listener_threads), *handler_, session, max_connections, &families_,
         [this](const std::string& m) { log_.error(m); });
   } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on " + config_.host + ":" +
-                             std::to_string(config_.port) + ": " + e.code().message());
+    throw std::runtime_error("cannot listen on " + listen.host + ":" +
+                             std::to_string(listen.port) + ": " + e.code().message());
   }
 
   start_admin();
@@ -295,10 +207,10 @@ App::~App() {
 }
 
 void App::add_configured_workers() {
-  std::vector<std::string> urls = config_.workers;
-  if (!config_.workers_file.empty()) {
-    std::ifstream in(config_.workers_file);
-    if (!in) throw std::runtime_error("--workers-file " + config_.workers_file + ": cannot read");
+  std::vector<std::string> urls = options_.workers.urls;
+  if (!options_.workers.file.empty()) {
+    std::ifstream in(options_.workers.file);
+    if (!in) throw std::runtime_error("--workers-file " + options_.workers.file + ": cannot read");
     std::string line;
     while (std::getline(in, line)) {
       const size_t hash = line.find('#');
@@ -313,11 +225,10 @@ void App::add_configured_workers() {
     auto added = registry_.add(url);
     if (!added.ok()) throw std::runtime_error("worker " + url + ": " + added.error().message);
   }
-  if (!config_.workers_dns.empty()) {
+  if (!options_.workers.dns.empty()) {
     dns_ = std::make_unique<DnsDiscovery>(
         threads_.front()->ioc.get_executor(), registry_,
-        DnsDiscovery::parse(config_.workers_dns,
-                            ms(std::max<int64_t>(config_.dns_interval_ms, 100))),
+        DnsDiscovery::parse(options_.workers.dns, options_.workers.dns_interval),
         log_);
   }
 }
@@ -355,7 +266,7 @@ awaitable<void> App::api_keys_loop() {
   auto& failed = *families_.api_key_reloads.with({"error"});
   auto& count = *families_.api_keys.with({});
   while (!shutdown_started_.load()) {
-    keys_timer_->expires_after(ms(config_.api_keys_poll_ms));
+    keys_timer_->expires_after(options_.access.keys_poll);
     auto [ec] = co_await keys_timer_->async_wait(use_tuple);
     if (ec) break;
     std::string why;
@@ -365,11 +276,11 @@ awaitable<void> App::api_keys_loop() {
       case ApiKeyStore::Reload::kReloaded:
         ok.inc();
         count.set(static_cast<double>(api_keys_->current()->size()));
-        log_.info("api keys reloaded from " + config_.api_keys_file + ": " + why);
+        log_.info("api keys reloaded from " + options_.access.keys->path + ": " + why);
         break;
       case ApiKeyStore::Reload::kFailed:
         failed.inc();
-        log_.error("api keys: " + config_.api_keys_file + ": " + why);
+        log_.error("api keys: " + options_.access.keys->path + ": " + why);
         break;
     }
   }
@@ -390,7 +301,7 @@ awaitable<void> App::shutdown_sequence() {
     net::post(t->ioc, [s = t->state.get()] { s->sessions.close_idle(); });
   }
   // 2. Let active requests finish, up to the grace deadline.
-  const auto deadline = Clock::now() + ms(std::max<int64_t>(config_.shutdown_grace_ms, 0));
+  const auto deadline = Clock::now() + options_.listen.shutdown_grace;
   net::steady_timer poll(threads_.front()->ioc);
   while (state_.active_requests.load() > 0 && Clock::now() < deadline) {
     poll.expires_after(std::chrono::milliseconds(20));
@@ -426,9 +337,9 @@ bool App::run() {
   if (api_keys_) net::co_spawn(threads_.front()->ioc, api_keys_loop(), net::detached);
   if (dns_) dns_->start();
   for (auto& t : threads_) net::co_spawn(t->ioc, maintenance_loop(t.get()), net::detached);
-  log_.info("radixmesh listening on " + config_.host + ":" +
+  log_.info("radixmesh listening on " + options_.listen.host + ":" +
             std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
-            " io threads, policy " + config_.policy + ")");
+            " io threads, policy " + options_.policy.name + ")");
 
   for (auto& t : threads_) work_.push_back(net::make_work_guard(t->ioc));
   {
@@ -453,7 +364,7 @@ bool App::run() {
     lock.lock();
   }
   const bool clean = run_cv_.wait_for(
-      lock, ms(std::max<int64_t>(config_.shutdown_grace_ms, 0)) + std::chrono::seconds(5),
+      lock, options_.listen.shutdown_grace + std::chrono::seconds(5),
       [&] { return threads_running_ == 0; });
   lock.unlock();
   if (!clean) {

@@ -1,6 +1,7 @@
 // App: the composition root of the radixmesh daemon.
 //
-// Builds every component from a RouterConfig, wires them, runs the io
+// Builds every component from the options router/component_options.h maps
+// the RouterConfig to (never from RouterConfig fields), wires them, runs the io
 // threads and shuts down in order. Nothing else constructs shared services:
 // there are no singletons; everything below is owned here and passed by
 // reference.
@@ -42,6 +43,7 @@
 #include "router/admin_api.h"
 #include "router/admin_server.h"
 #include "router/body_budget.h"
+#include "router/component_options.h"
 #include "router/config.h"
 #include "router/data_plane_metrics.h"
 #include "router/dns_discovery.h"
@@ -103,7 +105,8 @@ class App {
   awaitable<void> shutdown_sequence();
   void finish_threads();
 
-  RouterConfig config_;
+  RouterConfig config_;  // shown by the admin API; components read options_
+  const ComponentOptions options_;
   const Logger& log_;
 
   MetricsRegistry metrics_;

@@ -35,6 +35,7 @@ class CircuitBreaker {
   struct Options {
     uint32_t failure_threshold = 5;  // consecutive failures that open it (>= 1)
     int64_t cooldown_ms = 5000;      // open -> half-open after this
+    bool operator==(const Options&) const = default;
   };
 
   explicit CircuitBreaker(Options options);

@@ -46,6 +46,7 @@ class HealthChecker {
   struct Options {
     std::chrono::milliseconds interval{2000};
     std::chrono::milliseconds timeout{2000};
+    bool operator==(const Options&) const = default;
   };
 
   HealthChecker(net::any_io_executor executor, WorkerRegistry& registry, Options options,

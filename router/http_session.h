@@ -45,6 +45,7 @@ struct SessionOptions {
   std::chrono::milliseconds body_timeout{60000};
   // Process-wide cap on body storage (router/body_budget.h); null: none.
   BodyBudget* body_budget = nullptr;
+  bool operator==(const SessionOptions&) const = default;
 };
 
 // Serves one connection until it closes. Returns the first unexpected error

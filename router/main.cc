@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "router/app.h"
+#include "router/component_options.h"
 #include "router/config.h"
 #include "router/log.h"
 
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   if (auto code = handle_informational_flags(*config, std::cout, RADIXMESH_VERSION)) {
     return *code;
   }
-  const Logger log(Logger::parse_level(config->log_level));
+  const Logger log(Logger::parse_level(component_options(*config).log_level));
   bool clean = true;
   try {
     App app(std::move(config).value(), log);

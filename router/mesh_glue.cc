@@ -60,13 +60,13 @@ int64_t steady_ms() {
 
 }  // namespace
 
-std::unique_ptr<MeshGlue> MeshGlue::create(const RouterConfig& config,
+std::unique_ptr<MeshGlue> MeshGlue::create(const MeshSettings& config,
                                            radix::WorkerDirectory& directory,
                                            radix::HybridClock& clock, const Logger& log) {
-  if (config.mesh_port <= 0) return nullptr;
+  if (!config.enabled) return nullptr;
   std::string secret;
-  if (!config.mesh_secret_file.empty()) {
-    auto s = read_secret_file(config.mesh_secret_file);
+  if (!config.secret_file.empty()) {
+    auto s = read_secret_file(config.secret_file);
     if (!s.ok()) throw std::runtime_error("--mesh-secret-file: " + s.error().message);
     secret = std::move(s).value();
   } else {
@@ -75,9 +75,9 @@ std::unique_ptr<MeshGlue> MeshGlue::create(const RouterConfig& config,
   return std::unique_ptr<MeshGlue>(new MeshGlue(config, directory, clock, log, std::move(secret)));
 }
 
-MeshGlue::MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory,
+MeshGlue::MeshGlue(const MeshSettings& settings, radix::WorkerDirectory& directory,
                    radix::HybridClock& clock, const Logger& log, std::string secret)
-    : config_(config),
+    : settings_(settings),
       directory_(directory),
       clock_(clock),
       log_(log),
@@ -98,15 +98,16 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
                      MetricsRegistry& metrics) {
   registry_ = &registry;
   mesh::MeshNodeConfig cfg;
-  cfg.node_id = config_.node_id;
-  cfg.bind_host = config_.host;
-  cfg.port = static_cast<uint16_t>(config_.mesh_port);
-  cfg.advertise = config_.mesh_advertise;
-  cfg.seeds = config_.peers;
-  cfg.seeds_dns = config_.peers_dns;
+  cfg.node_id = settings_.node_id;
+  cfg.bind_host = settings_.bind_host;
+  cfg.port = settings_.port;
+  cfg.advertise = settings_.advertise;
+  cfg.seeds = settings_.peers;
+  cfg.seeds_dns = settings_.peers_dns;
+  cfg.dns_interval_ms = settings_.dns_interval_ms;
   cfg.secret = secret_;
-  cfg.gossip_interval_ms = static_cast<uint64_t>(std::max<int64_t>(config_.gossip_interval_ms, 50));
-  cfg.push_window_ms = static_cast<uint64_t>(std::max<int64_t>(config_.mesh_push_window_ms, 0));
+  cfg.gossip_interval_ms = settings_.gossip_interval_ms;
+  cfg.push_window_ms = settings_.push_window_ms;
   LoadChangeSignal* signal = cfg.push_window_ms > 0 ? load_signal_.get() : nullptr;
   node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees, signal](mesh::PeerSender& sender) {
     mesh::SyncEngineConfig sc;
@@ -122,8 +123,8 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   try {
     node_->start(io_);
   } catch (const std::exception& e) {
-    throw std::runtime_error("cannot listen on mesh port " + config_.host + ":" +
-                             std::to_string(config_.mesh_port) + ": " + e.what());
+    throw std::runtime_error("cannot listen on mesh port " + settings_.bind_host + ":" +
+                             std::to_string(settings_.port) + ": " + e.what());
   }
   if (cfg.push_window_ms > 0) {
     journal_.set_wake([node = node_.get()] { node->request_flush(); });
@@ -132,7 +133,7 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   metrics.add_collector(mesh_metrics_collector(*node_, engine_));
   work_.emplace(boost::asio::make_work_guard(io_));
   thread_ = std::thread([this] { io_.run(); });
-  log_.info("mesh: node " + config_.node_id + " on port " + std::to_string(node_->port()) +
+  log_.info("mesh: node " + settings_.node_id + " on port " + std::to_string(node_->port()) +
             ", advertising " + node_->advertise() + ", incarnation " +
             std::to_string(node_->incarnation()));
 }

@@ -61,11 +61,28 @@
 
 namespace radixmesh::router {
 
+// What MeshGlue turns into the mesh node's configuration
+// (router/component_options.h fills it from the flags).
+struct MeshSettings {
+  bool enabled = false;  // --mesh-port > 0
+  std::string node_id;
+  std::string bind_host;
+  uint16_t port = 0;
+  std::string advertise;
+  std::vector<std::string> peers;
+  std::string peers_dns;
+  uint64_t dns_interval_ms = 30000;
+  std::string secret_file;
+  uint64_t gossip_interval_ms = 1000;
+  uint64_t push_window_ms = 2;
+  bool operator==(const MeshSettings&) const = default;
+};
+
 class MeshGlue {
  public:
   // nullptr when the mesh is disabled (--mesh-port 0). Throws on a bad
   // secret file (a start-up error).
-  static std::unique_ptr<MeshGlue> create(const RouterConfig& config,
+  static std::unique_ptr<MeshGlue> create(const MeshSettings& settings,
                                           radix::WorkerDirectory& directory,
                                           radix::HybridClock& clock, const Logger& log);
   ~MeshGlue();
@@ -92,14 +109,14 @@ class MeshGlue {
   uint16_t port() const { return node_ ? node_->port() : 0; }
 
  private:
-  MeshGlue(const RouterConfig& config, radix::WorkerDirectory& directory, radix::HybridClock& clock,
-           const Logger& log, std::string secret);
+  MeshGlue(const MeshSettings& settings, radix::WorkerDirectory& directory,
+           radix::HybridClock& clock, const Logger& log, std::string secret);
   void sample_local_load();
   // Mesh thread: copy the board into load_table_ (force: every worker, else
   // the workers whose count changed since the last copy).
   void refresh_mesh_load(bool force);
 
-  const RouterConfig& config_;
+  const MeshSettings settings_;
   radix::WorkerDirectory& directory_;
   radix::HybridClock& clock_;
   const Logger& log_;

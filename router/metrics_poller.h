@@ -38,6 +38,7 @@ class MetricsPoller {
     size_t max_body_bytes = 4 << 20;
     // A report older than this is ignored (a few missed polls).
     std::chrono::milliseconds stale_after{2000};
+    bool operator==(const Options&) const = default;
   };
 
   // The staleness window the engine should use for `interval`:

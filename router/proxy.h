@@ -53,6 +53,7 @@ struct ProxyOptions {
   bool forwarded_headers = true;       // X-Forwarded-For / -Proto to the worker
   bool stream_usage = true;            // ask streams for usage, keep it from the client (router/stream_usage.h)
   int max_retries = 2;
+  bool operator==(const ProxyOptions&) const = default;
 };
 
 struct ProxyResult {

@@ -51,6 +51,7 @@ class TokenBucket {
 struct RateLimitDefaults {
   double rps = 0;    // 0: keys without rps= are not limited
   double burst = 0;  // 0: max(1, rps)
+  bool operator==(const RateLimitDefaults&) const = default;
 };
 
 // The per-router share of a key's limits.

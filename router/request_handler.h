@@ -82,6 +82,7 @@ struct HandlerOptions {
   // With api_keys: keep the client's Authorization header on the proxied
   // request (--forward-authorization); else it is removed.
   bool forward_authorization = false;
+  bool operator==(const HandlerOptions&) const = default;
 };
 
 // Process-wide state the handler reads and the shutdown sequence writes.

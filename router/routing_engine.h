@@ -70,6 +70,7 @@ struct RoutingOptions {
   uint32_t max_in_flight_per_worker = 0;
   // Hears every slot release of a capped guard (null: none).
   std::shared_ptr<SlotListener> slot_listener;
+  bool operator==(const RoutingOptions&) const = default;
 };
 
 // In-flight requests other routers report for workers (the mesh's load

@@ -43,6 +43,7 @@ class UpstreamPool {
     std::chrono::milliseconds max_wait{200};       // for a free slot when all are open
     std::chrono::milliseconds keepalive{30000};    // idle connections older are closed
     std::chrono::milliseconds resolve_ttl{30000};  // cache of the worker's addresses
+    bool operator==(const Options&) const = default;
   };
 
   class Lease {

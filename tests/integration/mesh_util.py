@@ -87,12 +87,14 @@ class MeshRouter:
     kill restarts it on the same ports."""
 
     def __init__(self, test, name, workers=(), seeds=(), secret=None, label="mesh",
-                 gossip_ms=GOSSIP_MS, extra_args=()):
-        """gossip_ms None: the router's default gossip interval."""
+                 gossip_ms=GOSSIP_MS, extra_args=(), mesh_port=None):
+        """gossip_ms None: the router's default gossip interval; mesh_port:
+        one chosen beforehand (e.g. named in another router's flags)."""
         self.test, self.name, self.label = test, name, label
         self.gossip_ms, self.extra_args = gossip_ms, list(extra_args)
         self.workers, self.seeds = list(workers), list(seeds)
-        self.port, self.admin_port, self.mesh_port = free_port(), free_port(), free_port()
+        self.port, self.admin_port = free_port(), free_port()
+        self.mesh_port = mesh_port or free_port()
         self.address = f"{HOST}:{self.mesh_port}"
         self.secret_file = None
         if secret is not None:

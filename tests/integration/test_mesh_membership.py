@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from harness import HOST, Cleanup, request, wait_until
+from harness import HOST, Cleanup, free_port, request, wait_until
 from mesh_util import GOSSIP_MS, MeshRouter, metric
 
 
@@ -79,6 +79,20 @@ class MeshMembershipTest(Cleanup, unittest.TestCase):
         wait_until(lambda: a.sees({"b": "alive"}), timeout=10.0, what="a sees b")
         b.proc.stop()  # SIGTERM: graceful leave
         wait_until(lambda: a.sees({"b": "left"}), timeout=10.0, what="a sees b left")
+
+    def test_peers_dns_is_resolved_again_every_dns_interval(self):
+        # a finds its peers through DNS (localhost:PORT) every
+        # --dns-interval-ms. b starts after a's first resolution found
+        # nobody listening, and b has no seed: a can only find b by
+        # resolving again, which the mesh once did every 30 s whatever the
+        # flag said.
+        port_b = free_port()
+        a = MeshRouter(self, "a", extra_args=["--peers-dns", f"localhost:{port_b}",
+                                              "--dns-interval-ms", 200])
+        time.sleep(0.5)
+        b = MeshRouter(self, "b", mesh_port=port_b)
+        wait_until(lambda: a.sees({"b": "alive"}) and b.sees({"a": "alive"}), timeout=5.0,
+                   what="a finds b through a later DNS resolution")
 
 
 if __name__ == "__main__":
