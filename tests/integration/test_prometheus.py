@@ -165,6 +165,15 @@ class PrometheusScrapeTest(harness.Cleanup, unittest.TestCase):
             lambda: [v for labels, v in prom.query(lag_expr) if labels["instance"] == r1_i],
             timeout=TIMEOUT, interval=0.2, what="r1's mean convergence lag")
         self.assertLess(lag[0], 1.0, lag)
+        # The two counters agree with the since-start mean gauge (one read).
+        _, _, body = harness.request(r1.admin_port, "GET", "/metrics")
+        samples = dict(line.rsplit(" ", 1) for line in body.decode().splitlines()
+                       if line.startswith("radixmesh_mesh_convergence_lag_"))
+        records = float(samples["radixmesh_mesh_convergence_lag_records_total"])
+        self.assertGreater(records, 0)
+        self.assertAlmostEqual(
+            float(samples["radixmesh_mesh_convergence_lag_seconds_total"]) / records,
+            float(samples["radixmesh_mesh_convergence_lag_seconds_avg"]), places=6)
 
         r1.proc.signal(signal.SIGKILL)
 
