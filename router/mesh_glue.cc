@@ -293,6 +293,16 @@ Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEng
       const uint64_t n = y.lag_count.load();
       lag.samples.push_back({{}, n ? static_cast<double>(y.lag_sum_ms.load()) / n / 1000.0 : 0.0});
       out.push_back(std::move(lag));
+      // The same as counters, so alerts can take a windowed mean:
+      // rate(..._seconds_total[5m]) / rate(..._records_total[5m]).
+      const size_t ls = counter("radixmesh_mesh_convergence_lag_seconds_total",
+                                "Sum of the delays of the records counted in "
+                                "radixmesh_mesh_convergence_lag_records_total",
+                                {});
+      out[ls].samples.push_back({{}, static_cast<double>(y.lag_sum_ms.load()) / 1000.0});
+      const size_t lc = counter("radixmesh_mesh_convergence_lag_records_total",
+                                "Tree records from peers whose delay was measured", {});
+      out[lc].samples.push_back({{}, static_cast<double>(n)});
     }
     return out;
   };

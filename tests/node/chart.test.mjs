@@ -556,6 +556,74 @@ test('custom: a mesh key given in values is used as is', () => {
   assert.equal(Buffer.from(secret.data[key], 'base64').toString(), 's3cr3t-shared-by-all-routers');
 });
 
+// Operator alerts: files/alerts.yaml is the one copy of the rules; the
+// PrometheusRule wraps its groups.
+const ALERTS_FILE = path.join(CHART, 'files', 'alerts.yaml');
+const ALERTS_VALUES = valuesFile('alerts.yaml', `
+alerts:
+  enabled: true
+  labels:
+    release: prometheus
+`);
+const alerts = () => rendered('alerts', { files: [ALERTS_VALUES], namespace: CUSTOM_NS });
+const alertRules = (groups) => groups.flatMap((g) => g.rules);
+
+test('alerts: helm lint --strict passes with the PrometheusRule enabled', () => {
+  const out = helm(['lint', '--strict', CHART, '--namespace', CUSTOM_NS, '--values', ALERTS_VALUES]);
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+test('alerts: default renders no PrometheusRule', () => {
+  assert.equal(ofKind(defaults(), 'PrometheusRule').length, 0);
+  assert.equal(ofKind(custom(), 'PrometheusRule').length, 0);
+});
+
+test('alerts: enabled renders one PrometheusRule whose groups equal files/alerts.yaml', () => {
+  const objs = alerts();
+  const rule = one(objs, 'PrometheusRule');
+  assert.equal(rule.apiVersion, 'monitoring.coreos.com/v1');
+  assert.equal(rule.metadata.namespace, CUSTOM_NS);
+  assert.equal(rule.metadata.name, sts(objs).metadata.name);
+  assert.equal(rule.metadata.labels.release, 'prometheus');
+  assert.equal(rule.metadata.labels['app.kubernetes.io/name'], 'radixmesh');
+  const file = YAML.parse(fs.readFileSync(ALERTS_FILE, 'utf8'));
+  assert.deepEqual(rule.spec.groups, file.groups);
+  // The seven conditions of the runbook (memory has two severities).
+  const names = alertRules(file.groups).map((r) => r.alert).sort();
+  assert.deepEqual(names, ['Radixmesh5xxRate', 'RadixmeshCacheHitRatioCollapse',
+    'RadixmeshMemoryTierCritical', 'RadixmeshMemoryTierHigh', 'RadixmeshMeshConvergenceLag',
+    'RadixmeshMeshPeerDown', 'RadixmeshNoHealthyWorkers', 'RadixmeshWorkerBreakerOpen']);
+  for (const r of alertRules(file.groups)) {
+    assert.ok(['warning', 'critical'].includes(r.labels?.severity), `${r.alert}: severity`);
+    assert.ok(r.annotations?.summary && r.annotations?.description, `${r.alert}: annotations`);
+    assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert}: for`);
+  }
+});
+
+test('alerts: every alert has a runbook entry in docs/deployment.md', () => {
+  const doc = fs.readFileSync(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
+  const section = doc.split(/^## (?:\d+\. )?Alerts$/m)[1]?.split(/^## /m)[0];
+  assert.ok(section, 'docs/deployment.md has no "## Alerts" section');
+  const file = YAML.parse(fs.readFileSync(ALERTS_FILE, 'utf8'));
+  for (const r of alertRules(file.groups)) {
+    assert.ok(section.includes(`\`${r.alert}\``), `no runbook entry for ${r.alert}`);
+  }
+});
+
+test('alerts: ruleLabels reach every alert, and an alert keeps its own severity', () => {
+  const objs = render({ sets: ['alerts.enabled=true', 'alerts.ruleLabels.team=inference',
+    'alerts.ruleLabels.severity=info'] });
+  const rules = alertRules(one(objs, 'PrometheusRule').spec.groups);
+  const file = alertRules(YAML.parse(fs.readFileSync(ALERTS_FILE, 'utf8')).groups);
+  assert.equal(rules.length, file.length);
+  rules.forEach((r, i) => {
+    assert.equal(r.labels.team, 'inference', r.alert);
+    assert.equal(r.labels.severity, file[i].labels.severity, r.alert);
+    assert.equal(r.expr, file[i].expr, r.alert);
+  });
+  renderFails({ sets: ['alerts.enabled=yes'] }, /alerts/);
+});
+
 // API keys from an existing Secret, rate-limit defaults and admission.
 const ACCESS_VALUES = valuesFile('access.yaml', `
 auth:

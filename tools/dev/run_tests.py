@@ -7,6 +7,11 @@ Suites:
                the real binaries on loopback (one count per test method)
   node         node:test files tests/node/*.test.mjs: the official openai client
                and the helm chart tests (one count per test)
+  promtool     the operator alerts (helm/radixmesh/files/alerts.yaml):
+               `promtool check rules`, `promtool test rules` on each
+               tests/alerts/*.test.yaml, and `promtool check metrics` on the
+               /metrics of a live router (mesh on) and simulated worker (one
+               count each)
   tsan         the concurrency test cases of radix and policies again, built
                with clang ThreadSanitizer (build-tsan/); router's too with
                --sanitize-router
@@ -32,6 +37,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -127,6 +133,102 @@ def run_node(build, tally):
     if failed:
         sys.stdout.write(out[-20000:])
     tally.add("node (openai client, helm chart)", passed, failed, time.monotonic() - start)
+
+
+ALERT_RULES = "helm/radixmesh/files/alerts.yaml"
+
+
+def run_promtool_case(tally, label, args, stdin=None):
+    """One promtool invocation as one counted case (passed when it exits 0)."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(["promtool", *args], cwd=ROOT, input=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=120)
+        ok, out = proc.returncode == 0, proc.stdout.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        ok, out = False, str(e)
+    if not ok:
+        sys.stdout.write(out[-4000:] + "\n")
+    tally.add(label, 1 if ok else 0, 0 if ok else 1, time.monotonic() - start)
+
+
+def fetch_metrics(port, proc, path="/metrics", timeout=10.0):
+    """GET path on a just-started process, retried until it answers 200 or
+    timeout seconds pass; None if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+                if r.status == 200:
+                    return r.read()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return None
+
+
+def check_live_metrics(build, tally):
+    """`promtool check metrics` on the exposition of a running simulated
+    worker (engine dialect off: its vllm:/sglang: names copy real engines and
+    contain ':', which the linter refuses) and a router over it with the mesh
+    on (so the mesh families are there too)."""
+    sys.path.insert(0, str(ROOT / "tools" / "bench"))
+    from bench_lib import free_port  # loopback ports never handed out before
+    start = time.monotonic()
+    sim_port, port, admin, mesh = free_port(), free_port(), free_port(), free_port()
+    procs = []
+
+    def spawn(args):
+        p = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        procs.append(p)
+        return p
+
+    try:
+        sim = spawn([build / "tools/sim_worker/radixmesh-sim-worker", "--host", "127.0.0.1",
+                     "--port", sim_port, "--metrics-dialect", "none"])
+        sim_text = fetch_metrics(sim_port, sim)
+        router = spawn([build / "router/radixmesh", "--host", "127.0.0.1", "--port", port,
+                        "--admin-host", "127.0.0.1", "--admin-port", admin, "--threads", 1,
+                        "--mesh-port", mesh, "--mesh-advertise", f"127.0.0.1:{mesh}",
+                        "--health-interval-ms", 200, "--worker", f"http://127.0.0.1:{sim_port}"])
+        # Ready: the worker is known healthy, so its per-worker series exist.
+        ready = fetch_metrics(port, router, "/readiness") is not None
+        router_text = fetch_metrics(admin, router) if ready else None
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+    for label, text in (("promtool check metrics (sim worker)", sim_text),
+                        ("promtool check metrics (router, mesh on)", router_text)):
+        if text is None:
+            print(f"{label}: no /metrics from the process", flush=True)
+            tally.add(label, 0, 1, time.monotonic() - start)
+        else:
+            run_promtool_case(tally, label, ["check", "metrics"], stdin=text)
+
+
+def run_promtool(build, tally):
+    """The alert rules and the exposition format, checked by promtool."""
+    print("== promtool", flush=True)
+    if shutil.which("promtool") is None:
+        print("promtool not found: run tools/dev/install-deps --test", flush=True)
+        tally.add("promtool (not installed)", 0, 1, 0)
+        return
+    run_promtool_case(tally, "promtool check rules",
+                      ["check", "rules", ALERT_RULES])
+    tests = sorted((ROOT / "tests" / "alerts").glob("*.test.yaml"))
+    if not tests:
+        tally.add("promtool test rules (none found)", 0, 1, 0)
+    for t in tests:
+        run_promtool_case(tally, f"promtool test {t.name.removesuffix('.test.yaml')}",
+                          ["test", "rules", str(t.relative_to(ROOT))])
+    check_live_metrics(build, tally)
 
 
 # build-tsan/: clang ThreadSanitizer. -O1 keeps TSan's run time reasonable;
@@ -364,7 +466,8 @@ def run_fuzz(tally, seconds, with_router=False):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
-    ap.add_argument("--only", choices=["unit", "integration", "node", "tsan", "asan", "fuzz"],
+    ap.add_argument("--only",
+                    choices=["unit", "integration", "node", "promtool", "tsan", "asan", "fuzz"],
                     action="append")
     ap.add_argument("--pattern", default="test_*.py", help="integration test file pattern")
     ap.add_argument("--no-tsan", action="store_true")
@@ -389,7 +492,7 @@ def main():
                          "out of the asan, tsan and fuzz suites")
     args = ap.parse_args()
     build = (ROOT / args.build).resolve()
-    only = set(args.only or ["unit", "integration", "node", "tsan", "asan", "fuzz"])
+    only = set(args.only or ["unit", "integration", "node", "promtool", "tsan", "asan", "fuzz"])
     if args.no_tsan:
         only.discard("tsan")
     if args.no_asan:
@@ -404,6 +507,8 @@ def main():
         run_integration(build, tally, args.pattern)
     if "node" in only:
         run_node(build, tally)
+    if "promtool" in only:
+        run_promtool(build, tally)
     if "tsan" in only:
         run_tsan(tally, args.router_sanitizers == "all")
     if "asan" in only:
