@@ -5,6 +5,10 @@
 namespace radixmesh::router {
 namespace {
 
+mesh::TlsFiles tls_files(const RouterConfig& c) {
+  return mesh::TlsFiles{c.mesh_tls_cert_file, c.mesh_tls_key_file, c.mesh_tls_ca_file};
+}
+
 uint64_t wall_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -72,6 +76,12 @@ std::unique_ptr<MeshGlue> MeshGlue::create(const RouterConfig& config,
   } else {
     log.warn("mesh: no --mesh-secret-file: peers are not authenticated (development only)");
   }
+  if (const auto tls = tls_files(config); tls.enabled()) {
+    // Loaded again when the node starts; checked here so a bad file is a
+    // configuration error of its own, not a failure to listen.
+    auto ctx = mesh::make_tls_context(tls);
+    if (!ctx) throw std::runtime_error("mesh TLS: " + ctx.error().message);
+  }
   return std::unique_ptr<MeshGlue>(new MeshGlue(config, directory, clock, log, std::move(secret)));
 }
 
@@ -107,6 +117,10 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   cfg.secret = secret_;
   cfg.gossip_interval_ms = static_cast<uint64_t>(std::max<int64_t>(config_.gossip_interval_ms, 50));
   cfg.push_window_ms = static_cast<uint64_t>(std::max<int64_t>(config_.mesh_push_window_ms, 0));
+  cfg.tls = tls_files(config_);
+  cfg.log = [&log = log_](bool warning, const std::string& line) {
+    warning ? log.warn(line) : log.info(line);
+  };
   LoadChangeSignal* signal = cfg.push_window_ms > 0 ? load_signal_.get() : nullptr;
   node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees, signal](mesh::PeerSender& sender) {
     mesh::SyncEngineConfig sc;
@@ -130,11 +144,12 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
     load_signal_->set_wake([node = node_.get()] { node->request_flush(); });
   }
   metrics.add_collector(mesh_metrics_collector(*node_, engine_));
+  if (cfg.tls.enabled()) metrics.add_collector(mesh_tls_metrics_collector(*node_));
   work_.emplace(boost::asio::make_work_guard(io_));
   thread_ = std::thread([this] { io_.run(); });
   log_.info("mesh: node " + config_.node_id + " on port " + std::to_string(node_->port()) +
             ", advertising " + node_->advertise() + ", incarnation " +
-            std::to_string(node_->incarnation()));
+            std::to_string(node_->incarnation()) + (cfg.tls.enabled() ? ", mutual TLS" : ""));
 }
 
 void MeshGlue::stop() {
@@ -293,6 +308,38 @@ Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEng
       lag.samples.push_back({{}, n ? static_cast<double>(y.lag_sum_ms.load()) / n / 1000.0 : 0.0});
       out.push_back(std::move(lag));
     }
+    return out;
+  };
+}
+
+Collector mesh_tls_metrics_collector(const mesh::MeshNode& node) {
+  return [&node]() {
+    const auto& s = node.stats();
+    std::vector<CollectedFamily> out;
+    CollectedFamily ok{"radixmesh_mesh_tls_handshakes_total",
+                       "Mesh TLS handshakes that succeeded (both directions)",
+                       MetricType::kCounter,
+                       {},
+                       {}};
+    ok.samples.push_back({{}, static_cast<double>(s.tls_handshakes.load())});
+    out.push_back(std::move(ok));
+    CollectedFamily failed{"radixmesh_mesh_tls_handshake_failures_total",
+                           "Mesh peers refused by the TLS layer before any mesh frame, by reason",
+                           MetricType::kCounter,
+                           {"reason"},
+                           {}};
+    for (int r = 0; r < mesh::kTlsFailureCount; ++r)
+      failed.samples.push_back({{mesh::to_string(static_cast<mesh::TlsFailure>(r))},
+                                static_cast<double>(s.tls_failures[r].load())});
+    out.push_back(std::move(failed));
+    CollectedFamily reloads{"radixmesh_mesh_tls_reloads_total",
+                            "Mesh TLS certificate reloads (file change or SIGHUP), by result",
+                            MetricType::kCounter,
+                            {"result"},
+                            {}};
+    reloads.samples.push_back({{"ok"}, static_cast<double>(s.tls_reloads_ok.load())});
+    reloads.samples.push_back({{"error"}, static_cast<double>(s.tls_reloads_failed.load())});
+    out.push_back(std::move(reloads));
     return out;
   };
 }
