@@ -84,6 +84,7 @@ with it.
 {{- define "radixmesh.configDir" -}}/etc/radixmesh/config{{- end }}
 {{- define "radixmesh.meshSecretDir" -}}/etc/radixmesh/mesh{{- end }}
 {{- define "radixmesh.adminTokenDir" -}}/etc/radixmesh/admin{{- end }}
+{{- define "radixmesh.meshTlsDir" -}}/etc/radixmesh/mesh-tls{{- end }}
 
 {{/*
 A secret value that survives upgrades: the value given in values, else the
@@ -112,5 +113,5 @@ Settings the chart sets itself, refused in .Values.config so that the
 ConfigMap never contradicts the command line (flags would win silently).
 */}}
 {{- define "radixmesh.managedKeys" -}}
-host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file config
+host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file mesh-tls-cert-file mesh_tls_cert_file mesh-tls-key-file mesh_tls_key_file mesh-tls-ca-file mesh_tls_ca_file worker workers workers-dns workers_dns workers-file workers_file config
 {{- end }}
