@@ -1,5 +1,7 @@
 #include "router/mesh_glue.h"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 
 namespace radixmesh::router {
@@ -146,7 +148,10 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   metrics.add_collector(mesh_metrics_collector(*node_, engine_));
   if (cfg.tls.enabled()) metrics.add_collector(mesh_tls_metrics_collector(*node_));
   work_.emplace(boost::asio::make_work_guard(io_));
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rm-mesh");  // visible in top -H, /proc/PID/task
+    io_.run();
+  });
   log_.info("mesh: node " + config_.node_id + " on port " + std::to_string(node_->port()) +
             ", advertising " + node_->advertise() + ", incarnation " +
             std::to_string(node_->incarnation()) + (cfg.tls.enabled() ? ", mutual TLS" : ""));

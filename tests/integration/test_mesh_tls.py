@@ -8,13 +8,11 @@ frame: the members count it and never list it, the intruder counts its
 refusals, and the members keep working. SIGHUP re-reads the files: a new
 certificate is served to new connections, a bad set keeps the old one.
 """
-import os
 import shutil
 import signal
 import socket
 import ssl
 import tempfile
-import time
 import unittest
 
 from harness import HOST, Cleanup, wait_until
