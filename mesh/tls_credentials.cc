@@ -31,6 +31,8 @@ Result<std::shared_ptr<TlsContext>> make_tls_context(const TlsFiles& files) {
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  // Mesh connections are long-lived and never resumed: no session tickets.
+  SSL_CTX_set_num_tickets(native, 0);
   ctx->use_certificate_chain_file(files.cert, ec);
   if (ec) return tls_error("certificate", files.cert, ec);
   ctx->use_private_key_file(files.key, ssl::context::pem, ec);
