@@ -35,6 +35,22 @@ def served_certificate(port, certs, client):
             return tls.getpeercert(binary_form=True)
 
 
+def refused_without_certificate(port, certs):
+    """A TLS client trusting the mesh CA but holding no certificate: True when
+    the mesh port refuses it (in the handshake, or with TLS 1.3 on the first
+    read after it)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(certs.path("mesh-ca.crt"))
+    with socket.create_connection((HOST, port), timeout=5) as raw:
+        try:
+            with ctx.wrap_socket(raw) as tls:
+                tls.sendall(b"hello")
+                return tls.recv(16) == b""
+        except (ssl.SSLError, ConnectionError):
+            return True
+
+
 def der(path):
     with open(path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
@@ -110,6 +126,10 @@ class MeshTlsTest(Cleanup, unittest.TestCase):
         self.assertEqual(served_certificate(r0.mesh_port, self.certs, client), der(new_crt))
         self.assertTrue(r0.proc.alive())
         self.assertIn("TLS reload failed", r0.proc.output())
+        # A client without a certificate is refused and counted as such.
+        self.assertTrue(refused_without_certificate(r0.mesh_port, self.certs))
+        wait_until(lambda: metric(r0.admin_port, FAILURES, 'reason="no_certificate"') == 1,
+                   timeout=5.0, what="no_certificate counted")
 
 
 if __name__ == "__main__":
