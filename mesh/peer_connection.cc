@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <span>
+#include <tuple>
 #include <vector>
 
 namespace radixmesh::mesh {
@@ -224,8 +225,13 @@ asio::awaitable<void> PeerConnection::read_loop(std::shared_ptr<PeerConnection> 
       buf.shrink_to_fit();
     }
     const auto room = asio::buffer(buf.data() + end, buf.size() - end);
-    auto [ec, n] = self->tls_ ? co_await self->tls_->async_read_some(room, kAwait)
-                              : co_await self->socket_.async_read_some(room, kAwait);
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (self->tls_) {
+      std::tie(ec, n) = co_await self->tls_->async_read_some(room, kAwait);
+    } else {
+      std::tie(ec, n) = co_await self->socket_.async_read_some(room, kAwait);
+    }
     if (ec) {
       // With TLS 1.3 a dialer whose certificate the acceptor refused learns
       // it here, from the alert, after its own handshake succeeded.
@@ -258,7 +264,10 @@ asio::awaitable<void> PeerConnection::write_loop(std::shared_ptr<PeerConnection>
       bytes += f.size();
     }
     boost::system::error_code ec;
-    if (self->tls_) {
+    if (self->tls_ && count == 1) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(*self->tls_, bufs[0], kAwait);
+    } else if (self->tls_) {
+      // Several frames: at most kMaxBytesPerWrite together (see above).
       self->tls_out_.clear();
       for (size_t i = 0; i < count; ++i)
         self->tls_out_.append(static_cast<const char*>(bufs[i].data()), bufs[i].size());

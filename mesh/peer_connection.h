@@ -146,7 +146,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   std::shared_ptr<TlsContext> tls_ctx_;
   std::unique_ptr<TlsStream> tls_;
   bool tls_ready_ = false;  // the TLS handshake succeeded
-  // The frames of one write, gathered: a TLS stream writes one buffer per
+  // The frames of one write, gathered (at most kMaxBytesPerWrite; a single
+  // frame is written from the queue): a TLS stream writes one buffer per
   // record, so separate buffers would cost one record and one system call each.
   std::string tls_out_;
 };
