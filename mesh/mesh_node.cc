@@ -40,6 +40,11 @@ uint64_t MeshNode::now_ms() const {
 
 void MeshNode::start(asio::io_context& io) {
   if (started_) return;
+  if (cfg_.tls.enabled()) {  // before anything starts: a bad file leaves nothing to stop
+    auto creds = std::make_unique<TlsCredentials>(cfg_.tls);
+    if (auto s = creds->load(); !s) throw std::runtime_error("mesh TLS: " + s.error().message);
+    tls_ = std::move(creds);
+  }
   started_ = true;
   strand_.emplace(asio::make_strand(io));
   incarnation_ =
@@ -53,10 +58,6 @@ void MeshNode::start(asio::io_context& io) {
   topts.conn.secret = cfg_.secret;
   topts.conn.max_queue_bytes = cfg_.max_queue_bytes;
   topts.log = cfg_.log;
-  if (cfg_.tls.enabled()) {
-    tls_ = std::make_unique<TlsCredentials>(cfg_.tls);
-    if (auto s = tls_->load(); !s) throw std::runtime_error("mesh TLS: " + s.error().message);
-  }
   Transport::Handler& handler = *this;
   transport_ = std::make_unique<Transport>(*strand_, topts, handler, stats_);
   if (tls_) transport_->set_tls(tls_->current());

@@ -298,6 +298,24 @@ TEST_CASE("mesh TLS: a node picks up rotated certificates for new connections") 
   CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 8000));
 }
 
+TEST_CASE("mesh TLS: a node whose files do not load refuses to start, and stops at once") {
+  TlsFixture certs;
+  TlsFiles files = certs.leaf("a", "mesh");
+  files.key = certs.leaf("b", "mesh").key;  // not the certificate's key
+  asio::io_context io;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    MeshNodeConfig cfg;
+    cfg.node_id = "a";
+    cfg.bind_host = "127.0.0.1";
+    cfg.tls = files;
+    MeshNode node(cfg);
+    CHECK_THROWS_AS(node.start(io), std::runtime_error);
+    CHECK(node.port() == 0);  // nothing was bound
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500));
+}
+
 TEST_CASE("LogLimiter: one line per key per interval, with the suppressed count") {
   LogLimiter l(1000, 2);
   CHECK(l.admit("p", 0) == 0u);
