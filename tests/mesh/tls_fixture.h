@@ -18,8 +18,8 @@ namespace radixmesh::mesh::test {
 class TlsFixture {
  public:
   TlsFixture() {
-    char tmpl[] = "/tmp/radixmesh-tls-XXXXXX";
-    const char* d = ::mkdtemp(tmpl);
+    std::string tmpl = (std::filesystem::temp_directory_path() / "radixmesh-tls-XXXXXX").string();
+    const char* d = ::mkdtemp(tmpl.data());
     REQUIRE(d != nullptr);
     dir_ = d;
     make_ca("mesh");
