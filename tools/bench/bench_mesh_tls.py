@@ -12,14 +12,21 @@ divided by the requests. Certificates (ECDSA P-256, one shared by the three
 routers as from one Secret) are made with the openssl command line in a
 temporary directory. Loopback only; every wait is bounded.
 
-  tools/bench/bench_mesh_tls.py [--build build] [--rounds 4]
+With --handshakes N (1-5000) it also times N mesh TLS handshakes against
+one router, one new connection each from a client holding a certificate of
+the mesh CA (Python's ssl module), and reports the router CPU per handshake.
+
+  tools/bench/bench_mesh_tls.py [--build build] [--rounds 4] [--handshakes 500]
 """
 import argparse
 import pathlib
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_lib import (LOADGEN, ROUTER, SIM, Cluster, ensure_built, http_get, loadavg,  # noqa: E402
@@ -67,6 +74,32 @@ def metric(admin, name):
                if l.startswith(name + " ") or l.startswith(name + "{"))
 
 
+def handshake_cost(build, logdir, d, tls_args, n):
+    """Router CPU per mesh TLS handshake (acceptor side), n new connections."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(f"{d}/ca.crt")
+    ctx.load_cert_chain(f"{d}/tls.crt", f"{d}/tls.key")
+    with Cluster(build, logdir) as c:
+        c.add_workers(1, **WORKER)
+        c.add_routers(1, mesh=True, gossip_ms=1000, extra=tls_args)
+        r = c.routers[0]
+        args = [str(a) for a in r["proc"].args]
+        mesh_port = int(args[args.index("--mesh-port") + 1])
+        pid = r["proc"].pid
+        cpu0, t0 = sched_seconds(pid), time.monotonic()
+        for _ in range(n):
+            with socket.create_connection(("127.0.0.1", mesh_port), timeout=5) as raw:
+                with ctx.wrap_socket(raw):
+                    pass
+        wall = time.monotonic() - t0
+        time.sleep(0.2)  # the router's side of the last closes
+        cpu = sched_seconds(pid) - cpu0
+        done = metric(r["admin"], "radixmesh_mesh_tls_handshakes_total")
+    return {"handshakes": n, "counted": done, "router_us_per_handshake": cpu * 1e6 / n,
+            "handshakes_per_s": n / wall}
+
+
 def one_run(build, logdir, extra):
     with Cluster(build, logdir) as c:
         c.add_workers(8, **WORKER)
@@ -91,12 +124,19 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--out", default="out/bench-mesh-tls")
+    ap.add_argument("--handshakes", type=int, default=0)
     args = ap.parse_args()
     rounds = max(1, min(args.rounds, 20))
     ensure_built(args.build, [ROUTER, SIM, LOADGEN])
     out = pathlib.Path(args.out)
     with tempfile.TemporaryDirectory(prefix="bench-mesh-tls-") as d:
         tls_args = make_certs(d)
+        if args.handshakes > 0:
+            h = handshake_cost(args.build, out / "logs" / "handshakes", d, tls_args,
+                               min(args.handshakes, 5000))
+            print(f"handshakes: {h['handshakes']} ({h['counted']:.0f} counted), router "
+                  f"{h['router_us_per_handshake']:.0f} us CPU per handshake, "
+                  f"{h['handshakes_per_s']:.0f} handshakes/s from one client (load {loadavg():.1f})")
         runs = {"plain": [], "tls": []}
         for i in range(rounds):
             for name, extra in (("plain", []), ("tls", tls_args)):
