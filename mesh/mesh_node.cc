@@ -40,6 +40,11 @@ uint64_t MeshNode::now_ms() const {
 
 void MeshNode::start(asio::io_context& io) {
   if (started_) return;
+  if (cfg_.tls.enabled()) {  // before anything starts: a bad file leaves nothing to stop
+    auto creds = std::make_unique<TlsCredentials>(cfg_.tls);
+    if (auto s = creds->load(); !s) throw std::runtime_error("mesh TLS: " + s.error().message);
+    tls_ = std::move(creds);
+  }
   started_ = true;
   strand_.emplace(asio::make_strand(io));
   incarnation_ =
@@ -52,8 +57,10 @@ void MeshNode::start(asio::io_context& io) {
   topts.conn.self = NodeIdentity{cfg_.node_id, incarnation_, {}, kProtocolVersion};
   topts.conn.secret = cfg_.secret;
   topts.conn.max_queue_bytes = cfg_.max_queue_bytes;
+  topts.log = cfg_.log;
   Transport::Handler& handler = *this;
   transport_ = std::make_unique<Transport>(*strand_, topts, handler, stats_);
+  if (tls_) transport_->set_tls(tls_->current());
   port_ = transport_->listen(cfg_.bind_host, cfg_.port);
   if (!cfg_.advertise.empty()) {
     advertise_ = cfg_.advertise;
@@ -106,6 +113,28 @@ void MeshNode::arm_flush() {
     if (ec || stopped_ || !sync_) return;
     if (sync_->flush(now_ms())) arm_flush();
   });
+}
+
+void MeshNode::reload_tls() {
+  if (!tls_ || !strand_) return;
+  asio::post(*strand_, [this, alive = alive_] {
+    if (*alive && !stopped_) reload_tls_now(true);
+  });
+}
+
+void MeshNode::reload_tls_now(bool force) {
+  std::string why;
+  const auto outcome = force ? tls_->reload(&why) : tls_->poll(&why);
+  if (outcome == TlsCredentials::Outcome::kUnchanged) return;
+  if (outcome == TlsCredentials::Outcome::kReloaded) {
+    stats_->tls_reloads_ok.fetch_add(1, std::memory_order_relaxed);
+    transport_->set_tls(tls_->current());
+    if (cfg_.log) cfg_.log(false, "mesh: TLS certificates reloaded for new connections");
+  } else {
+    stats_->tls_reloads_failed.fetch_add(1, std::memory_order_relaxed);
+    if (cfg_.log)
+      cfg_.log(true, "mesh: TLS reload failed, keeping the previous certificates: " + why);
+  }
 }
 
 void MeshNode::on_peer_connected(const NodeIdentity& peer) {
@@ -193,6 +222,8 @@ asio::awaitable<void> MeshNode::timer_loop(MeshNode* self, std::shared_ptr<bool>
   uint64_t next_round = self->now_ms() + gossip;
   uint64_t next_seeds = self->now_ms() + kSeedCheckMs;
   uint64_t next_dns = self->now_ms() + self->cfg_.dns_interval_ms;
+  const uint64_t tls_every = std::max<uint64_t>(self->cfg_.tls_reload_interval_ms, 10);
+  uint64_t next_tls = self->now_ms() + tls_every;
   for (;;) {
     timer.expires_after(step);
     co_await timer.async_wait(kAwait);
@@ -206,6 +237,10 @@ asio::awaitable<void> MeshNode::timer_loop(MeshNode* self, std::shared_ptr<bool>
     if (now >= next_seeds) {
       next_seeds = now + kSeedCheckMs;
       self->dial_seeds();
+    }
+    if (self->tls_ && now >= next_tls) {
+      next_tls = now + tls_every;
+      self->reload_tls_now(false);
     }
     if (!self->cfg_.seeds_dns.empty() && now >= next_dns) {
       next_dns = now + self->cfg_.dns_interval_ms;

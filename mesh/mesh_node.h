@@ -20,6 +20,11 @@
 // is overridden everywhere — as long as the wall clock does not step back by
 // more than the restart took.
 //
+// TLS (MeshNodeConfig::tls set): every connection is mutual TLS with the
+// credentials of mesh/tls_credentials.h, re-read when the files change
+// (polled every tls_reload_interval_ms) or on reload_tls() (SIGHUP), for new
+// connections; the HMAC handshake runs on top as before.
+//
 // Threads: the constructor, start(), stop() and peers()/stats() may be called
 // from any thread (stop() waits at most `stop_timeout` for the strand to do
 // the leave). Everything else — PeerSender::send, the sync engine, the
@@ -43,6 +48,7 @@
 #include "mesh/membership.h"
 #include "mesh/mesh_stats.h"
 #include "mesh/peer_sender.h"
+#include "mesh/tls_credentials.h"
 #include "mesh/transport.h"
 
 namespace radixmesh::mesh {
@@ -65,6 +71,11 @@ struct MeshNodeConfig {
   size_t max_queue_bytes = 16u << 20;  // per peer
   std::chrono::milliseconds stop_timeout{2000};
   MembershipConfig membership;  // probe_interval_ms is set from gossip_interval_ms
+  TlsFiles tls;                 // --mesh-tls-*-file; none set: plain TCP
+  uint64_t tls_reload_interval_ms = 5000;
+  // Log lines of the mesh (TLS refusals and reloads); empty: not logged.
+  // Called on the mesh thread.
+  std::function<void(bool warning, const std::string& line)> log;
 };
 
 struct PeerView {
@@ -87,7 +98,7 @@ class MeshNode : public PeerSender, private Transport::Handler {
   MeshNode& operator=(const MeshNode&) = delete;
 
   // Binds the mesh port, starts the timers and dials the seeds. Throws when
-  // the port cannot be bound (a start-up error).
+  // the port cannot be bound or the TLS files do not load (start-up errors).
   void start(boost::asio::io_context& io);
   // Graceful leave (kLeave to every member), then closes every connection.
   void stop();
@@ -106,6 +117,9 @@ class MeshNode : public PeerSender, private Transport::Handler {
   // strand push_window_ms from now (one timer per window however many calls
   // arrive meanwhile). No-op when push is disabled or the node is stopped.
   void request_flush();
+  // Any thread, never blocks: re-reads the TLS files on the mesh strand now
+  // (SIGHUP). No-op without TLS.
+  void reload_tls();
 
   // PeerSender (mesh strand only): queues a frame for a connected peer; when
   // there is no connection yet, dials the member's address and returns false.
@@ -125,7 +139,8 @@ class MeshNode : public PeerSender, private Transport::Handler {
   void refresh_view();
   void do_stop();
   uint64_t now_ms() const;
-  void arm_flush();  // mesh strand
+  void arm_flush();                 // mesh strand
+  void reload_tls_now(bool force);  // mesh strand
 
   MeshNodeConfig cfg_;
   SyncFactory sync_factory_;
@@ -134,6 +149,7 @@ class MeshNode : public PeerSender, private Transport::Handler {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<SyncHandler> sync_;
+  std::unique_ptr<TlsCredentials> tls_;  // null without TLS
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::set<NodeId> up_;  // peers the sync engine was told are up
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();

@@ -12,6 +12,7 @@
 
 #include "mesh/frame.h"
 #include "mesh/frame_type.h"
+#include "mesh/tls_failure.h"
 
 namespace radixmesh::mesh {
 
@@ -29,6 +30,11 @@ struct MeshStats {
   Counter handshakes_evicted_per_source{}, handshakes_evicted_global{};
   Counter handshake_first_frame_timeouts{}, handshake_timeouts{};
   Counter handshakes_pending{};  // a gauge: inbound connections in handshake now
+  // Mesh TLS (both directions): handshakes that succeeded, peers refused
+  // by reason, and certificate reloads (mesh/tls_credentials.h).
+  Counter tls_handshakes{};
+  std::array<Counter, kTlsFailureCount> tls_failures{};
+  Counter tls_reloads_ok{}, tls_reloads_failed{};
 
   void count_sent(uint8_t type, uint64_t bytes) {
     frames_sent[type % kFrameTypeSlots].fetch_add(1, std::memory_order_relaxed);

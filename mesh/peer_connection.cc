@@ -5,10 +5,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <span>
+#include <tuple>
 #include <vector>
 
 namespace radixmesh::mesh {
@@ -19,7 +21,8 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 }  // namespace
 
 PeerConnection::PeerConnection(asio::ip::tcp::socket socket, Handshake::Role role,
-                               const Options& opts, Owner* owner, std::shared_ptr<MeshStats> stats)
+                               const Options& opts, Owner* owner, std::shared_ptr<MeshStats> stats,
+                               std::shared_ptr<TlsContext> tls)
     : socket_(std::move(socket)),
       wake_(socket_.get_executor()),
       hs_timer_(socket_.get_executor()),
@@ -30,23 +33,61 @@ PeerConnection::PeerConnection(asio::ip::tcp::socket socket, Handshake::Role rol
       first_frame_timeout_(role == Handshake::Role::kAcceptor ? opts.first_frame_timeout
                                                               : std::chrono::milliseconds(0)),
       owner_(owner),
-      stats_(std::move(stats)) {
+      stats_(std::move(stats)),
+      tls_ctx_(std::move(tls)) {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (tls_ctx_) tls_ = std::make_unique<TlsStream>(socket_, *tls_ctx_);
 }
+
+PeerConnection::~PeerConnection() = default;
 
 void PeerConnection::start() {
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), read_loop(self), asio::detached);
-  asio::co_spawn(socket_.get_executor(), write_loop(self), asio::detached);
+  if (tls_) {
+    asio::co_spawn(socket_.get_executor(), tls_handshake(self), asio::detached);
+  } else {
+    start_loops();
+  }
   asio::co_spawn(socket_.get_executor(), handshake_watchdog(self), asio::detached);
   // Handshake frames are written in the oldest version we accept, so a peer
   // one version older or newer can read them.
   for (auto& f : handshake_.start())
     enqueue(static_cast<uint8_t>(f.type),
             encode_frame(f.type, f.payload, handshake_version(kProtocolVersion)));
+}
+
+void PeerConnection::start_loops() {
+  auto self = shared_from_this();
+  asio::co_spawn(socket_.get_executor(), read_loop(self), asio::detached);
+  asio::co_spawn(socket_.get_executor(), write_loop(self), asio::detached);
+}
+
+void PeerConnection::note_tls_failure(TlsFailure f, const std::string& detail) {
+  stats_->tls_failures[static_cast<int>(f)].fetch_add(1, std::memory_order_relaxed);
+  if (owner_) owner_->on_tls_failure(shared_from_this(), f, detail);
+}
+
+asio::awaitable<void> PeerConnection::tls_handshake(std::shared_ptr<PeerConnection> self) {
+  const auto type = self->role_ == Handshake::Role::kDialer ? asio::ssl::stream_base::client
+                                                            : asio::ssl::stream_base::server;
+  auto [ec] = co_await self->tls_->async_handshake(type, kAwait);
+  if (self->closed_) co_return;  // deadline (counted by the watchdog), eviction, stop
+  if (ec) {
+    self->note_tls_failure(classify_tls_error(ec), ec.message());
+    self->close();
+    co_return;
+  }
+  self->tls_ready_ = true;
+  self->stats_->tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+  // A peer holding a certificate of our CA has spoken: admission evicts
+  // silent connections before it (mesh/handshake_admission.h).
+  self->heard_from_ = true;
+  if (self->owner_) self->owner_->on_first_frame(self);
+  if (self->closed_) co_return;
+  self->start_loops();
 }
 
 void PeerConnection::enqueue(uint8_t type, std::string bytes) {
@@ -183,9 +224,22 @@ asio::awaitable<void> PeerConnection::read_loop(std::shared_ptr<PeerConnection> 
       buf.resize(kReadBufferBytes);
       buf.shrink_to_fit();
     }
-    auto [ec, n] = co_await self->socket_.async_read_some(
-        asio::buffer(buf.data() + end, buf.size() - end), kAwait);
-    if (ec) break;
+    const auto room = asio::buffer(buf.data() + end, buf.size() - end);
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (self->tls_) {
+      std::tie(ec, n) = co_await self->tls_->async_read_some(room, kAwait);
+    } else {
+      std::tie(ec, n) = co_await self->socket_.async_read_some(room, kAwait);
+    }
+    if (ec) {
+      // With TLS 1.3 a dialer whose certificate the acceptor refused learns
+      // it here, from the alert, after its own handshake succeeded.
+      if (self->tls_ && !self->authenticated_ && !self->closed_ &&
+          ec.category() == asio::error::get_ssl_category())
+        self->note_tls_failure(classify_tls_error(ec), ec.message());
+      break;
+    }
     end += n;
   }
   self->close();
@@ -209,8 +263,20 @@ asio::awaitable<void> PeerConnection::write_loop(std::shared_ptr<PeerConnection>
       bufs[count++] = asio::buffer(f);
       bytes += f.size();
     }
-    auto [ec, n] = co_await asio::async_write(
-        self->socket_, std::span<const asio::const_buffer>(bufs.data(), count), kAwait);
+    boost::system::error_code ec;
+    if (self->tls_ && count == 1) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(*self->tls_, bufs[0], kAwait);
+    } else if (self->tls_) {
+      // Several frames: at most kMaxBytesPerWrite together (see above).
+      self->tls_out_.clear();
+      for (size_t i = 0; i < count; ++i)
+        self->tls_out_.append(static_cast<const char*>(bufs[i].data()), bufs[i].size());
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(*self->tls_, asio::buffer(self->tls_out_), kAwait);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(
+          self->socket_, std::span<const asio::const_buffer>(bufs.data(), count), kAwait);
+    }
     if (ec || self->closed_) break;
     self->queued_bytes_ -= bytes;
     for (size_t i = 0; i < count; ++i) self->queue_.pop_front();
@@ -218,6 +284,8 @@ asio::awaitable<void> PeerConnection::write_loop(std::shared_ptr<PeerConnection>
   self->close();
   self->queue_.clear();
   self->queued_bytes_ = 0;
+  self->tls_out_.clear();
+  self->tls_out_.shrink_to_fit();
 }
 
 asio::awaitable<void> PeerConnection::handshake_watchdog(std::shared_ptr<PeerConnection> self) {
@@ -232,6 +300,7 @@ asio::awaitable<void> PeerConnection::handshake_watchdog(std::shared_ptr<PeerCon
     // process has not read yet are the peer's hello, not silence.
     if (!self->heard_from_ && !self->bytes_waiting()) {
       self->stats_->handshake_first_frame_timeouts.fetch_add(1, std::memory_order_relaxed);
+      if (self->tls_) self->note_tls_failure(TlsFailure::kTimeout, "no TLS handshake in time");
       self->reject(RejectReason::kUnauthenticated);
       co_return;
     }
@@ -240,6 +309,8 @@ asio::awaitable<void> PeerConnection::handshake_watchdog(std::shared_ptr<PeerCon
   auto [ec] = co_await self->hs_timer_.async_wait(kAwait);
   if (!ec && !self->authenticated_ && !self->closed_) {
     self->stats_->handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (self->tls_ && !self->tls_ready_)
+      self->note_tls_failure(TlsFailure::kTimeout, "TLS handshake not finished in time");
     self->reject(RejectReason::kUnauthenticated);
   }
 }

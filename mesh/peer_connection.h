@@ -10,8 +10,16 @@
 //   Owner::on_first_frame when the first complete frame arrives -> authenticated:
 //   Owner::on_authenticated; every known frame -> Owner::on_frame; unknown
 //   types are skipped -> any error, garbage or close() -> Owner::on_closed
-//   exactly once. A rejected frame bumps MeshStats::rejected[reason] and
-//   closes the connection; nothing from it reaches the owner.
+//   exactly once.
+// TLS (a context given, docs/mesh-protocol.md §3 "TLS"): the TLS handshake
+//   (mutual, verified against the context's CA) runs first, inside the same
+//   handshake_timeout, and no mesh frame is read or written before it
+//   succeeds; a failure is counted (MeshStats::tls_failures), reported by
+//   Owner::on_tls_failure and closes the connection. A finished TLS
+//   handshake counts as the first frame (the peer holds a certificate of
+//   our CA). Without a context the connection is plain TCP, as before: the
+//   only cost is one pointer test per read and per write. A rejected frame bumps
+//   MeshStats::rejected[reason] and closes the connection; nothing from it reaches the owner.
 // Ownership: the coroutines hold a shared_ptr to the connection, so it lives
 //   until both loops have ended. detach() severs the back pointer to the owner
 //   (Transport::stop) so no callback reaches a destroyed owner.
@@ -34,6 +42,8 @@
 #include "mesh/auth.h"
 #include "mesh/frame.h"
 #include "mesh/mesh_stats.h"
+#include "mesh/tls_failure.h"
+#include "mesh/tls_fwd.h"
 
 namespace radixmesh::mesh {
 
@@ -50,6 +60,10 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     virtual void on_frame(const std::shared_ptr<PeerConnection>& c, FrameType type,
                           std::string_view payload) = 0;
     virtual void on_closed(const std::shared_ptr<PeerConnection>& c) = 0;
+    // The TLS layer refused the peer (called before on_closed); `detail` is
+    // OpenSSL's reason, for the log.
+    virtual void on_tls_failure(const std::shared_ptr<PeerConnection>& /*c*/, TlsFailure /*f*/,
+                                const std::string& /*detail*/) {}
   };
   struct Options {
     NodeIdentity self;
@@ -61,8 +75,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     std::chrono::milliseconds first_frame_timeout{1000};
   };
 
+  // `tls`: the context of a mesh TLS connection; nullptr: plain TCP.
   PeerConnection(boost::asio::ip::tcp::socket socket, Handshake::Role role, const Options& opts,
-                 Owner* owner, std::shared_ptr<MeshStats> stats);
+                 Owner* owner, std::shared_ptr<MeshStats> stats,
+                 std::shared_ptr<TlsContext> tls = nullptr);
+  ~PeerConnection();
 
   void start();
   // Queues one frame; false if not authenticated, closed, or the queue is full.
@@ -73,6 +90,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   bool authenticated() const { return authenticated_; }
   bool closed() const { return closed_; }
   bool heard_from() const { return heard_from_; }
+  bool tls() const { return tls_ != nullptr; }
   // Bytes received by the kernel and not read yet (FIONREAD).
   bool bytes_waiting() const;
   Handshake::Role role() const { return role_; }
@@ -84,6 +102,11 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   static boost::asio::awaitable<void> read_loop(std::shared_ptr<PeerConnection> self);
   static boost::asio::awaitable<void> write_loop(std::shared_ptr<PeerConnection> self);
   static boost::asio::awaitable<void> handshake_watchdog(std::shared_ptr<PeerConnection> self);
+  // TLS only: the TLS handshake, then the read and write loops.
+  static boost::asio::awaitable<void> tls_handshake(std::shared_ptr<PeerConnection> self);
+  void start_loops();
+  // Counts a TLS failure and tells the owner (the caller closes).
+  void note_tls_failure(TlsFailure f, const std::string& detail);
   // Validates and dispatches one whole received frame (header already
   // parsed); false when the connection must close.
   bool on_wire_frame(const uint8_t* header16, const FrameHeader& h, std::string_view payload);
@@ -117,6 +140,16 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   bool heard_from_ = false;  // a complete frame has arrived
   bool closed_ = false;
   std::string remote_;
+  // TLS (both null for plain TCP). The stream refers to socket_ and is
+  // declared after it, so it goes first. The connection keeps the context it
+  // started with (a rotation swaps the transport's, not this one).
+  std::shared_ptr<TlsContext> tls_ctx_;
+  std::unique_ptr<TlsStream> tls_;
+  bool tls_ready_ = false;  // the TLS handshake succeeded
+  // The frames of one write, gathered (at most kMaxBytesPerWrite; a single
+  // frame is written from the queue): a TLS stream writes one buffer per
+  // record, so separate buffers would cost one record and one system call each.
+  std::string tls_out_;
 };
 
 }  // namespace radixmesh::mesh

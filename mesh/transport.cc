@@ -79,7 +79,7 @@ void Transport::admit(tcp::socket s) {
   const auto remote = s.remote_endpoint(ec);
   if (ec) return;  // already gone; the socket closes here
   auto c = std::make_shared<PeerConnection>(std::move(s), Handshake::Role::kAcceptor, opts_.conn,
-                                            this, stats_);
+                                            this, stats_, tls_);
   const uint64_t id = admission_id(c.get());
   // A candidate whose bytes are waiting in its socket has spoken: only this
   // process has not read them yet (one FIONREAD per candidate looked at).
@@ -115,7 +115,7 @@ void Transport::forget_inbound(const std::shared_ptr<PeerConnection>& c) {
 }
 
 void Transport::adopt(tcp::socket s, Handshake::Role role, const std::string& dialed) {
-  auto c = std::make_shared<PeerConnection>(std::move(s), role, opts_.conn, this, stats_);
+  auto c = std::make_shared<PeerConnection>(std::move(s), role, opts_.conn, this, stats_, tls_);
   pending_.insert(c);
   if (!dialed.empty()) dialed_address_[c] = dialed;
   c->start();
@@ -233,6 +233,29 @@ void Transport::on_closed(const std::shared_ptr<PeerConnection>& c) {
   if (it == peers_.end() || it->second != c) return;
   peers_.erase(it);
   handler_.on_peer_disconnected(c->peer().id);
+}
+
+void Transport::on_tls_failure(const std::shared_ptr<PeerConnection>& c, TlsFailure f,
+                               const std::string& detail) {
+  if (!opts_.log) return;
+  // Inbound peers by address without the port (it changes on every redial).
+  auto d = dialed_address_.find(c);
+  std::string peer = d != dialed_address_.end() ? d->second : c->remote();
+  if (d == dialed_address_.end()) {
+    const auto colon = peer.rfind(':');
+    if (colon != std::string::npos) peer.resize(colon);
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  const auto suppressed = tls_log_.admit(peer, static_cast<uint64_t>(now));
+  if (!suppressed) return;
+  std::string line = "mesh: TLS refused " +
+                     std::string(d != dialed_address_.end() ? "dial to " : "connection from ") +
+                     peer + ": " + to_string(f) + " (" + detail + ")";
+  if (*suppressed > 0)
+    line += "; " + std::to_string(*suppressed) + " more from this peer since the last line";
+  opts_.log(true, line);
 }
 
 bool Transport::send(const NodeId& to, FrameType type, std::string_view payload) {

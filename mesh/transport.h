@@ -20,6 +20,11 @@
 // reset when a connection from it authenticates; dial() calls inside the
 // backoff window or while a dial is in flight are ignored.
 //
+// TLS (set_tls): every connection made or accepted after the call runs the
+// mutual TLS handshake first (mesh/peer_connection.h); connections already
+// open keep theirs. A peer refused by TLS is logged through Options::log at
+// most once a minute per peer address (mesh/log_limiter.h) and counted.
+//
 // Threads: construct, call and destroy on the mesh strand only (the executor
 // passed in); Handler callbacks run there. stop() detaches every connection
 // so no callback reaches the handler afterwards; the object may then be
@@ -30,12 +35,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "mesh/handshake_admission.h"
+#include "mesh/log_limiter.h"
 #include "mesh/mesh_stats.h"
 #include "mesh/peer_connection.h"
 
@@ -58,6 +65,9 @@ class Transport : public PeerConnection::Owner {
     std::chrono::milliseconds dial_backoff_min{250};
     std::chrono::milliseconds dial_backoff_max{10000};
     HandshakeAdmission::Options admission;  // inbound connections in their handshake
+    // Log lines (TLS refusals are warnings); empty: not logged. Called on
+    // the mesh strand.
+    std::function<void(bool warning, const std::string& line)> log;
   };
 
   Transport(boost::asio::any_io_executor exec, Options opts, Handler& handler,
@@ -71,6 +81,8 @@ class Transport : public PeerConnection::Owner {
   void start_accepting();
   // The address our handshakes advertise (known only after listen() with port 0).
   void set_advertise(const std::string& address) { opts_.conn.self.address = address; }
+  // The TLS context for new connections (nullptr: plain TCP, the default).
+  void set_tls(std::shared_ptr<TlsContext> tls) { tls_ = std::move(tls); }
   // Connects to "host:port" unless already connected to it, dialing it, or
   // inside its backoff window.
   void dial(const std::string& address);
@@ -87,6 +99,8 @@ class Transport : public PeerConnection::Owner {
   void on_frame(const std::shared_ptr<PeerConnection>& c, FrameType type,
                 std::string_view payload) override;
   void on_closed(const std::shared_ptr<PeerConnection>& c) override;
+  void on_tls_failure(const std::shared_ptr<PeerConnection>& c, TlsFailure f,
+                      const std::string& detail) override;
 
  private:
   struct DialState {
@@ -120,6 +134,8 @@ class Transport : public PeerConnection::Owner {
   std::map<std::shared_ptr<PeerConnection>, std::string> dialed_address_;
   std::map<std::string, DialState> dials_;
   std::set<std::string> self_addresses_;  // addresses that turned out to be us
+  std::shared_ptr<TlsContext> tls_;       // for new connections; null: plain
+  LogLimiter tls_log_;                    // TLS refusals, by peer address
 };
 
 }  // namespace radixmesh::mesh

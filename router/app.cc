@@ -185,10 +185,23 @@ App::App(RouterConfig config, const Logger& log)
     log_.info("signal " + std::to_string(sig) + ": shutting down");
     request_shutdown();
   });
+  if (mesh_ && options_.mesh.tls.enabled()) {
+    hup_signals_ = std::make_unique<net::signal_set>(control, SIGHUP);
+    arm_sighup();
+  }
   broker_timer_ = std::make_unique<net::steady_timer>(control);
   if (api_keys_) keys_timer_ = std::make_unique<net::steady_timer>(control);
 
   add_configured_workers();
+}
+
+void App::arm_sighup() {
+  hup_signals_->async_wait([this](error_code e, int) {
+    if (e) return;
+    log_.info("SIGHUP: re-reading the mesh TLS files");
+    mesh_->reload_tls();
+    arm_sighup();
+  });
 }
 
 App::~App() {
@@ -197,6 +210,7 @@ App::~App() {
   listener_.reset();
   admin_server_.reset();
   signals_.reset();
+  hup_signals_.reset();
   broker_timer_.reset();
   keys_timer_.reset();
   dns_.reset();
@@ -319,6 +333,7 @@ awaitable<void> App::shutdown_sequence() {
   if (dns_) dns_->stop();
   admin_server_->stop();
   signals_->cancel();
+  if (hup_signals_) hup_signals_->cancel();
   broker_timer_->cancel();
   if (keys_timer_) keys_timer_->cancel();
   for (auto& t : threads_) {

@@ -74,6 +74,7 @@ class App {
   // (the caller should then exit without running destructors).
   bool run();
   void request_shutdown();
+  void arm_sighup();  // waits for the next SIGHUP (mesh TLS reload)
 
   const RouterConfig& config() const { return config_; }
   WorkerRegistry& registry() { return registry_; }
@@ -86,6 +87,7 @@ class App {
   ServerState& server_state() { return state_; }
   tcp::endpoint data_endpoint() const { return listener_->local_endpoint(); }
   tcp::endpoint admin_endpoint() const { return admin_server_->local_endpoint(); }
+
  private:
   struct IoThread {
     explicit IoThread(const App& app, size_t index);
@@ -123,7 +125,7 @@ class App {
   std::unique_ptr<policies::Policy> policy_;
   WorkerRegistry registry_;
   std::unique_ptr<RoutingEngine> engine_;
-  std::unique_ptr<CacheFeedback> feedback_;  // null with --cache-feedback=false
+  std::unique_ptr<CacheFeedback> feedback_;    // null with --cache-feedback=false
   std::shared_ptr<AdmissionQueue> admission_;  // null without --max-in-flight-per-worker
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<ApiKeyStore> api_keys_;  // null without --api-keys-file
@@ -140,6 +142,9 @@ class App {
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<AdminServer> admin_server_;
   std::unique_ptr<net::signal_set> signals_;
+  // SIGHUP re-reads the mesh TLS files; only installed with mesh TLS (else
+  // SIGHUP keeps its default action, as before).
+  std::unique_ptr<net::signal_set> hup_signals_;
   std::unique_ptr<net::steady_timer> broker_timer_;
   std::unique_ptr<net::steady_timer> keys_timer_;  // --api-keys-file re-read poll
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;

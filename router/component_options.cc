@@ -148,6 +148,7 @@ ComponentOptions component_options(const RouterConfig& c) {
   o.mesh.secret_file = c.mesh_secret_file;
   o.mesh.gossip_interval_ms = at_least<uint64_t>(c.gossip_interval_ms, 50);
   o.mesh.push_window_ms = at_least<uint64_t>(c.mesh_push_window_ms, 0);
+  o.mesh.tls = mesh::TlsFiles{c.mesh_tls_cert_file, c.mesh_tls_key_file, c.mesh_tls_ca_file};
   return o;
 }
 

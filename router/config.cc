@@ -230,6 +230,25 @@ Status validate(const RouterConfig& c) {
   }
   if (auto s = check_readable("admin-token-file", c.admin_token_file); !s) return s;
   if (auto s = check_readable("mesh-secret-file", c.mesh_secret_file); !s) return s;
+  {
+    const int tls_files =
+        !c.mesh_tls_cert_file.empty() + !c.mesh_tls_key_file.empty() + !c.mesh_tls_ca_file.empty();
+    if (tls_files != 0 && tls_files != 3) {
+      return invalid(
+          "flags --mesh-tls-cert-file, --mesh-tls-key-file and --mesh-tls-ca-file go together: "
+          "set all three for mesh mutual TLS, or none");
+    }
+    if (tls_files == 3 && c.mesh_port == 0)
+      return invalid("flag --mesh-tls-cert-file: needs --mesh-port (the mesh is disabled)");
+    // PEM files may exceed the 4 KiB of a secret file (chains, CA bundles):
+    // only readability is checked here, their contents when the mesh starts.
+    for (const auto& [flag, path] : {std::pair{"mesh-tls-cert-file", &c.mesh_tls_cert_file},
+                                     std::pair{"mesh-tls-key-file", &c.mesh_tls_key_file},
+                                     std::pair{"mesh-tls-ca-file", &c.mesh_tls_ca_file}}) {
+      if (!path->empty() && !std::ifstream(*path))
+        return invalid(std::string("flag --") + flag + ": cannot read '" + *path + "'");
+    }
+  }
   if (auto s = check_readable("api-keys-file", c.api_keys_file); !s) return s;
   if (c.api_keys_file.empty() && c.rate_limit_rps > 0) {
     return invalid("flag --rate-limit-rps: needs --api-keys-file (limits are per API key)");

@@ -107,6 +107,8 @@ struct RouterConfig {
   std::vector<std::string> peers;  // HOST:PORT seeds
   std::string peers_dns;           // NAME:PORT
   std::string mesh_secret_file;
+  // Mesh mutual TLS: all three or none (none: plain TCP).
+  std::string mesh_tls_cert_file, mesh_tls_key_file, mesh_tls_ca_file;
   int64_t gossip_interval_ms = 1000;
   int64_t mesh_push_window_ms = 2;  // 0: changes wait for the next round
   int64_t mesh_load_slack = 1;      // meshed: least loaded = random within this of the lowest

@@ -1,5 +1,7 @@
 #include "router/mesh_glue.h"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 
 namespace radixmesh::router {
@@ -72,6 +74,12 @@ std::unique_ptr<MeshGlue> MeshGlue::create(const MeshSettings& config,
   } else {
     log.warn("mesh: no --mesh-secret-file: peers are not authenticated (development only)");
   }
+  if (const mesh::TlsFiles& tls = config.tls; tls.enabled()) {
+    // Loaded again when the node starts; checked here so a bad file is a
+    // configuration error of its own, not a failure to listen.
+    auto ctx = mesh::make_tls_context(tls);
+    if (!ctx) throw std::runtime_error("mesh TLS: " + ctx.error().message);
+  }
   return std::unique_ptr<MeshGlue>(new MeshGlue(config, directory, clock, log, std::move(secret)));
 }
 
@@ -108,6 +116,10 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
   cfg.secret = secret_;
   cfg.gossip_interval_ms = settings_.gossip_interval_ms;
   cfg.push_window_ms = settings_.push_window_ms;
+  cfg.tls = settings_.tls;
+  cfg.log = [&log = log_](bool warning, const std::string& line) {
+    warning ? log.warn(line) : log.info(line);
+  };
   LoadChangeSignal* signal = cfg.push_window_ms > 0 ? load_signal_.get() : nullptr;
   node_ = std::make_unique<mesh::MeshNode>(cfg, [this, &trees, signal](mesh::PeerSender& sender) {
     mesh::SyncEngineConfig sc;
@@ -131,11 +143,15 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
     load_signal_->set_wake([node = node_.get()] { node->request_flush(); });
   }
   metrics.add_collector(mesh_metrics_collector(*node_, engine_));
+  if (cfg.tls.enabled()) metrics.add_collector(mesh_tls_metrics_collector(*node_));
   work_.emplace(boost::asio::make_work_guard(io_));
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rm-mesh");  // visible in top -H, /proc/PID/task
+    io_.run();
+  });
   log_.info("mesh: node " + settings_.node_id + " on port " + std::to_string(node_->port()) +
             ", advertising " + node_->advertise() + ", incarnation " +
-            std::to_string(node_->incarnation()));
+            std::to_string(node_->incarnation()) + (cfg.tls.enabled() ? ", mutual TLS" : ""));
 }
 
 void MeshGlue::stop() {
@@ -304,6 +320,38 @@ Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEng
                                 "Tree records from peers whose delay was measured", {});
       out[lc].samples.push_back({{}, static_cast<double>(n)});
     }
+    return out;
+  };
+}
+
+Collector mesh_tls_metrics_collector(const mesh::MeshNode& node) {
+  return [&node]() {
+    const auto& s = node.stats();
+    std::vector<CollectedFamily> out;
+    CollectedFamily ok{"radixmesh_mesh_tls_handshakes_total",
+                       "Mesh TLS handshakes that succeeded (both directions)",
+                       MetricType::kCounter,
+                       {},
+                       {}};
+    ok.samples.push_back({{}, static_cast<double>(s.tls_handshakes.load())});
+    out.push_back(std::move(ok));
+    CollectedFamily failed{"radixmesh_mesh_tls_handshake_failures_total",
+                           "Mesh peers refused by the TLS layer before any mesh frame, by reason",
+                           MetricType::kCounter,
+                           {"reason"},
+                           {}};
+    for (int r = 0; r < mesh::kTlsFailureCount; ++r)
+      failed.samples.push_back({{mesh::to_string(static_cast<mesh::TlsFailure>(r))},
+                                static_cast<double>(s.tls_failures[r].load())});
+    out.push_back(std::move(failed));
+    CollectedFamily reloads{"radixmesh_mesh_tls_reloads_total",
+                            "Mesh TLS certificate reloads (file change or SIGHUP), by result",
+                            MetricType::kCounter,
+                            {"result"},
+                            {}};
+    reloads.samples.push_back({{"ok"}, static_cast<double>(s.tls_reloads_ok.load())});
+    reloads.samples.push_back({{"error"}, static_cast<double>(s.tls_reloads_failed.load())});
+    out.push_back(std::move(reloads));
     return out;
   };
 }

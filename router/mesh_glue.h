@@ -75,6 +75,7 @@ struct MeshSettings {
   std::string secret_file;
   uint64_t gossip_interval_ms = 1000;
   uint64_t push_window_ms = 2;
+  mesh::TlsFiles tls;  // --mesh-tls-*: mutual TLS when set
   bool operator==(const MeshSettings&) const = default;
 };
 
@@ -107,6 +108,11 @@ class MeshGlue {
   void worker_added(radix::WorkerId id);
   void worker_removed(radix::WorkerId id);
   uint16_t port() const { return node_ ? node_->port() : 0; }
+  // SIGHUP: re-read the mesh TLS files for new connections (any thread;
+  // no-op without mesh TLS).
+  void reload_tls() {
+    if (node_) node_->reload_tls();
+  }
 
  private:
   MeshGlue(const MeshSettings& settings, radix::WorkerDirectory& directory,
@@ -137,5 +143,8 @@ class MeshGlue {
 
 // The /metrics families of the mesh (wire counters, peers by state, sync).
 Collector mesh_metrics_collector(const mesh::MeshNode& node, const mesh::SyncEngine* engine);
+// The mesh TLS families (handshakes, refusals by reason, reloads); only
+// registered when mesh TLS is on, so /metrics is unchanged without it.
+Collector mesh_tls_metrics_collector(const mesh::MeshNode& node);
 
 }  // namespace radixmesh::router

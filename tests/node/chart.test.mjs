@@ -549,6 +549,39 @@ test('custom: an existing mesh Secret is mounted instead of a generated one', ()
     'the chart must not create a Secret it was told exists');
 });
 
+test('mesh TLS: off by default (no --mesh-tls-* flag, no TLS volume)', () => {
+  const objs = defaults();
+  for (const f of ['mesh-tls-cert-file', 'mesh-tls-key-file', 'mesh-tls-ca-file'])
+    assert.ok(!flags(objs).has(f), `--${f} passed by default`);
+  assert.ok(!podSpec(objs).volumes.some((v) => v.name === 'mesh-tls'));
+});
+
+test('mesh TLS: enabled mounts the Secret\'s ca.crt, tls.crt, tls.key where the flags point', () => {
+  const objs = rendered('mesh-tls', {
+    sets: ['mesh.tls.enabled=true', 'mesh.tls.secretName=rm-mesh-tls'],
+  });
+  const want = { 'mesh-tls-cert-file': 'tls.crt', 'mesh-tls-key-file': 'tls.key',
+    'mesh-tls-ca-file': 'ca.crt' };
+  for (const [f, k] of Object.entries(want)) {
+    const { volume, key, mount } = mountedFile(objs, flag(objs, f));
+    assert.equal(volume.secret.secretName, 'rm-mesh-tls', `--${f}`);
+    assert.equal(key, k, `--${f}`);
+    assert.equal(mount.readOnly, true);
+    // A subPath mount would never see a rotated Secret.
+    assert.ok(!mount.subPath, `--${f} is mounted with subPath`);
+  }
+  // The HMAC secret stays on top, and the chart does not create the TLS Secret.
+  flag(objs, 'mesh-secret-file');
+  assert.ok(!ofKind(objs, 'Secret').some((x) => x.metadata.name === 'rm-mesh-tls'));
+  // The daemon knows the flags the chart passes.
+  const known = daemonOptions();
+  for (const f of Object.keys(want)) assert.ok(known.has(f), `daemon has no --${f}`);
+});
+
+test('mesh TLS: enabled without a Secret name fails to render, naming the value', () => {
+  renderFails({ sets: ['mesh.tls.enabled=true'] }, /mesh\.tls\.secretName is required/);
+});
+
 test('custom: a mesh key given in values is used as is', () => {
   const objs = render({ sets: ['mesh.secret.value=s3cr3t-shared-by-all-routers'] });
   const { volume, key } = mountedFile(objs, flag(objs, 'mesh-secret-file'));
