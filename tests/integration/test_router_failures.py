@@ -9,6 +9,7 @@ import time
 import unittest
 
 import harness
+import mesh_util as mu
 import router_util as ru
 
 
@@ -30,7 +31,8 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
         # 20 ms of prefill per request: requests are in flight when the kill lands.
         sims = ru.start_sims(self, 3, "--prefill-us-per-token", "200",
                              "--decode-us-per-token", "0")
-        port, _ = ru.start_router(self, sims, "--max-retries", "2", "--breaker-failures", "2")
+        port, router = ru.start_router(self, sims, "--max-retries", "2", "--breaker-failures", "2")
+        admin = int(router.args[router.args.index("--admin-port") + 1])
         victim = sims[1][1]
 
         def one(i):
@@ -41,13 +43,20 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
         results = []
         with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
             futures = [pool.submit(one, i) for i in range(120)]
-            time.sleep(0.3)
+            # Kill once a sixth has been answered, so that it lands mid-run
+            # however fast the machine is.
+            harness.wait_until(lambda: sum(f.done() for f in futures) >= 20, timeout=20,
+                               interval=0.005, what="20 answers before the kill")
             victim.kill()
+            self.assertGreater(sum(1 for f in futures if not f.done()), 40)
             for f in futures:
                 results.append(f.result(timeout=30))
         statuses = [s for s, _ in results]
         self.assertEqual(statuses.count(200), len(statuses), statuses)
         self.assertLess(max(t for _, t in results), 10.0)
+        # ... and in the middle of requests to the victim: they were retried
+        # elsewhere (a kill between requests needs no retry).
+        self.assertGreater(mu.metric(admin, "radixmesh_upstream_retries_total"), 0)
         # The dead worker leaves routing: later requests never go there.
         dead_url = f"http://127.0.0.1:{sims[1][0]}"
         for i in range(10):
