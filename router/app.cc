@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
@@ -346,6 +347,26 @@ awaitable<void> App::shutdown_sequence() {
   work_.clear();
 }
 
+// {"port": P, "admin_port": A, "mesh_port": M} into --port-file: written to
+// FILE.tmp and renamed, so a reader never sees half of it. A failure is a
+// start-up error (whoever asked for the file waits for it).
+void App::write_port_file() const {
+  const std::string& path = options_.listen.port_file;
+  const nlohmann::json ports = {{"port", data_endpoint().port()},
+                                {"admin_port", admin_endpoint().port()},
+                                {"mesh_port", mesh_ ? mesh_->port() : 0}};
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ports.dump() << "\n";
+    if (!out.flush()) throw std::runtime_error("--port-file " + path + ": cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("--port-file " + path + ": cannot rename " + tmp);
+  }
+  log_.info("bound ports written to " + path + ": " + ports.dump());
+}
+
 bool App::run() {
   listener_->start();
   net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
@@ -355,6 +376,7 @@ bool App::run() {
   log_.info("radixmesh listening on " + options_.listen.host + ":" +
             std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
             " io threads, policy " + options_.policy.name + ")");
+  if (!options_.listen.port_file.empty()) write_port_file();
 
   for (auto& t : threads_) work_.push_back(net::make_work_guard(t->ioc));
   {

@@ -105,6 +105,7 @@ class App {
   awaitable<void> api_keys_loop();
   static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
+  void write_port_file() const;
   void finish_threads();
 
   RouterConfig config_;  // shown by the admin API; components read options_

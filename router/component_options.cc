@@ -56,6 +56,7 @@ ComponentOptions component_options(const RouterConfig& c) {
   o.listen.threads = at_least<size_t>(c.threads, 1);
   o.listen.shutdown_grace = milliseconds(std::max<int64_t>(c.shutdown_grace_ms, 0));
   o.listen.node_id = c.node_id;
+  o.listen.port_file = c.port_file;
 
   o.session.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   o.session.keepalive_timeout = milliseconds(c.client_idle_timeout_ms);

@@ -48,7 +48,8 @@ struct ListenSettings {
   uint64_t max_connections = 0;  // 0: derived from the open-files limit at start
   size_t threads = 1;
   std::chrono::milliseconds shutdown_grace{0};
-  std::string node_id;  // also seeds each io thread's random generator
+  std::string node_id;    // also seeds each io thread's random generator
+  std::string port_file;  // --port-file: the bound ports, written once listening
   bool operator==(const ListenSettings&) const = default;
 };
 

@@ -216,11 +216,11 @@ Status validate(const RouterConfig& c) {
     return invalid("flag --log-level: unknown level '" + c.log_level +
                    "' (trace|debug|info|warn|error)");
   }
-  if (c.port == c.admin_port) {
+  if (c.port != 0 && c.port == c.admin_port) {
     return invalid("flags --port and --admin-port must differ (both are " + std::to_string(c.port) +
                    ")");
   }
-  if (c.mesh_port != 0 && (c.mesh_port == c.port || c.mesh_port == c.admin_port)) {
+  if (c.mesh_port != 0 && (c.mesh_port == c.port || c.mesh_port == c.admin_port)) {  // 0 != any
     return invalid("flag --mesh-port: " + std::to_string(c.mesh_port) +
                    " is already used by --port or --admin-port");
   }

@@ -114,6 +114,7 @@ struct RouterConfig {
   int64_t mesh_load_slack = 1;      // meshed: least loaded = random within this of the lowest
   // Process.
   std::string log_level = "info";  // trace|debug|info|warn|error
+  std::string port_file;           // the bound ports as JSON, once listening
   std::string config_file;         // the file that was read, if any
 
   // Informational requests from the command line (never from file or env).

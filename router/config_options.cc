@@ -16,7 +16,7 @@ std::vector<OptionSpec> build_table() {
   // clang-format off
   return {
     {"host", "Data plane", "HOST", "data-plane bind address", &C::host},
-    {"port", "Data plane", "PORT", "data-plane port", &C::port, 1, 65535},
+    {"port", "Data plane", "PORT", "data-plane port (0: any free port; see --port-file)", &C::port, 0, 65535},
     {"max-connections", "Data plane", "N", "open client connections at most; above it a new one gets 503 and is closed (0: derived from the open-files limit)", &C::max_connections, 0, kMaxI64, false, "0 (derived from RLIMIT_NOFILE)"},
     {"max-body-bytes", "Data plane", "N", "request bodies above this get 413", &C::max_body_bytes, 1, kMaxI64},
     {"max-inflight-body-bytes", "Data plane", "N", "memory all request bodies being read or served may hold; past it: 503", &C::max_inflight_body_bytes, 0, kMaxI64, false, "memory-budget-bytes / 4, at least max-body-bytes"},
@@ -27,7 +27,7 @@ std::vector<OptionSpec> build_table() {
     {"shutdown-grace-ms", "Data plane", "MS", "how long shutdown waits for in-flight requests", &C::shutdown_grace_ms, 0, kMaxI64},
 
     {"admin-host", "Admin API", "HOST", "admin API bind address", &C::admin_host},
-    {"admin-port", "Admin API", "PORT", "admin API port", &C::admin_port, 1, 65535},
+    {"admin-port", "Admin API", "PORT", "admin API port (0: any free port; see --port-file)", &C::admin_port, 0, 65535},
     {"admin-token-file", "Admin API", "FILE", "bearer token required on the admin API (required when admin-host is not loopback)", &C::admin_token_file},
 
     {"worker", "Workers", "URL", "a worker, e.g. http://127.0.0.1:7001", &C::workers, 0, 0, false, "", "workers"},
@@ -89,6 +89,7 @@ std::vector<OptionSpec> build_table() {
     {"mesh-load-slack", "Mesh", "N", "meshed routers pick the least loaded worker at random among those within N requests of the lowest (anti-herding; 0: exact minimum)", &C::mesh_load_slack, 0, 1000},
 
     {"log-level", "Process", "LEVEL", "trace|debug|info|warn|error", &C::log_level},
+    {"port-file", "Process", "FILE", "once listening, write the bound ports as JSON {\"port\", \"admin_port\", \"mesh_port\"} to FILE (written whole, then renamed into place)", &C::port_file},
     {"config", "Process", "FILE", "JSON or YAML config file (keys are flag names)", &C::config_file, 0, 0, true},
     {"print-config", "Process", "", "print the effective configuration as JSON and exit", &C::print_config, 0, 0, true},
     {"help", "Process", "", "print this help and exit", &C::show_help, 0, 0, true},

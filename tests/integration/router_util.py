@@ -2,6 +2,9 @@
 and a radixmesh router over them on loopback, with ports chosen at run time.
 """
 import json
+import os
+import shutil
+import tempfile
 import time
 
 import harness
@@ -26,21 +29,31 @@ def start_sims(test, n, *flags, models=("sim-model",)):
 
 
 def start_router(test, sims, *flags, policy="cache_aware", ready=True, name="router"):
-    """Starts the router over the given sims; waits for /readiness. Returns (port, proc)."""
-    port = harness.free_port()
-    args = [harness.binary(ROUTER), "--host", harness.HOST, "--port", port,
-            "--admin-port", harness.free_port(), "--threads", "2", "--policy", policy,
+    """Starts the router over the given sims on ports it picks itself
+    (--port 0 --admin-port 0, read back from --port-file: no race for free
+    ports); waits for /readiness (or /health when not ready). Returns
+    (port, proc); proc.port and proc.admin_port name its ports."""
+    port_dir = tempfile.mkdtemp(prefix="radixmesh-ports-")
+    test.addCleanup(shutil.rmtree, port_dir, True)
+    port_file = os.path.join(port_dir, "ports.json")
+    args = [harness.binary(ROUTER), "--host", harness.HOST, "--port", 0,
+            "--admin-port", 0, "--port-file", port_file, "--threads", "2", "--policy", policy,
             "--health-interval-ms", "200", "--log-level", "info",
             # Routing tests check which worker served (x-radixmesh-worker).
             "--expose-worker-address"]
     for sport, _, _ in sims:
         args += ["--worker", f"http://{harness.HOST}:{sport}"]
     proc = test.spawn(args + list(flags), name)
-    if ready:
-        harness.wait_http_ok(port, path="/readiness", proc=proc)
-    else:
-        harness.wait_http_ok(port, path="/health", proc=proc)
-    return port, proc
+
+    def bound():
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited early:\n{proc.output()[-3000:]}")
+        with open(port_file) as f:
+            return json.load(f)
+    ports = harness.wait_until(bound, timeout=15, what=f"{name}'s --port-file")
+    proc.port, proc.admin_port = ports["port"], ports["admin_port"]
+    harness.wait_http_ok(proc.port, path="/readiness" if ready else "/health", proc=proc)
+    return proc.port, proc
 
 
 def chat_body(messages, max_tokens=1, stream=False, model="sim-model", **extra):

@@ -78,7 +78,7 @@ class CacheFeedbackTest(harness.Cleanup, unittest.TestCase):
     def test_stream_usage_chunk_feeds_the_tree_and_the_error_histogram(self):
         sims = ru.start_sims(self, 2, "--decode-us-per-token", "0")
         port, router = ru.start_router(self, sims)
-        admin = int(router.args[router.args.index("--admin-port") + 1])
+        admin = router.admin_port
         doc = ru.words(4000, 77)
         url = chat_on(port, doc, "sim-model", stream=True)
         self.assertGreater(worker_blocks(admin, url), 50)
@@ -99,7 +99,7 @@ class CacheFeedbackTest(harness.Cleanup, unittest.TestCase):
     def test_off_switch_keeps_the_open_loop_tree(self):
         sims = ru.start_sims(self, 1, "--decode-us-per-token", "0")
         port, router = ru.start_router(self, sims, "--cache-feedback=false")
-        admin = int(router.args[router.args.index("--admin-port") + 1])
+        admin = router.admin_port
         doc = ru.words(3000, 78)
         url = chat_on(port, doc, "sim-model")
         flush(url)
@@ -111,7 +111,7 @@ class CacheFeedbackTest(harness.Cleanup, unittest.TestCase):
         sims = ru.start_sims(self, 1, "--decode-us-per-token", "0", "--kv-capacity-tokens", "1024")
         port, router = ru.start_router(self, sims, "--capacity-estimate",
                                        "--metrics-interval-ms", "100")
-        admin = int(router.args[router.args.index("--admin-port") + 1])
+        admin = router.admin_port
 
         def budget():
             status, _, data = harness.request(admin, "GET", "/admin/workers")

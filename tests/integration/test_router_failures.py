@@ -32,7 +32,7 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
         sims = ru.start_sims(self, 3, "--prefill-us-per-token", "200",
                              "--decode-us-per-token", "0")
         port, router = ru.start_router(self, sims, "--max-retries", "2", "--breaker-failures", "2")
-        admin = int(router.args[router.args.index("--admin-port") + 1])
+        admin = router.admin_port
         victim = sims[1][1]
 
         def one(i):

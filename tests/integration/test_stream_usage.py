@@ -63,7 +63,7 @@ class StreamUsageTest(harness.Cleanup, unittest.TestCase):
         self.sim_port = ru.start_sims(self, 1, "--decode-us-per-token", "0")[0][0]
 
     def admin(self, router):
-        return int(router.args[router.args.index("--admin-port") + 1])
+        return router.admin_port
 
     def test_client_gets_the_workers_events_and_the_router_reads_usage(self):
         port, router = ru.start_router(self, self.sims)
@@ -171,7 +171,7 @@ class ChangedChunksTest(harness.Cleanup, unittest.TestCase):
     def test_a_worker_that_changes_its_chunks_is_no_longer_asked(self):
         worker = Vllm05Worker(self)
         port, router = ru.start_router(self, [(worker.port, None, "v05")])
-        admin = int(router.args[router.args.index("--admin-port") + 1])
+        admin = router.admin_port
         _, _, first = raw_stream(port, stream_body("hello"))
         self.assertIn("stream_options", worker.bodies[-1])
         # The usage chunk itself was still kept from the client.

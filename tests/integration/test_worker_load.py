@@ -43,8 +43,7 @@ class OutsideLoad:
 
 
 def admin_port(router_proc):
-    args = router_proc.args
-    return int(args[args.index("--admin-port") + 1])
+    return router_proc.admin_port
 
 
 class WorkerLoadTest(harness.Cleanup, unittest.TestCase):

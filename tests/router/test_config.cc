@@ -55,6 +55,15 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 }  // namespace
 
+TEST_CASE("config: port 0 asks for any free port, for both ports at once") {
+  RouterConfig c = parse_ok({"--port", "0", "--admin-port", "0", "--port-file", "ports.json"});
+  CHECK(c.port == 0);
+  CHECK(c.admin_port == 0);
+  CHECK(c.port_file == "ports.json");
+  // Two fixed equal ports still clash.
+  CHECK(contains(parse_err({"--port", "9100", "--admin-port", "9100"}), "must differ"));
+}
+
 TEST_CASE("config: defaults are the documented ones and resolve threads and node id") {
   RouterConfig c = parse_ok({});
   CHECK(c.host == "0.0.0.0");
@@ -142,8 +151,8 @@ TEST_CASE("config: every validation error is refused with a message naming the f
   };
   TempFile empty_token("   \n");
   std::vector<Case> cases = {
-      {{"--port", "0"}, {}, "port"},
-      {{"--port", "70000"}, {}, "between 1 and 65535"},
+      {{"--port", "-1"}, {}, "port"},
+      {{"--port", "70000"}, {}, "between 0 and 65535"},
       {{"--port", "80a"}, {}, "not an integer"},
       {{"--admin-port", "-1"}, {}, "admin-port"},
       {{"--port", "9000"}, {}, "must differ"},
