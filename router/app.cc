@@ -110,9 +110,9 @@ App::App(RouterConfig config, const Logger& log)
                                       std::move(mesh_load), mesh_ ? mesh_->load_signal() : nullptr);
 
   if (options_.cache_feedback) {
-    feedback_ = std::make_unique<CacheFeedback>(
-        trees_, routing.block_bytes, &metrics_,
-        options_.trees.capacity_estimate ? &budgets_ : nullptr);
+    feedback_ =
+        std::make_unique<CacheFeedback>(trees_, routing.block_bytes, &metrics_,
+                                        options_.trees.capacity_estimate ? &budgets_ : nullptr);
   }
   proxy_ = std::make_unique<Proxy>(*engine_, options_.proxy, dp_metrics_.get(), feedback_.get(),
                                    admission_.get());
@@ -168,12 +168,11 @@ App::App(RouterConfig config, const Logger& log)
   const uint64_t max_connections = connection_cap(listen, log_);
   try {
     listener_ = std::make_unique<Listener>(
-        control, tcp::endpoint(address, listen.port),
-        std::move(listener_threads), *handler_, session, max_connections, &families_,
-        [this](const std::string& m) { log_.error(m); });
+        control, tcp::endpoint(address, listen.port), std::move(listener_threads), *handler_,
+        session, max_connections, &families_, [this](const std::string& m) { log_.error(m); });
   } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot listen on " + listen.host + ":" +
-                             std::to_string(listen.port) + ": " + e.code().message());
+    throw std::runtime_error("cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
+                             ": " + e.code().message());
   }
 
   start_admin();
@@ -243,8 +242,7 @@ void App::add_configured_workers() {
   if (!options_.workers.dns.empty()) {
     dns_ = std::make_unique<DnsDiscovery>(
         threads_.front()->ioc.get_executor(), registry_,
-        DnsDiscovery::parse(options_.workers.dns, options_.workers.dns_interval),
-        log_);
+        DnsDiscovery::parse(options_.workers.dns, options_.workers.dns_interval), log_);
   }
 }
 
@@ -400,9 +398,9 @@ bool App::run() {
     mesh_->stop();
     lock.lock();
   }
-  const bool clean = run_cv_.wait_for(
-      lock, options_.listen.shutdown_grace + std::chrono::seconds(5),
-      [&] { return threads_running_ == 0; });
+  const bool clean =
+      run_cv_.wait_for(lock, options_.listen.shutdown_grace + std::chrono::seconds(5),
+                       [&] { return threads_running_ == 0; });
   lock.unlock();
   if (!clean) {
     log_.error("io threads did not stop in time; exiting without cleanup");
