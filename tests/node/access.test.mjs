@@ -7,59 +7,20 @@
 // RADIXMESH_BUILD names the build directory (default: build).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { HOST, freePort, start, stopAll, waitOk } from "./harness.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const build = path.resolve(root, process.env.RADIXMESH_BUILD ?? "build");
-const HOST = "127.0.0.1";
 const GOOD = "sk-good-0123456789abcdef";
 const LIMITED = "sk-limited-0123456789abcdef";
 const LATER = "sk-later-0123456789abcdef";
-const procs = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "radixmesh-access-"));
 const keysFile = path.join(tmp, "api-keys");
 let baseURL;
 let adminPort;
 let router;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function start(bin, args) {
-  const p = spawn(path.join(build, bin), args.map(String), { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  p.stderr.on("data", (d) => { log = (log + d).slice(-64000); });
-  p.logTail = () => log;
-  procs.push(p);
-  return p;
-}
-
-async function waitOk(port, urlPath, proc, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`exited early: ${proc.logTail()}`);
-    try {
-      const r = await fetch(`http://${HOST}:${port}${urlPath}`, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${urlPath} on ${port}`);
-}
 
 // The file is replaced whole (write + rename), as a Secret volume update is.
 function writeKeys(lines) {
@@ -97,17 +58,18 @@ before(async () => {
   await Promise.all(simPorts.map((p, i) => waitOk(p, "/health", sims[i])));
   const port = await freePort();
   adminPort = await freePort();
+  // A long tail of the log is kept: tests check that no key is ever in it.
   router = start("router/radixmesh", [
     "--host", HOST, "--port", port, "--admin-port", adminPort, "--threads", 2,
     "--health-interval-ms", 200, "--api-keys-file", keysFile, "--api-keys-poll-ms", 100,
     ...simPorts.flatMap((p) => ["--worker", `http://${HOST}:${p}`]),
-  ]);
+  ], 64000);
   await waitOk(port, "/readiness", router);  // the probes need no key
   baseURL = `http://${HOST}:${port}/v1`;
 });
 
 after(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  stopAll();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

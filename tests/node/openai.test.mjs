@@ -3,50 +3,10 @@
 // RADIXMESH_BUILD names the build directory (default: build).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { HOST, freePort, start, stopAll, waitOk } from "./harness.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const build = path.resolve(root, process.env.RADIXMESH_BUILD ?? "build");
-const HOST = "127.0.0.1";
-const procs = [];
 let client;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function start(bin, args) {
-  const p = spawn(path.join(build, bin), args.map(String), { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  p.stderr.on("data", (d) => { log = (log + d).slice(-4000); });
-  p.logTail = () => log;
-  procs.push(p);
-  return p;
-}
-
-async function waitOk(port, urlPath, proc, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`exited early: ${proc.logTail()}`);
-    try {
-      const r = await fetch(`http://${HOST}:${port}${urlPath}`, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${urlPath} on ${port}`);
-}
 
 before(async () => {
   const simPorts = [await freePort(), await freePort()];
@@ -67,7 +27,7 @@ before(async () => {
 });
 
 after(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  stopAll();
 });
 
 test("chat completion", async () => {

@@ -5,50 +5,10 @@
 // RADIXMESH_BUILD names the build directory (default: build).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { HOST, freePort, start, stopAll, waitOk, metric } from "./harness.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const build = path.resolve(root, process.env.RADIXMESH_BUILD ?? "build");
-const HOST = "127.0.0.1";
-const procs = [];
 const routers = {};  // name -> { client, admin }
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function start(bin, args) {
-  const p = spawn(path.join(build, bin), args.map(String), { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  p.stderr.on("data", (d) => { log = (log + d).slice(-4000); });
-  p.logTail = () => log;
-  procs.push(p);
-  return p;
-}
-
-async function waitOk(port, urlPath, proc, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`exited early: ${proc.logTail()}`);
-    try {
-      const r = await fetch(`http://${HOST}:${port}${urlPath}`, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${urlPath} on ${port}`);
-}
 
 // One simulated worker (always id w0, so both set-ups see the same worker
 // and the same generated text) and one router over it.
@@ -72,19 +32,6 @@ async function startPair(name, routerFlags) {
   };
 }
 
-// One sample when labels are given, else the sum of every sample (as
-// tests/integration/mesh_util.py's metric()).
-async function metric(admin, name, labels = "") {
-  const text = await (await fetch(`http://${HOST}:${admin}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (labels ? line.startsWith(`${name}{${labels}} `) : line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-      total += Number(line.trim().split(/\s+/).at(-1));
-    }
-  }
-  return total;
-}
-
 // Every chunk the client parsed, minus the per-request id and created.
 async function collect(stream) {
   const out = [];
@@ -102,7 +49,7 @@ before(async () => {
 });
 
 after(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  stopAll();
 });
 
 const chatParams = {
