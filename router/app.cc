@@ -109,6 +109,7 @@ App::IoThread::IoThread(const App& app, size_t index) {
   // Shorter than common worker keep-alive timeouts (uvicorn: 5 s), so the
   // pool rarely hands out a connection the worker is closing.
   pool.keepalive = std::min(ms(c.idle_timeout_ms), std::chrono::milliseconds(4000));
+  pool.tls = app.upstream_tls_.get();
   radix::ParseLimits limits;
   limits.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   limits.max_canonical_bytes = static_cast<size_t>(c.max_body_bytes);
@@ -142,12 +143,14 @@ App::App(RouterConfig config, const Logger& log)
           [this](const std::string& url) { return directory_.intern(url); }) {
   dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, config_.policy);
   broker_.add(&body_budget_);
+  setup_tls();  // before the io threads: their pools use the upstream context
 
   RoutingOptions routing;
   routing.default_model = config_.default_model;
   routing.block_bytes = static_cast<size_t>(std::max<int64_t>(config_.block_bytes, 1));
   routing.max_blocks_per_worker = static_cast<size_t>(config_.max_blocks_per_worker);
-  const MetricsPoller::Options load_poll = load_poll_options(config_);
+  MetricsPoller::Options load_poll = load_poll_options(config_);
+  load_poll.tls = upstream_tls_.get();
   routing.load_stale_after_ms = load_poll.stale_after.count();
   if (use_budgets(config_)) routing.budgets = &budgets_;
   routing.parse_limits.max_body_bytes = static_cast<size_t>(config_.max_body_bytes);
@@ -221,6 +224,7 @@ App::App(RouterConfig config, const Logger& log)
   health.interval = ms(std::max<int64_t>(config_.health_interval_ms, 50));
   health.timeout = ms(std::min(config_.connect_timeout_ms + 1000,
                                std::max<int64_t>(config_.health_interval_ms, 1000)));
+  health.tls = upstream_tls_.get();
   health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, health,
                                             dp_metrics_.get(), log_);
   if (config_.metrics_interval_ms > 0) {
@@ -256,7 +260,7 @@ App::App(RouterConfig config, const Logger& log)
     listener_ = std::make_unique<Listener>(
         control, tcp::endpoint(address, static_cast<unsigned short>(config_.port)),
         std::move(listener_threads), *handler_, session, max_connections, &families_,
-        [this](const std::string& m) { log_.error(m); });
+        [this](const std::string& m) { log_.error(m); }, tls_acceptor_.get());
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot listen on " + config_.host + ":" +
                              std::to_string(config_.port) + ": " + e.code().message());
@@ -282,6 +286,13 @@ App::~App() {
   // Reached after run() returned cleanly: no coroutine is left on any
   // io_context. Io objects go before their io_contexts (member order).
   listener_.reset();
+  if (tls_thread_) {
+    tls_thread_->stop();
+    tls_thread_->join();
+  }
+  hup_signals_.reset();
+  tls_timer_.reset();
+  tls_thread_.reset();
   admin_server_.reset();
   signals_.reset();
   broker_timer_.reset();
@@ -409,6 +420,7 @@ awaitable<void> App::shutdown_sequence() {
   signals_->cancel();
   broker_timer_->cancel();
   if (keys_timer_) keys_timer_->cancel();
+  stop_tls_reloads();
   for (auto& t : threads_) {
     net::post(t->ioc, [s = t->state.get()] {
       s->sessions.close_all();
@@ -423,11 +435,12 @@ bool App::run() {
   listener_->start();
   net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
   if (api_keys_) net::co_spawn(threads_.front()->ioc, api_keys_loop(), net::detached);
+  start_tls_reloads();
   if (dns_) dns_->start();
   for (auto& t : threads_) net::co_spawn(t->ioc, maintenance_loop(t.get()), net::detached);
-  log_.info("radixmesh listening on " + config_.host + ":" +
-            std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
-            " io threads, policy " + config_.policy + ")");
+  log_.info(std::string("radixmesh listening on ") + (tls_acceptor_ ? "https://" : "") +
+            config_.host + ":" + std::to_string(data_endpoint().port()) + " (" +
+            std::to_string(threads_.size()) + " io threads, policy " + config_.policy + ")");
 
   for (auto& t : threads_) work_.push_back(net::make_work_guard(t->ioc));
   {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "policies/policy.h"
 #include "radix/hlc.h"
@@ -55,7 +56,9 @@
 #include "router/proxy.h"
 #include "router/request_handler.h"
 #include "router/routing_engine.h"
+#include "router/tls_acceptor.h"
 #include "router/worker_registry.h"
+#include "tls/reloading_context.h"
 
 namespace radixmesh::router {
 
@@ -84,6 +87,7 @@ class App {
   ServerState& server_state() { return state_; }
   tcp::endpoint data_endpoint() const { return listener_->local_endpoint(); }
   tcp::endpoint admin_endpoint() const { return admin_server_->local_endpoint(); }
+
  private:
   struct IoThread {
     explicit IoThread(const App& app, size_t index);
@@ -99,6 +103,14 @@ class App {
   void start_admin();
   awaitable<void> broker_loop();
   awaitable<void> api_keys_loop();
+  // --tls-cert-file reloads (router/app_tls.cc): the file poll and SIGHUP,
+  // on a thread of their own (reading files never stalls an io thread).
+  void setup_tls();
+  void start_tls_reloads();
+  void stop_tls_reloads();
+  void reload_tls(bool force, const char* trigger);
+  awaitable<void> tls_poll_loop();
+  void wait_for_sighup();
   static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
   void finish_threads();
@@ -120,10 +132,15 @@ class App {
   std::unique_ptr<policies::Policy> policy_;
   WorkerRegistry registry_;
   std::unique_ptr<RoutingEngine> engine_;
-  std::unique_ptr<CacheFeedback> feedback_;  // null with --cache-feedback=false
+  std::unique_ptr<CacheFeedback> feedback_;    // null with --cache-feedback=false
   std::shared_ptr<AdmissionQueue> admission_;  // null without --max-in-flight-per-worker
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<ApiKeyStore> api_keys_;  // null without --api-keys-file
+  // TLS: the data-plane contexts and acceptor (null: plain HTTP), the client
+  // context for https:// workers (always built; unused without them).
+  std::unique_ptr<tls::ReloadingContext> tls_contexts_;
+  std::unique_ptr<TlsAcceptor> tls_acceptor_;
+  std::shared_ptr<ssl::context> upstream_tls_;
   ServerState state_;
   std::unique_ptr<RequestHandler> handler_;
 
@@ -139,6 +156,9 @@ class App {
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<net::steady_timer> broker_timer_;
   std::unique_ptr<net::steady_timer> keys_timer_;  // --api-keys-file re-read poll
+  std::unique_ptr<net::thread_pool> tls_thread_;   // with TLS: reloads run here
+  std::unique_ptr<net::steady_timer> tls_timer_;   // on tls_thread_
+  std::unique_ptr<net::signal_set> hup_signals_;   // on tls_thread_: SIGHUP reloads
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::atomic<bool> shutdown_started_{false};
   std::mutex run_mu_;

@@ -28,6 +28,7 @@
 #include "router/metrics_catalog.h"
 #include "router/net.h"
 #include "router/request_handler.h"
+#include "router/tls_acceptor.h"
 
 namespace radixmesh::router {
 
@@ -40,10 +41,11 @@ class Listener {
   using LogFn = std::function<void(const std::string&)>;
 
   // Binds and listens now (throws on failure: start-up error). metrics may be
-  // null (tests).
+  // null (tests). tls: the port speaks TLS (router/tls_acceptor.h); null:
+  // plain HTTP. It must outlive the listener's sessions.
   Listener(net::io_context& accept_ioc, const tcp::endpoint& endpoint, std::vector<Thread> threads,
            const RequestHandler& handler, SessionOptions options, uint64_t max_connections,
-           RouterMetrics* metrics, LogFn log_error);
+           RouterMetrics* metrics, LogFn log_error, const TlsAcceptor* tls = nullptr);
 
   void start();
   void stop();
@@ -65,6 +67,7 @@ class Listener {
   ErrorBurst accept_errors_{"accept"};                           // acceptor thread only
   ErrorBurst refusals_{"connection refused (max-connections)"};  // acceptor thread only
   size_t next_ = 0;
+  const TlsAcceptor* tls_;  // null: plain HTTP
 };
 
 }  // namespace radixmesh::router
