@@ -90,7 +90,14 @@ Result<std::shared_ptr<ssl::context>> make_server_context(const std::string& cer
   c.use_certificate_chain_file(cert_file, ec);
   if (ec) return failed("certificate file '" + cert_file + "'", ssl_reason(ec));
   c.use_private_key_file(key_file, ssl::context::pem, ec);
-  if (ec) return failed("key file '" + key_file + "'", ssl_reason(ec));
+  if (ec) {
+    std::string why = ssl_reason(ec);
+    // OpenSSL checks the pair here already ("key values mismatch").
+    if (why.find("mismatch") != std::string::npos) {
+      why = "does not match the certificate in '" + cert_file + "' (" + why + ")";
+    }
+    return failed("key file '" + key_file + "'", why);
+  }
   if (SSL_CTX_check_private_key(c.native_handle()) != 1) {
     ERR_clear_error();
     return failed("key file '" + key_file + "'",
