@@ -84,6 +84,8 @@ with it.
 {{- define "radixmesh.configDir" -}}/etc/radixmesh/config{{- end }}
 {{- define "radixmesh.meshSecretDir" -}}/etc/radixmesh/mesh{{- end }}
 {{- define "radixmesh.adminTokenDir" -}}/etc/radixmesh/admin{{- end }}
+{{- define "radixmesh.tlsDir" -}}/etc/radixmesh/tls{{- end }}
+{{- define "radixmesh.upstreamCaDir" -}}/etc/radixmesh/upstream-ca{{- end }}
 
 {{/*
 A secret value that survives upgrades: the value given in values, else the
@@ -112,5 +114,5 @@ Settings the chart sets itself, refused in .Values.config so that the
 ConfigMap never contradicts the command line (flags would win silently).
 */}}
 {{- define "radixmesh.managedKeys" -}}
-host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file config
+host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file tls-cert-file tls_cert_file tls-key-file tls_key_file tls-reload-interval-ms tls_reload_interval_ms upstream-ca-file upstream_ca_file config
 {{- end }}
