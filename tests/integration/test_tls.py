@@ -238,6 +238,69 @@ class DataPlaneTls(TlsCase):
         self.assertIn("needs --tls-key-file", out.stdout + out.stderr)
 
 
+def tls_socket(port, ca_file):
+    raw = socket.create_connection((harness.HOST, port), timeout=10)
+    return tls_util.client_context(ca_file).wrap_socket(raw, server_hostname="localhost")
+
+
+def raw_chat(body):
+    data = json.dumps(body).encode()
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\n"
+            b"Content-Type: application/json\r\nContent-Length: "
+            + str(len(data)).encode() + b"\r\n\r\n" + data)
+
+
+class ClientLeavesOverTls(TlsCase):
+    """The router notices a TLS client leaving while its request waits for
+    the worker or for an admission slot: by EOF, or by its close_notify."""
+
+    def test_leaving_before_the_first_byte_cancels_upstream(self):
+        sims = router_util.start_sims(self, 1, "--prefill-us-per-token", "20000",
+                                      "--decode-us-per-token", "0")
+        sim_port = sims[0][0]
+        port, _, _ = self.start_tls_router([f"http://{harness.HOST}:{sim_port}"])
+        body = router_util.chat_body([{"role": "user", "content": "x" * 4000}], max_tokens=5)
+        for n, polite in enumerate((True, False), start=1):
+            s = tls_socket(port, self.ca1)
+            s.sendall(raw_chat(body))
+            harness.wait_until(
+                lambda: router_util.sim_metrics(sim_port).get("sim_in_flight", 0) >= 1,
+                timeout=5, what="the request reached the worker")
+            if polite:
+                s = s.unwrap()  # close_notify first, then the TCP close
+            s.close()
+            harness.wait_until(
+                lambda: router_util.sim_metrics(sim_port).get("sim_cancelled_total") == n,
+                timeout=5, what=f"upstream cancellation {n} counted by the worker")
+        self.assertEqual(https_request(port, self.ca1, "POST", "/v1/chat/completions", CHAT)[0],
+                         200)
+
+    def test_leaving_while_queued_frees_the_place(self):
+        sims = router_util.start_sims(self, 1, "--prefill-us-per-token", "0",
+                                      "--decode-us-per-token", "200000")
+        sim_port = sims[0][0]
+        port, admin, _ = self.start_tls_router([f"http://{harness.HOST}:{sim_port}"],
+                                               "--max-in-flight-per-worker", "1")
+        slow = router_util.chat_body([{"role": "user", "content": "hold the slot"}],
+                                     max_tokens=30, stream=True)
+        holder = tls_socket(port, self.ca1)
+        self.addCleanup(holder.close)
+        holder.sendall(raw_chat(slow))
+        self.assertIn(b" 200 ", holder.recv(4096))  # streaming: the slot is taken
+        waiter = tls_socket(port, self.ca1)
+        waiter.sendall(raw_chat(CHAT))
+
+        def depth():
+            return metric_value(self.metrics(admin), "radixmesh_admission_queue_depth") or 0
+        harness.wait_until(lambda: depth() == 1, timeout=5, what="the second request queued")
+        waiter = waiter.unwrap()  # close_notify, TCP still open for a moment
+        time.sleep(0.2)
+        self.assertEqual(depth(), 0)
+        waiter.close()
+        self.assertEqual(metric_value(self.metrics(admin), "radixmesh_admission_rejected_total",
+                                      'reason="client_gone"'), 1)
+
+
 class UpstreamTls(TlsCase):
     def test_https_worker_pooled(self):
         sims = router_util.start_sims(self, 1)
