@@ -104,7 +104,9 @@ void Listener::refuse(tcp::socket socket, net::io_context& ioc) {
           refusals_.on_error(Clock::now(), std::to_string(gate_->limit()) + " connections open")) {
     log_error_(*line);
   }
-  if (!gate_->try_start_shed()) {
+  // A TLS client could not read a plain-text 503 (its handshake would just
+  // fail): on a TLS port the connection is closed without an answer.
+  if (tls_ != nullptr || !gate_->try_start_shed()) {
     error_code ignored;
     socket.close(ignored);  // enough refusals in flight: no answer
     return;

@@ -8,7 +8,8 @@
 //
 // Connection cap (router/connection_gate.h): each session holds a ticket;
 // with max_connections open, a new connection gets a short 503
-// (too_many_connections) and is closed. Accept errors (EMFILE when the
+// (too_many_connections) and is closed (on a TLS port: closed at once, a
+// plain-text answer would only fail the client's handshake). Accept errors (EMFILE when the
 // process is out of descriptors anyway) pause the loop for 50 ms and are
 // logged once per burst with a count (router/error_burst.h), as are
 // refusals.

@@ -176,6 +176,18 @@ class DataPlaneTls(TlsCase):
                                       'reason="timeout"'), 1)
         self.assertEqual(https_request(port, self.ca1, "GET", "/health")[0], 200)
 
+    def test_over_the_connection_cap_closed_without_a_plain_answer(self):
+        port, admin, _ = self.start_tls_router(self.urls, "--max-connections", "1", ready=False)
+        held = tls_socket(port, self.ca1)
+        self.addCleanup(held.close)
+        with socket.create_connection((harness.HOST, port), timeout=5) as s:
+            self.assertEqual(s.recv(1024), b"")  # closed: no plain-text 503 to a TLS client
+        self.assertEqual(metric_value(self.metrics(admin),
+                                      "radixmesh_client_connections_refused_total",
+                                      'reason="max_connections"'), 1)
+        held.sendall(b"GET /health HTTP/1.1\r\nHost: r\r\n\r\n")
+        self.assertIn(b" 200 ", held.recv(4096))
+
     def test_rotation_by_file_change(self):
         port, admin, _ = self.start_tls_router(self.urls, "--tls-reload-interval-ms", "200")
         self.assertEqual(tls_util.served_serial(port, self.ca1), 0x1001)

@@ -16,6 +16,7 @@
 #include "router/config.h"
 #include "router/retry_policy.h"
 #include "router/tls_acceptor.h"
+#include "router/wire_format.h"
 #include "tls/reloading_context.h"
 #include "tls/tls_context.h"
 
@@ -229,4 +230,19 @@ TEST_CASE("an upstream TLS handshake failure: 502, counts against the breaker, r
   CHECK(is_tls_error(verify));
   CHECK(is_tls_error(boost::asio::ssl::error::stream_truncated));
   CHECK_FALSE(is_tls_error(boost::asio::error::connection_refused));
+}
+
+TEST_CASE("X-Forwarded-Proto says https for a client that came over TLS") {
+  using namespace radixmesh::router;
+  http::fields headers;
+  std::string plain, over_tls, behind_balancer;
+  append_request_head(plain, http::verb::post, "/v1/chat/completions", headers, "w:1", 0,
+                      "10.0.0.1");
+  append_request_head(over_tls, http::verb::post, "/v1/chat/completions", headers, "w:1", 0,
+                      "10.0.0.1", /*client_tls=*/true);
+  CHECK(plain.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
+  CHECK(over_tls.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+  headers.insert("X-Forwarded-Proto", "http");  // set by a balancer in front: kept
+  append_request_head(behind_balancer, http::verb::post, "/", headers, "w:1", 0, "10.0.0.1", true);
+  CHECK(behind_balancer.find("X-Forwarded-Proto: https") == std::string::npos);
 }
