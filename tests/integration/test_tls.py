@@ -336,6 +336,25 @@ class UpstreamTls(TlsCase):
         # Six requests, one upstream connection: keep-alive over TLS.
         self.assertEqual(front.accepted - before, 1)
 
+    def test_load_poller_speaks_https_and_keeps_its_connection(self):
+        sims = router_util.start_sims(self, 1)
+        front = tls_util.TlsFront(sims[0][0], self.certs.path("s1.pem"), self.certs.path("s1.key"))
+        self.addCleanup(front.close)
+        url = f"https://localhost:{front.port}"
+        port, admin, _ = self.start_tls_router(
+            [url], "--upstream-ca-file", self.ca1, "--metrics-interval-ms", "100",
+            "--health-interval-ms", "60000")
+
+        def scrapes():
+            return metric_value(self.metrics(admin), "radixmesh_worker_load_scrapes_total",
+                                f'worker="{url}",result="ok"') or 0
+        harness.wait_until(lambda: scrapes() >= 5, timeout=10, what="5 load scrapes over TLS")
+        self.assertIsNotNone(metric_value(self.metrics(admin), "radixmesh_worker_reported_waiting",
+                                          f'worker="{url}"'))
+        # Keep-alive: the poller's scrapes reuse one connection (plus the
+        # health checker's two at start-up).
+        self.assertLessEqual(front.accepted, 3)
+
     def test_untrusted_worker_fails_cleanly(self):
         sims = router_util.start_sims(self, 2)
         good = tls_util.TlsFront(sims[0][0], self.certs.path("s1.pem"), self.certs.path("s1.key"))
