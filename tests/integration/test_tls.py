@@ -355,6 +355,19 @@ class UpstreamTls(TlsCase):
         # health checker's two at start-up).
         self.assertLessEqual(front.accepted, 3)
 
+    def test_insecure_flag_accepts_an_unverifiable_worker(self):
+        sims = router_util.start_sims(self, 1)
+        front = tls_util.TlsFront(sims[0][0], self.certs.path("other.pem"),
+                                  self.certs.path("other.key"))
+        self.addCleanup(front.close)
+        url = f"https://localhost:{front.port}"
+        port, admin, proc = self.start_tls_router([url], "--upstream-tls-insecure",
+                                                  "--metrics-interval-ms", "0")
+        status, headers, body, _ = https_request(port, self.ca1, "POST",
+                                                 "/v1/chat/completions", CHAT)
+        self.assertEqual(status, 200, body)
+        self.assertIn("https:// workers are not verified", proc.output())
+
     def test_untrusted_worker_fails_cleanly(self):
         sims = router_util.start_sims(self, 2)
         good = tls_util.TlsFront(sims[0][0], self.certs.path("s1.pem"), self.certs.path("s1.key"))
