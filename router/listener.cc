@@ -50,7 +50,7 @@ awaitable<error_code> serve(tcp::socket socket, ConnectionGate::Ticket ticket,
     ByteStream stream(std::move(socket));
     co_return co_await run_session(stream, handler, thread, options);
   }
-  std::unique_ptr<ByteStream> stream = co_await tls->accept(std::move(socket));
+  std::unique_ptr<ByteStream> stream = co_await tls->accept(std::move(socket), thread.sessions);
   if (!stream) co_return error_code{};
   co_return co_await run_session(*stream, handler, thread, options);
 }

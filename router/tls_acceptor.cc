@@ -7,6 +7,7 @@
 
 #include "router/local_response.h"
 #include "router/read_deadline.h"
+#include "router/session_set.h"
 
 namespace radixmesh::router {
 namespace {
@@ -79,30 +80,35 @@ void TlsAcceptor::count(HandshakeFailure f) const {
   if (auto& c = failures_[static_cast<int>(f)]) c->inc();
 }
 
-awaitable<std::unique_ptr<ByteStream>> TlsAcceptor::accept(tcp::socket socket) const {
+awaitable<std::unique_ptr<ByteStream>> TlsAcceptor::accept(tcp::socket socket,
+                                                           SessionSet& sessions) const {
   const auto deadline = Clock::now() + deadline_;
-  beast::tcp_stream raw(std::move(socket));
+  std::shared_ptr<ssl::context> context = contexts_.current();
+  auto stream =
+      std::make_unique<ByteStream>(beast::tcp_stream(std::move(socket)), *context, context);
+  // Registered (idle) from the start: shutdown closes a connection that is
+  // still in its handshake like an idle keep-alive one.
+  SessionRegistration registration(sessions, *stream);
   std::array<unsigned char, 1> first{};
   {
     // A peek is a socket operation: tcp_stream's timeout does not cover it.
-    ReadDeadline peek_deadline(raw.socket());
+    ReadDeadline peek_deadline(stream->socket());
     peek_deadline.arm(deadline_);
-    auto [pec, pn] = co_await raw.socket().async_receive(net::buffer(first),
-                                                         tcp::socket::message_peek, use_tuple);
+    auto [pec, pn] = co_await stream->socket().async_receive(net::buffer(first),
+                                                             tcp::socket::message_peek, use_tuple);
     peek_deadline.disarm();
     if (pec || pn == 0) {
       count(peek_deadline.expired() ? HandshakeFailure::kTimeout : HandshakeFailure::kClosed);
-      raw.close();
+      stream->close();
       co_return nullptr;
     }
   }
   if (first[0] != kHandshakeRecord) {
+    // Nothing went through the TLS layer yet: answer in plain text below it.
     count(HandshakeFailure::kPlainHttp);
-    co_await answer_and_close(raw, tls_required_response());
+    co_await answer_and_close(stream->tcp_layer(), tls_required_response());
     co_return nullptr;
   }
-  std::shared_ptr<ssl::context> context = contexts_.current();
-  auto stream = std::make_unique<ByteStream>(std::move(raw), *context, context);
   stream->expires_after(std::max(deadline - Clock::now(), Clock::duration(1)));
   auto [hec] = co_await stream->tls().async_handshake(ssl::stream_base::server, use_tuple);
   if (hec) {

@@ -23,6 +23,7 @@
 #include "router/byte_stream.h"
 #include "router/metrics_catalog.h"
 #include "router/net.h"
+#include "router/session_set.h"
 #include "tls/reloading_context.h"
 
 namespace radixmesh::router {
@@ -46,8 +47,9 @@ class TlsAcceptor {
               RouterMetrics* metrics);
 
   // The stream ready for the session, or null when the connection was
-  // answered or dropped here (it is closed then).
-  awaitable<std::unique_ptr<ByteStream>> accept(tcp::socket socket) const;
+  // answered or dropped here (it is closed then). While it runs the
+  // connection is in `sessions` as idle (shutdown closes it).
+  awaitable<std::unique_ptr<ByteStream>> accept(tcp::socket socket, SessionSet& sessions) const;
 
  private:
   void count(HandshakeFailure f) const;

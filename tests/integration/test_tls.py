@@ -188,6 +188,20 @@ class DataPlaneTls(TlsCase):
         held.sendall(b"GET /health HTTP/1.1\r\nHost: r\r\n\r\n")
         self.assertIn(b" 200 ", held.recv(4096))
 
+    def test_shutdown_closes_a_connection_in_its_handshake(self):
+        port, admin, proc = self.start_tls_router(self.urls, "--shutdown-grace-ms", "0",
+                                                  "--client-header-timeout-ms", "30000")
+        with socket.create_connection((harness.HOST, port), timeout=10) as s:
+            s.sendall(b"\x16\x03\x01\x00")  # a handshake that never finishes
+            time.sleep(0.2)
+            started = time.monotonic()
+            code = proc.stop(timeout=8)
+            took = time.monotonic() - started
+        log = proc.log_path.read_text(errors="replace")
+        self.assertEqual(code, 0, log[-2000:])
+        self.assertLess(took, 4.0)  # not the 30 s handshake deadline
+        self.assertNotIn("did not stop in time", log)
+
     def test_rotation_by_file_change(self):
         port, admin, _ = self.start_tls_router(self.urls, "--tls-reload-interval-ms", "200")
         self.assertEqual(tls_util.served_serial(port, self.ca1), 0x1001)
