@@ -19,10 +19,11 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
                        {"endpoint"})),
       retries(r.counter("radixmesh_upstream_retries_total",
                         "Requests retried on another worker before the first byte.", {"endpoint"})),
-      upstream_errors(r.counter("radixmesh_upstream_errors_total",
-                                "Upstream failures by worker and kind "
-                                "(connect_refused, tls_handshake, reset, timeout, status_5xx, status_429...).",
-                                {"worker", "kind"})),
+      upstream_errors(
+          r.counter("radixmesh_upstream_errors_total",
+                    "Upstream failures by worker and kind "
+                    "(connect_refused, tls_handshake, reset, timeout, status_5xx, status_429...).",
+                    {"worker", "kind"})),
       breaker_state(r.gauge("radixmesh_worker_breaker_state",
                             "Circuit breaker state per worker: 0 closed, 1 half-open, 2 open.",
                             {"worker"})),
