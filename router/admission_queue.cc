@@ -1,6 +1,9 @@
 #include "router/admission_queue.h"
 
 #include <algorithm>
+#include <array>
+
+#include "router/byte_stream.h"
 
 namespace radixmesh::router {
 
@@ -10,12 +13,12 @@ struct AdmissionQueue::Waiter {
   net::any_io_executor executor;
   net::steady_timer timer;  // the waiter's thread only
   const std::string model;
-  std::vector<radix::WorkerId> workers;  // guarded by mu_; empty: any release
-  bool wake_pending = false;             // guarded by mu_: a wake-up is posted
-  bool notified = false;                 // the waiter's thread only
-  bool gone = false;                     // the waiter's thread only
-  bool watching = false;                 // the waiter's thread only
-  char peeked = 0;                       // MSG_PEEK target
+  std::vector<radix::WorkerId> workers;            // guarded by mu_; empty: any release
+  bool wake_pending = false;                       // guarded by mu_: a wake-up is posted
+  bool notified = false;                           // the waiter's thread only
+  bool gone = false;                               // the waiter's thread only
+  bool watching = false;                           // the waiter's thread only
+  std::array<unsigned char, kPeekBytes> peeked{};  // MSG_PEEK target
 };
 
 bool AdmissionQueue::has_waiters(const std::string& model) const {
@@ -78,8 +81,8 @@ void AdmissionQueue::slot_freed(radix::WorkerId worker) {
 }
 
 awaitable<Admission> AdmissionQueue::admit(tcp::socket& client, const RoutingEngine& engine,
-                                           RoutingScratch& scratch,
-                                           const PreparedRequest& request) {
+                                           RoutingScratch& scratch, const PreparedRequest& request,
+                                           bool client_tls) {
   Admission out;
   const std::span<const radix::WorkerId> none;
   if (!has_waiters(request.model)) {
@@ -99,11 +102,12 @@ awaitable<Admission> AdmissionQueue::admit(tcp::socket& client, const RoutingEng
 
   // Watch the client: EOF or an error while queued frees the place at once.
   w->watching = true;
-  client.async_receive(net::buffer(&w->peeked, 1), tcp::socket::message_peek,
-                       [w](error_code ec, size_t n) {
+  client.async_receive(net::buffer(w->peeked.data(), client_tls ? kPeekBytes : 1),
+                       tcp::socket::message_peek, [w, client_tls](error_code ec, size_t n) {
                          if (!w->watching || ec == net::error::operation_aborted) return;
                          w->watching = false;
-                         if (!ec && n > 0) return;  // pipelined bytes: not a disconnect
+                         // Pipelined bytes: not a disconnect.
+                         if (!ec && !peek_means_gone(client_tls, w->peeked.data(), n)) return;
                          w->gone = true;
                          w->timer.cancel();
                        });

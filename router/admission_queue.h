@@ -20,8 +20,8 @@
 // a timer on its connection's io thread; slot_freed() (any thread, from the
 // InFlightGuard release) picks the oldest waiter that can use that worker
 // under the mutex and posts its wake-up to its own executor. The client
-// socket is watched with a 1-byte MSG_PEEK receive while queued: EOF or an
-// error removes the waiter at once (pipelined bytes end the watch; the
+// socket is watched with a MSG_PEEK receive while queued: EOF, an error (or a
+// TLS close_notify) removes the waiter at once (pipelined bytes end the watch; the
 // request is then served when its turn comes).
 //
 // Fairness: a new request of a model that has waiters queues behind them
@@ -82,8 +82,11 @@ class AdmissionQueue final : public SlotListener,
   AdmissionQueue(AdmissionOptions options, AdmissionMetrics metrics = {})
       : options_(options), metrics_(std::move(metrics)) {}
 
+  // client_tls: the socket carries TLS (a close_notify counts as leaving,
+  // router/byte_stream.h peek_means_gone).
   awaitable<Admission> admit(tcp::socket& client, const RoutingEngine& engine,
-                             RoutingScratch& scratch, const PreparedRequest& request);
+                             RoutingScratch& scratch, const PreparedRequest& request,
+                             bool client_tls = false);
 
   void slot_freed(radix::WorkerId worker) override;
 

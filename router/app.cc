@@ -61,8 +61,10 @@ constexpr size_t kMaxWorkers = 4096;
 
 App::IoThread::IoThread(const App& app, size_t index) {
   const ComponentOptions& o = app.options_;
+  UpstreamPool::Options pool = o.pool;
+  pool.tls = app.upstream_tls_.get();
   state = std::make_unique<IoThreadState>(
-      ioc.get_executor(), o.pool, o.routing.parse_limits,
+      ioc.get_executor(), pool, o.routing.parse_limits,
       0x9E3779B97F4A7C15ULL * (index + 1) ^ static_cast<uint64_t>(now_ms()) ^
           std::hash<std::string>{}(o.listen.node_id));  // routers started together still differ
 }
@@ -88,6 +90,7 @@ App::App(RouterConfig config, const Logger& log)
                 [this](const std::string& url) { return directory_.intern(url); }) {
   dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, options_.policy.name);
   broker_.add(&body_budget_);
+  setup_tls();  // before the io threads: their pools use the upstream context
 
   RoutingOptions routing = options_.routing;
   if (options_.trees.capacity_estimate) routing.budgets = &budgets_;
@@ -138,11 +141,15 @@ App::App(RouterConfig config, const Logger& log)
   }
   auto& control = threads_.front()->ioc;
 
-  health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, options_.health,
+  HealthChecker::Options health = options_.health;
+  health.tls = upstream_tls_.get();
+  health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, health,
                                             dp_metrics_.get(), log_);
   if (options_.load_poll) {
-    load_poller_ = std::make_unique<MetricsPoller>(control.get_executor(), *options_.load_poll,
-                                                   dp_metrics_.get(), log_);
+    MetricsPoller::Options load_poll = *options_.load_poll;
+    load_poll.tls = upstream_tls_.get();
+    load_poller_ =
+        std::make_unique<MetricsPoller>(control.get_executor(), load_poll, dp_metrics_.get(), log_);
   }
   registry_.set_on_added([this](const std::shared_ptr<Worker>& w) {
     log_.info("worker added: " + w->url());
@@ -169,7 +176,8 @@ App::App(RouterConfig config, const Logger& log)
   try {
     listener_ = std::make_unique<Listener>(
         control, tcp::endpoint(address, listen.port), std::move(listener_threads), *handler_,
-        session, max_connections, &families_, [this](const std::string& m) { log_.error(m); });
+        session, max_connections, &families_, [this](const std::string& m) { log_.error(m); },
+        tls_acceptor_.get());
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("cannot listen on " + listen.host + ":" + std::to_string(listen.port) +
                              ": " + e.code().message());
@@ -185,32 +193,25 @@ App::App(RouterConfig config, const Logger& log)
     log_.info("signal " + std::to_string(sig) + ": shutting down");
     request_shutdown();
   });
-  if (mesh_ && options_.mesh.tls.enabled()) {
-    hup_signals_ = std::make_unique<net::signal_set>(control, SIGHUP);
-    arm_sighup();
-  }
   broker_timer_ = std::make_unique<net::steady_timer>(control);
   if (api_keys_) keys_timer_ = std::make_unique<net::steady_timer>(control);
 
   add_configured_workers();
 }
 
-void App::arm_sighup() {
-  hup_signals_->async_wait([this](error_code e, int) {
-    if (e) return;
-    log_.info("SIGHUP: re-reading the mesh TLS files");
-    mesh_->reload_tls();
-    arm_sighup();
-  });
-}
-
 App::~App() {
   // Reached after run() returned cleanly: no coroutine is left on any
   // io_context. Io objects go before their io_contexts (member order).
   listener_.reset();
+  if (tls_thread_) {
+    tls_thread_->stop();
+    tls_thread_->join();
+  }
+  hup_signals_.reset();
+  tls_timer_.reset();
+  tls_thread_.reset();
   admin_server_.reset();
   signals_.reset();
-  hup_signals_.reset();
   broker_timer_.reset();
   keys_timer_.reset();
   dns_.reset();
@@ -332,9 +333,9 @@ awaitable<void> App::shutdown_sequence() {
   if (dns_) dns_->stop();
   admin_server_->stop();
   signals_->cancel();
-  if (hup_signals_) hup_signals_->cancel();
   broker_timer_->cancel();
   if (keys_timer_) keys_timer_->cancel();
+  stop_tls_reloads();
   for (auto& t : threads_) {
     net::post(t->ioc, [s = t->state.get()] {
       s->sessions.close_all();
@@ -369,11 +370,12 @@ bool App::run() {
   listener_->start();
   net::co_spawn(threads_.front()->ioc, broker_loop(), net::detached);
   if (api_keys_) net::co_spawn(threads_.front()->ioc, api_keys_loop(), net::detached);
+  start_tls_reloads();
   if (dns_) dns_->start();
   for (auto& t : threads_) net::co_spawn(t->ioc, maintenance_loop(t.get()), net::detached);
-  log_.info("radixmesh listening on " + options_.listen.host + ":" +
-            std::to_string(data_endpoint().port()) + " (" + std::to_string(threads_.size()) +
-            " io threads, policy " + options_.policy.name + ")");
+  log_.info(std::string("radixmesh listening on ") + (tls_acceptor_ ? "https://" : "") +
+            options_.listen.host + ":" + std::to_string(data_endpoint().port()) + " (" +
+            std::to_string(threads_.size()) + " io threads, policy " + options_.policy.name + ")");
   if (!options_.listen.port_file.empty()) write_port_file();
 
   for (auto& t : threads_) work_.push_back(net::make_work_guard(t->ioc));

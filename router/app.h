@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "policies/policy.h"
 #include "radix/hlc.h"
@@ -57,7 +58,9 @@
 #include "router/proxy.h"
 #include "router/request_handler.h"
 #include "router/routing_engine.h"
+#include "router/tls_acceptor.h"
 #include "router/worker_registry.h"
+#include "router/tls_reloading_context.h"
 
 namespace radixmesh::router {
 
@@ -74,7 +77,6 @@ class App {
   // (the caller should then exit without running destructors).
   bool run();
   void request_shutdown();
-  void arm_sighup();  // waits for the next SIGHUP (mesh TLS reload)
 
   const RouterConfig& config() const { return config_; }
   WorkerRegistry& registry() { return registry_; }
@@ -103,6 +105,14 @@ class App {
   void start_admin();
   awaitable<void> broker_loop();
   awaitable<void> api_keys_loop();
+  // --tls-cert-file reloads (router/app_tls.cc): the file poll and SIGHUP,
+  // on a thread of their own (reading files never stalls an io thread).
+  void setup_tls();
+  void start_tls_reloads();
+  void stop_tls_reloads();
+  void reload_tls(bool force, const char* trigger);
+  awaitable<void> tls_poll_loop();
+  void wait_for_sighup();
   static awaitable<void> maintenance_loop(IoThread* thread);
   awaitable<void> shutdown_sequence();
   void write_port_file() const;
@@ -130,6 +140,11 @@ class App {
   std::shared_ptr<AdmissionQueue> admission_;  // null without --max-in-flight-per-worker
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<ApiKeyStore> api_keys_;  // null without --api-keys-file
+  // TLS: the data-plane contexts and acceptor (null: plain HTTP), the client
+  // context for https:// workers (always built; unused without them).
+  std::unique_ptr<tls::ReloadingContext> tls_contexts_;
+  std::unique_ptr<TlsAcceptor> tls_acceptor_;
+  std::shared_ptr<ssl::context> upstream_tls_;
   ServerState state_;
   std::unique_ptr<RequestHandler> handler_;
 
@@ -143,11 +158,13 @@ class App {
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<AdminServer> admin_server_;
   std::unique_ptr<net::signal_set> signals_;
-  // SIGHUP re-reads the mesh TLS files; only installed with mesh TLS (else
-  // SIGHUP keeps its default action, as before).
-  std::unique_ptr<net::signal_set> hup_signals_;
   std::unique_ptr<net::steady_timer> broker_timer_;
   std::unique_ptr<net::steady_timer> keys_timer_;  // --api-keys-file re-read poll
+  std::unique_ptr<net::thread_pool> tls_thread_;   // with TLS: reloads run here
+  std::unique_ptr<net::steady_timer> tls_timer_;   // on tls_thread_
+  // On tls_thread_: SIGHUP re-reads the data-plane and the mesh TLS files.
+  // Only installed with one of them (else SIGHUP keeps its default action).
+  std::unique_ptr<net::signal_set> hup_signals_;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::atomic<bool> shutdown_started_{false};
   std::mutex run_mu_;

@@ -54,7 +54,7 @@ bool grow_body_storage(std::string& body, size_t size, size_t limit, size_t padd
   return true;
 }
 
-awaitable<BodyResult> read_sized_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+awaitable<BodyResult> read_sized_body(ByteStream& stream, beast::flat_buffer& buffer,
                                       uint64_t length, std::string& body, size_t padding,
                                       BodyReservation& reservation) {
   using Kind = BodyResult::Kind;
@@ -80,7 +80,7 @@ awaitable<BodyResult> read_sized_body(beast::tcp_stream& stream, beast::flat_buf
   co_return BodyResult{};
 }
 
-awaitable<BodyResult> read_chunked_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+awaitable<BodyResult> read_chunked_body(ByteStream& stream, beast::flat_buffer& buffer,
                                         http::request_parser<http::string_body>& parser,
                                         size_t max_body_bytes, size_t padding,
                                         BodyReservation& reservation) {

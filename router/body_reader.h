@@ -31,6 +31,7 @@
 #include <string>
 
 #include "router/body_budget.h"
+#include "router/byte_stream.h"
 #include "router/net.h"
 
 namespace radixmesh::router {
@@ -58,13 +59,13 @@ size_t storage_bytes(const std::string& s);
 // Reads a Content-Length body of `length` bytes into `body` (cleared first;
 // its capacity is kept): what `buffer` already holds, then straight from the
 // socket into the string.
-awaitable<BodyResult> read_sized_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+awaitable<BodyResult> read_sized_body(ByteStream& stream, beast::flat_buffer& buffer,
                                       uint64_t length, std::string& body, size_t padding,
                                       BodyReservation& reservation);
 
 // Reads a chunked body through `parser` (its header already read; its body
 // string is the storage) until the parser is done.
-awaitable<BodyResult> read_chunked_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+awaitable<BodyResult> read_chunked_body(ByteStream& stream, beast::flat_buffer& buffer,
                                         http::request_parser<http::string_body>& parser,
                                         size_t max_body_bytes, size_t padding,
                                         BodyReservation& reservation);

@@ -58,6 +58,13 @@ ComponentOptions component_options(const RouterConfig& c) {
   o.listen.node_id = c.node_id;
   o.listen.port_file = c.port_file;
 
+  o.tls.cert_file = c.tls_cert_file;
+  o.tls.key_file = c.tls_key_file;
+  o.tls.reload_interval = milliseconds(c.tls_reload_interval_ms);
+  o.tls.handshake_timeout = milliseconds(c.client_header_timeout_ms);
+  o.tls.upstream_ca_file = c.upstream_ca_file;
+  o.tls.upstream_insecure = c.upstream_tls_insecure;
+
   o.session.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   o.session.keepalive_timeout = milliseconds(c.client_idle_timeout_ms);
   o.session.header_timeout = milliseconds(c.client_header_timeout_ms);

@@ -77,6 +77,17 @@ struct TreeSettings {
   bool operator==(const TreeSettings&) const = default;
 };
 
+// Data-plane TLS and the client side towards https:// workers.
+struct TlsSettings {
+  std::string cert_file;  // empty: plain HTTP
+  std::string key_file;
+  std::chrono::milliseconds reload_interval{5000};
+  std::chrono::milliseconds handshake_timeout{10000};  // the header deadline
+  std::string upstream_ca_file;  // empty: the system store
+  bool upstream_insecure = false;
+  bool operator==(const TlsSettings&) const = default;
+};
+
 struct AccessSettings {
   std::optional<ApiKeyStoreOptions> keys;  // nullopt: no --api-keys-file
   std::chrono::milliseconds keys_poll{1000};
@@ -86,6 +97,7 @@ struct AccessSettings {
 struct ComponentOptions {
   std::string log_level;  // the process logger (main.cc)
   ListenSettings listen;
+  TlsSettings tls;
   SessionOptions session;  // body_budget left null
   WorkerSources workers;
   AdminSettings admin;

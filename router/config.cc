@@ -12,6 +12,7 @@
 
 #include "router/config_file.h"
 #include "router/config_options.h"
+#include "router/worker.h"
 
 extern char** environ;
 
@@ -250,6 +251,18 @@ Status validate(const RouterConfig& c) {
     }
   }
   if (auto s = check_readable("api-keys-file", c.api_keys_file); !s) return s;
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    return invalid(c.tls_cert_file.empty()
+                       ? "flag --tls-key-file: needs --tls-cert-file (both or neither)"
+                       : "flag --tls-cert-file: needs --tls-key-file (both or neither)");
+  }
+  if (auto s = check_readable("tls-cert-file", c.tls_cert_file); !s) return s;
+  if (auto s = check_readable("tls-key-file", c.tls_key_file); !s) return s;
+  if (auto s = check_readable("upstream-ca-file", c.upstream_ca_file); !s) return s;
+  if (c.upstream_tls_insecure && !c.upstream_ca_file.empty()) {
+    return invalid(
+        "flag --upstream-tls-insecure: contradicts --upstream-ca-file (verification is off)");
+  }
   if (c.api_keys_file.empty() && c.rate_limit_rps > 0) {
     return invalid("flag --rate-limit-rps: needs --api-keys-file (limits are per API key)");
   }
@@ -408,24 +421,8 @@ Result<HostPort> parse_host_port(const std::string& text) {
 }
 
 Status validate_worker_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) {
-    return invalid("'" + url + "' is not an http:// URL");
-  }
-  std::string rest = url.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.empty() || rest.find('/') != std::string::npos) {
-    return invalid("'" + url + "' must be http://host[:port] without a path");
-  }
-  bool bracketed = rest.front() == '[';
-  size_t colon = rest.rfind(':');
-  bool has_port = colon != std::string::npos && (!bracketed || colon > rest.find(']'));
-  if (has_port) {
-    auto hp = parse_host_port(rest);
-    if (!hp) return invalid("'" + url + "': " + hp.error().message);
-  } else if (bracketed && rest.back() != ']') {
-    return invalid("'" + url + "': bad IPv6 host");
-  }
+  auto a = parse_worker_url(url);
+  if (!a) return invalid(a.error().message);
   return Ok{};
 }
 

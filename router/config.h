@@ -38,6 +38,10 @@ struct RouterConfig {
   std::string host = "0.0.0.0";
   int port = 8000;
   int64_t max_connections = 0;  // open client connections at most; 0: derived from RLIMIT_NOFILE
+  // Data-plane TLS (both or neither; router/tls_acceptor.h, router/tls_reloading_context.h).
+  std::string tls_cert_file;              // PEM chain; empty: plain HTTP
+  std::string tls_key_file;               // PEM private key
+  int64_t tls_reload_interval_ms = 5000;  // how often the pair is checked for changes
   // Admin API.
   std::string admin_host = "127.0.0.1";
   int admin_port = 9000;
@@ -73,6 +77,8 @@ struct RouterConfig {
   bool stream_usage = true;                   // ask streams for usage (router/stream_usage.h)
   bool capacity_estimate = false;  // per-worker budgets from the feedback, below the ceiling
   // Upstream.
+  std::string upstream_ca_file;        // CA bundle for https:// workers; empty: system store
+  bool upstream_tls_insecure = false;  // https:// workers unverified (testing only)
   int64_t connect_timeout_ms = 2000;
   int64_t first_byte_timeout_ms = 60000;
   int64_t idle_timeout_ms = 60000;
@@ -87,14 +93,14 @@ struct RouterConfig {
   bool forwarded_headers = true;             // add X-Forwarded-For / -Proto upstream
   // Access: API keys, rate limits, admission (router/api_key_store.h,
   // router/admission_queue.h).
-  std::string api_keys_file;               // empty: no authentication
-  int64_t api_keys_poll_ms = 1000;         // how often the key file is checked for changes
-  bool forward_authorization = false;      // with keys: send Authorization on to workers
-  double rate_limit_rps = 0;               // per key unless the file says; 0: none
-  double rate_limit_burst = 0;             // 0: one second of rps (at least 1)
-  int64_t max_in_flight_per_worker = 0;    // this router's requests per worker; 0: no cap
-  int64_t max_queue = 256;                 // requests waiting for a worker slot at most
-  int64_t queue_timeout_ms = 10000;        // a queued request gets 503 after this
+  std::string api_keys_file;             // empty: no authentication
+  int64_t api_keys_poll_ms = 1000;       // how often the key file is checked for changes
+  bool forward_authorization = false;    // with keys: send Authorization on to workers
+  double rate_limit_rps = 0;             // per key unless the file says; 0: none
+  double rate_limit_burst = 0;           // 0: one second of rps (at least 1)
+  int64_t max_in_flight_per_worker = 0;  // this router's requests per worker; 0: no cap
+  int64_t max_queue = 256;               // requests waiting for a worker slot at most
+  int64_t queue_timeout_ms = 10000;      // a queued request gets 503 after this
   int64_t health_interval_ms = 2000;
   int64_t metrics_interval_ms = 500;  // worker /metrics load scrape; 0: off
   int64_t breaker_failures = 5;
@@ -163,7 +169,8 @@ struct HostPort {
 // "host:port" or "[v6]:port" with a port in 1..65535.
 Result<HostPort> parse_host_port(const std::string& text);
 
-// Checks a worker URL: http://host[:port][/], no other scheme, no path.
+// Checks a worker URL with parse_worker_url (router/worker.h): http:// or
+// https://host[:port][/], no other scheme, no path.
 Status validate_worker_url(const std::string& url);
 
 // The URLs of a workers file: one per line, blank lines and '#' comments

@@ -67,6 +67,8 @@ unsigned http_status(RouterErrc e) {
     case RouterErrc::kQueueFull:
     case RouterErrc::kQueueTimeout:
       return 503;
+    case RouterErrc::kTlsRequired:
+      return 400;
   }
   return 500;
 }
@@ -103,6 +105,8 @@ std::string_view error_type(RouterErrc e) {
     case RouterErrc::kQueueFull:
     case RouterErrc::kQueueTimeout:
       return "service_unavailable_error";
+    case RouterErrc::kTlsRequired:
+      return "invalid_request_error";
   }
   return "server_error";
 }
@@ -153,6 +157,8 @@ std::string_view error_code_name(RouterErrc e) {
       return "admission_queue_full";
     case RouterErrc::kQueueTimeout:
       return "admission_queue_timeout";
+    case RouterErrc::kTlsRequired:
+      return "tls_required";
   }
   return "internal_error";
 }

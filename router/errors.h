@@ -41,6 +41,7 @@ enum class RouterErrc {
   kRateLimited,          // the API key's token bucket is empty: 429
   kQueueFull,            // every worker at --max-in-flight-per-worker and the queue full: 503
   kQueueTimeout,         // waited --queue-timeout-ms for a worker slot: 503
+  kTlsRequired,          // plain HTTP sent to the TLS data-plane port: 400, then close
 };
 
 const boost::system::error_category& router_category();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "router/fd_budget.h"
+#include "router/upstream_connect.h"
 
 namespace radixmesh::router {
 namespace {
@@ -18,7 +19,8 @@ struct GetResult {
 
 // One GET on a fresh connection, everything within `timeout`.
 awaitable<GetResult> http_get(net::any_io_executor ex, const WorkerAddress& address,
-                              std::string target, std::chrono::milliseconds timeout) {
+                              std::string target, std::chrono::milliseconds timeout,
+                              ssl::context* tls) {
   GetResult r;
   tcp::resolver resolver(ex);
   auto [rec, endpoints] = co_await resolver.async_resolve(address.host, address.port, use_tuple);
@@ -26,17 +28,14 @@ awaitable<GetResult> http_get(net::any_io_executor ex, const WorkerAddress& addr
     r.ec = rec;
     co_return r;
   }
-  beast::tcp_stream stream(ex);
-  if (const error_code oec = open_for_connect(stream.socket(), endpoints); oec) {
-    r.ec = oec;  // EMFILE: reported as such (see is_local_resource_error)
+  // EMFILE comes back as such (see is_local_resource_error).
+  ConnectResult c = co_await connect_worker(ex, endpoints, address, tls, timeout);
+  if (c.ec) {
+    r.ec = c.ec;
     co_return r;
   }
+  ByteStream& stream = *c.stream;
   stream.expires_after(timeout);
-  auto [cec, ep] = co_await stream.async_connect(endpoints, use_tuple);
-  if (cec) {
-    r.ec = cec;
-    co_return r;
-  }
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, address.host_header);
   req.set(http::field::user_agent, "radixmesh-health");
@@ -109,7 +108,8 @@ awaitable<void> HealthChecker::loop(std::shared_ptr<Worker> worker) {
 }
 
 awaitable<void> HealthChecker::check(std::shared_ptr<Worker> worker) {
-  GetResult health = co_await http_get(executor_, worker->address(), "/health", options_.timeout);
+  GetResult health =
+      co_await http_get(executor_, worker->address(), "/health", options_.timeout, options_.tls);
   if (is_local_resource_error(health.ec)) {
     // No descriptor for the check's socket: this process's shortage, not
     // the worker's. Keep its health as it was and check again next round.
@@ -128,8 +128,8 @@ awaitable<void> HealthChecker::check(std::shared_ptr<Worker> worker) {
     }
   }
   if (ok && !worker->removed()) {
-    GetResult models =
-        co_await http_get(executor_, worker->address(), "/v1/models", options_.timeout);
+    GetResult models = co_await http_get(executor_, worker->address(), "/v1/models",
+                                         options_.timeout, options_.tls);
     std::vector<std::string> names;
     if (!models.ec && models.status == 200 && parse_models_body(models.body, names)) {
       registry_.set_models(worker, std::move(names));

@@ -29,6 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "router/byte_stream.h"
 #include "router/data_plane_metrics.h"
 #include "router/error_burst.h"
 #include "router/log.h"
@@ -46,6 +47,7 @@ class HealthChecker {
   struct Options {
     std::chrono::milliseconds interval{2000};
     std::chrono::milliseconds timeout{2000};
+    ssl::context* tls = nullptr;  // for https:// workers (router/upstream_connect.h)
     bool operator==(const Options&) const = default;
   };
 

@@ -18,7 +18,7 @@ namespace {
 // (a 413 before its body was read), closing at once would make the kernel
 // reset the connection and the client could lose our response. Half-close,
 // then read and discard for a bounded time and amount before closing.
-awaitable<void> lingering_close(beast::tcp_stream& stream) {
+awaitable<void> lingering_close(ByteStream& stream) {
   error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   static constexpr size_t kMaxDiscard = 64 << 20;
@@ -33,6 +33,16 @@ awaitable<void> lingering_close(beast::tcp_stream& stream) {
   stream.close();
 }
 
+// Ends a TLS connection with close_notify, so a client reading to the end
+// of the connection (an HTTP/1.0 response) can tell the end from a cut.
+// Waits a moment for the client's own close_notify, then closes regardless.
+awaitable<void> close_tls(ByteStream& stream) {
+  stream.expires_after(std::chrono::milliseconds(250));
+  co_await stream.tls().async_shutdown(use_tuple);
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 // Frees the connection's body storage and its share of the body budget.
 void release_body_storage(SessionState& session) {
   std::string().swap(session.request_body);
@@ -41,11 +51,9 @@ void release_body_storage(SessionState& session) {
 
 }  // namespace
 
-awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& handler,
+awaitable<error_code> run_session(ByteStream& stream, const RequestHandler& handler,
                                   IoThreadState& thread, SessionOptions options) {
   error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  beast::tcp_stream stream(std::move(socket));
   SessionRegistration registration(thread.sessions, stream);
   SessionState session(options.body_budget);
   // Bounded: a header, plus read-ahead of the body / pipelined requests.
@@ -213,6 +221,8 @@ awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& hand
   }
   if (linger) {
     co_await lingering_close(stream);
+  } else if (stream.is_tls()) {
+    co_await close_tls(stream);
   } else {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }

@@ -24,6 +24,7 @@
 
 #include "radix/canonical_prompt.h"
 #include "router/body_budget.h"
+#include "router/byte_stream.h"
 #include "router/net.h"
 #include "router/request_handler.h"
 
@@ -48,9 +49,10 @@ struct SessionOptions {
   bool operator==(const SessionOptions&) const = default;
 };
 
-// Serves one connection until it closes. Returns the first unexpected error
-// (for the spawner to log), or a default error_code.
-awaitable<error_code> run_session(tcp::socket socket, const RequestHandler& handler,
+// Serves one connection (plain, or TLS after its handshake: the listener
+// decides) until it closes. Returns the first unexpected error (for the
+// spawner to log), or a default error_code.
+awaitable<error_code> run_session(ByteStream& stream, const RequestHandler& handler,
                                   IoThreadState& thread, SessionOptions options);
 
 }  // namespace radixmesh::router

@@ -8,43 +8,21 @@
 #include <sys/socket.h>
 
 #include "router/errors.h"
+#include "router/local_response.h"
 
 namespace radixmesh::router {
 namespace {
 
 // The whole answer to a connection over the cap, built once.
 const std::string& refusal_response() {
-  static const std::string response = [] {
-    const std::string body = error_body(RouterErrc::kConnectionCap,
-                                        "the router has too many open connections; retry shortly");
-    return "HTTP/1.1 503 Service Unavailable\r\nServer: radixmesh\r\n"
-           "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
-           "Content-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
+  static const std::string response = prebuilt_error(
+      RouterErrc::kConnectionCap, "the router has too many open connections; retry shortly", 1);
   return response;
 }
 
-// Writes the 503, half-closes, discards what the client sent for a moment
-// (so the close does not reset the connection before the 503 is read), then
-// closes. At most one second each for the write and the drain.
 awaitable<void> answer_refusal(tcp::socket socket, std::shared_ptr<ConnectionGate> gate) {
   beast::tcp_stream stream(std::move(socket));
-  stream.expires_after(std::chrono::seconds(1));
-  auto [ec, n] = co_await net::async_write(stream, net::buffer(refusal_response()), use_tuple);
-  if (!ec) {
-    error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    std::array<char, 1024> sink;
-    size_t discarded = 0;
-    stream.expires_after(std::chrono::seconds(1));
-    while (discarded < 64 * 1024) {
-      auto [rec, rn] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
-      if (rec) break;
-      discarded += rn;
-    }
-  }
-  stream.close();
+  co_await answer_and_close(stream, refusal_response());
   gate->end_shed();
 }
 
@@ -59,12 +37,22 @@ constexpr int kClientNotSentLowat = 128 * 1024;
 
 // The session plus its slot under the cap: the ticket lives as long as the
 // session coroutine.
+// On a TLS port the handshake comes first (and holds the ticket too: a
+// connection that never finishes it counts under the cap until its deadline).
 awaitable<error_code> serve(tcp::socket socket, ConnectionGate::Ticket ticket,
                             const RequestHandler& handler, IoThreadState& thread,
-                            SessionOptions options) {
+                            SessionOptions options, const TlsAcceptor* tls) {
   const int lowat = kClientNotSentLowat;
   ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
-  co_return co_await run_session(std::move(socket), handler, thread, options);
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (tls == nullptr) {
+    ByteStream stream(std::move(socket));
+    co_return co_await run_session(stream, handler, thread, options);
+  }
+  std::unique_ptr<ByteStream> stream = co_await tls->accept(std::move(socket), thread.sessions);
+  if (!stream) co_return error_code{};
+  co_return co_await run_session(*stream, handler, thread, options);
 }
 
 }  // namespace
@@ -72,14 +60,15 @@ awaitable<error_code> serve(tcp::socket socket, ConnectionGate::Ticket ticket,
 Listener::Listener(net::io_context& accept_ioc, const tcp::endpoint& endpoint,
                    std::vector<Thread> threads, const RequestHandler& handler,
                    SessionOptions options, uint64_t max_connections, RouterMetrics* metrics,
-                   LogFn log_error)
+                   LogFn log_error, const TlsAcceptor* tls)
     : acceptor_(accept_ioc),
       threads_(std::move(threads)),
       handler_(handler),
       options_(options),
       gate_(std::make_shared<ConnectionGate>(
           max_connections, metrics ? metrics->client_connections.with({}) : nullptr)),
-      log_error_(std::move(log_error)) {
+      log_error_(std::move(log_error)),
+      tls_(tls) {
   if (metrics) {
     metrics->client_connections_limit.with({})->set(static_cast<double>(max_connections));
     refused_cap_ = metrics->connections_refused.with({"max_connections"});
@@ -115,7 +104,9 @@ void Listener::refuse(tcp::socket socket, net::io_context& ioc) {
           refusals_.on_error(Clock::now(), std::to_string(gate_->limit()) + " connections open")) {
     log_error_(*line);
   }
-  if (!gate_->try_start_shed()) {
+  // A TLS client could not read a plain-text 503 (its handshake would just
+  // fail): on a TLS port the connection is closed without an answer.
+  if (tls_ != nullptr || !gate_->try_start_shed()) {
     error_code ignored;
     socket.close(ignored);  // enough refusals in flight: no answer
     return;
@@ -145,7 +136,8 @@ awaitable<void> Listener::accept_loop() {
       continue;
     }
     if (auto line = refusals_.on_success(now)) log_error_(*line);
-    net::co_spawn(*t.ioc, serve(std::move(socket), std::move(ticket), handler_, *t.state, options_),
+    net::co_spawn(*t.ioc,
+                  serve(std::move(socket), std::move(ticket), handler_, *t.state, options_, tls_),
                   [log = log_error_](std::exception_ptr e, error_code ec) {
                     if (e) {
                       try {

@@ -8,7 +8,8 @@
 //
 // Connection cap (router/connection_gate.h): each session holds a ticket;
 // with max_connections open, a new connection gets a short 503
-// (too_many_connections) and is closed. Accept errors (EMFILE when the
+// (too_many_connections) and is closed (on a TLS port: closed at once, a
+// plain-text answer would only fail the client's handshake). Accept errors (EMFILE when the
 // process is out of descriptors anyway) pause the loop for 50 ms and are
 // logged once per burst with a count (router/error_burst.h), as are
 // refusals.
@@ -28,6 +29,7 @@
 #include "router/metrics_catalog.h"
 #include "router/net.h"
 #include "router/request_handler.h"
+#include "router/tls_acceptor.h"
 
 namespace radixmesh::router {
 
@@ -40,10 +42,11 @@ class Listener {
   using LogFn = std::function<void(const std::string&)>;
 
   // Binds and listens now (throws on failure: start-up error). metrics may be
-  // null (tests).
+  // null (tests). tls: the port speaks TLS (router/tls_acceptor.h); null:
+  // plain HTTP. It must outlive the listener's sessions.
   Listener(net::io_context& accept_ioc, const tcp::endpoint& endpoint, std::vector<Thread> threads,
            const RequestHandler& handler, SessionOptions options, uint64_t max_connections,
-           RouterMetrics* metrics, LogFn log_error);
+           RouterMetrics* metrics, LogFn log_error, const TlsAcceptor* tls = nullptr);
 
   void start();
   void stop();
@@ -65,6 +68,7 @@ class Listener {
   ErrorBurst accept_errors_{"accept"};                           // acceptor thread only
   ErrorBurst refusals_{"connection refused (max-connections)"};  // acceptor thread only
   size_t next_ = 0;
+  const TlsAcceptor* tls_;  // null: plain HTTP
 };
 
 }  // namespace radixmesh::router

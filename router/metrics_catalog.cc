@@ -19,10 +19,11 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
                        {"endpoint"})),
       retries(r.counter("radixmesh_upstream_retries_total",
                         "Requests retried on another worker before the first byte.", {"endpoint"})),
-      upstream_errors(r.counter("radixmesh_upstream_errors_total",
-                                "Upstream failures by worker and kind "
-                                "(connect, reset, timeout, status_5xx, status_429).",
-                                {"worker", "kind"})),
+      upstream_errors(
+          r.counter("radixmesh_upstream_errors_total",
+                    "Upstream failures by worker and kind "
+                    "(connect_refused, tls_handshake, reset, timeout, status_5xx, status_429...).",
+                    {"worker", "kind"})),
       breaker_state(r.gauge("radixmesh_worker_breaker_state",
                             "Circuit breaker state per worker: 0 closed, 1 half-open, 2 open.",
                             {"worker"})),
@@ -107,6 +108,19 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
                                    "Requests that left the admission queue without a worker, "
                                    "by reason (queue_full: 503; timeout: 503 after "
                                    "--queue-timeout-ms; client_gone: the client closed).",
-                                   {"reason"})) {}
+                                   {"reason"})),
+      tls_handshakes(r.counter("radixmesh_tls_handshakes_total",
+                               "TLS handshakes completed on the data-plane port.", {})),
+      tls_handshake_failures(r.counter(
+          "radixmesh_tls_handshake_failures_total",
+          "Data-plane connections closed before their TLS handshake completed, by reason "
+          "(plain_http: answered 400 tls_required; timeout: not done within "
+          "--client-header-timeout-ms; closed: the client left; certificate_rejected: the "
+          "client refused our certificate; protocol_version; protocol: any other TLS error).",
+          {"reason"})),
+      tls_reloads(r.counter("radixmesh_tls_reload_total",
+                            "Reloads of --tls-cert-file / --tls-key-file (file change or "
+                            "SIGHUP) by result (error: the previous certificate stays in use).",
+                            {"result"})) {}
 
 }  // namespace radixmesh::router

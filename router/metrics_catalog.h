@@ -55,13 +55,17 @@ struct RouterMetrics {
       load_scrape_malformed_lines;  // radixmesh_worker_load_scrape_malformed_lines_total{worker}
   // Access: API keys, rate limits (router/api_key_store.h) and admission
   // (router/admission_queue.h). Keys are never a label; tenants are.
-  CounterFamily& auth_failures;        // radixmesh_auth_failures_total{reason} missing|invalid
-  CounterFamily& rate_limited;         // radixmesh_rate_limited_total{tenant}
-  GaugeFamily& api_keys;               // radixmesh_api_keys (keys loaded)
-  CounterFamily& api_key_reloads;      // radixmesh_api_keys_reloads_total{result} ok|error
-  HistogramFamily& admission_wait;     // radixmesh_admission_queue_wait_seconds
-  GaugeFamily& admission_depth;        // radixmesh_admission_queue_depth
-  CounterFamily& admission_rejected;   // radixmesh_admission_rejected_total{reason}
+  CounterFamily& auth_failures;       // radixmesh_auth_failures_total{reason} missing|invalid
+  CounterFamily& rate_limited;        // radixmesh_rate_limited_total{tenant}
+  GaugeFamily& api_keys;              // radixmesh_api_keys (keys loaded)
+  CounterFamily& api_key_reloads;     // radixmesh_api_keys_reloads_total{result} ok|error
+  HistogramFamily& admission_wait;    // radixmesh_admission_queue_wait_seconds
+  GaugeFamily& admission_depth;       // radixmesh_admission_queue_depth
+  CounterFamily& admission_rejected;  // radixmesh_admission_rejected_total{reason}
+  // Data-plane TLS (router/tls_acceptor.h).
+  CounterFamily& tls_handshakes;          // radixmesh_tls_handshakes_total (completed)
+  CounterFamily& tls_handshake_failures;  // radixmesh_tls_handshake_failures_total{reason}
+  CounterFamily& tls_reloads;             // radixmesh_tls_reload_total{result} ok|error
 };
 
 }  // namespace radixmesh::router

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "router/upstream_connect.h"
 #include "router/worker_load.h"
 
 namespace radixmesh::router {
@@ -44,7 +45,7 @@ void MetricsPoller::stop() {
 awaitable<void> MetricsPoller::loop(std::shared_ptr<Worker> worker) {
   net::steady_timer timer(executor_);
   timers_.insert(&timer);
-  std::optional<beast::tcp_stream> stream;  // this loop's keep-alive connection
+  std::unique_ptr<ByteStream> stream;  // this loop's keep-alive connection
   beast::flat_buffer buffer;
   Outcome last = Outcome::kOk;
   bool reported = false;  // gauges exported for this worker
@@ -76,17 +77,17 @@ awaitable<void> MetricsPoller::loop(std::shared_ptr<Worker> worker) {
     timer.expires_at(started + options_.interval);
     co_await timer.async_wait(use_tuple);
   }
-  if (stream) connections_.erase(&*stream);
+  if (stream) connections_.erase(stream.get());
   timers_.erase(&timer);
   if (metrics_) metrics_->worker_load(*worker, nullptr);
 }
 
 awaitable<MetricsPoller::Outcome> MetricsPoller::poll(Worker& worker,
-                                                      std::optional<beast::tcp_stream>& stream,
+                                                      std::unique_ptr<ByteStream>& stream,
                                                       beast::flat_buffer& buffer) {
   auto drop = [&](Outcome o) {
     if (stream) {
-      connections_.erase(&*stream);
+      connections_.erase(stream.get());
       stream.reset();
     }
     return o;
@@ -96,11 +97,11 @@ awaitable<MetricsPoller::Outcome> MetricsPoller::poll(Worker& worker,
     tcp::resolver resolver(executor_);
     auto [rec, endpoints] = co_await resolver.async_resolve(address.host, address.port, use_tuple);
     if (rec || stopped_) co_return drop(Outcome::kNetworkError);
-    stream.emplace(executor_);
-    connections_.insert(&*stream);
-    stream->expires_after(options_.timeout);
-    auto [cec, ep] = co_await stream->async_connect(endpoints, use_tuple);
-    if (cec) co_return drop(Outcome::kNetworkError);
+    ConnectResult c =
+        co_await connect_worker(executor_, endpoints, address, options_.tls, options_.timeout);
+    if (c.ec || stopped_) co_return drop(Outcome::kNetworkError);
+    stream = std::move(c.stream);
+    connections_.insert(stream.get());
   }
   stream->expires_after(options_.timeout);
   http::request<http::empty_body> req{http::verb::get, "/metrics", 11};

@@ -23,6 +23,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "router/byte_stream.h"
 #include "router/data_plane_metrics.h"
 #include "router/log.h"
 #include "router/net.h"
@@ -38,6 +39,7 @@ class MetricsPoller {
     size_t max_body_bytes = 4 << 20;
     // A report older than this is ignored (a few missed polls).
     std::chrono::milliseconds stale_after{2000};
+    ssl::context* tls = nullptr;  // for https:// workers (router/upstream_connect.h)
     bool operator==(const Options&) const = default;
   };
 
@@ -58,16 +60,16 @@ class MetricsPoller {
   enum class Outcome { kOk, kNoLoadMetrics, kHttpError, kNetworkError, kTooLarge };
   static std::string_view label(Outcome o);
   awaitable<void> loop(std::shared_ptr<Worker> worker);
-  awaitable<Outcome> poll(Worker& worker, std::optional<beast::tcp_stream>& stream,
+  awaitable<Outcome> poll(Worker& worker, std::unique_ptr<ByteStream>& stream,
                           beast::flat_buffer& buffer);
 
   net::any_io_executor executor_;
   const Options options_;
   DataPlaneMetrics* metrics_;
   const Logger& log_;
-  bool stopped_ = false;                                // executor thread only
-  std::unordered_set<net::steady_timer*> timers_;       // executor thread only
-  std::unordered_set<beast::tcp_stream*> connections_;  // executor thread only
+  bool stopped_ = false;                           // executor thread only
+  std::unordered_set<net::steady_timer*> timers_;  // executor thread only
+  std::unordered_set<ByteStream*> connections_;    // executor thread only
 };
 
 }  // namespace radixmesh::router

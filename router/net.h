@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -37,12 +38,14 @@ inline int64_t now_ms() {
 }
 
 // Errors that end a connection normally: the peer closed, we cancelled or
-// closed the socket. Not worth a log line.
+// closed the socket (over TLS: also without close_notify). Not worth a log
+// line.
 inline bool is_expected_disconnect(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
          ec == net::error::operation_aborted || ec == net::error::connection_reset ||
          ec == net::error::broken_pipe || ec == net::error::bad_descriptor ||
-         ec == beast::error::timeout || ec == http::error::partial_message;
+         ec == beast::error::timeout || ec == http::error::partial_message ||
+         ec == net::ssl::error::stream_truncated;
 }
 
 }  // namespace radixmesh::router

@@ -22,31 +22,35 @@ constexpr size_t kMaxUpstreamHeaderBytes = 64 * 1024;
 // client closed (EOF/reset: cancel the upstream exchange) or sent its next
 // pipelined request (stop watching; it is read after this response).
 struct ClientWatch {
-  beast::tcp_stream* upstream = nullptr;  // cancelled when the client leaves
+  ByteStream* upstream = nullptr;  // cancelled when the client leaves
   bool active = true;
   bool client_gone = false;
-  char peeked = 0;  // MSG_PEEK target: the byte stays in the socket
+  std::array<unsigned char, kPeekBytes> peeked{};  // MSG_PEEK target: stays in the socket
 };
 
 // A 1-byte MSG_PEEK receive rather than async_wait(wait_read): Asio starts a
 // wait with an epoll_ctl per request, while a receive on a socket already
-// registered for input only queues (or tries one recv first).
-void arm_watch(tcp::socket& client, std::shared_ptr<ClientWatch> watch) {
-  char* target = &watch->peeked;
-  client.async_receive(net::buffer(target, 1), tcp::socket::message_peek,
-                       [watch = std::move(watch)](error_code ec, size_t n) {
-                         if (!watch->active || ec == net::error::operation_aborted) return;
-                         if (!ec && n > 0) return;   // pipelined data: not a disconnect
-                         watch->client_gone = true;  // EOF, reset or another error
-                         if (watch->upstream) watch->upstream->cancel();
-                       });
+// registered for input only queues (or tries one recv first). Over TLS it
+// peeks a record header: a close_notify counts as leaving (byte_stream.h).
+void arm_watch(ByteStream& client, std::shared_ptr<ClientWatch> watch) {
+  const bool tls = client.is_tls();
+  unsigned char* target = watch->peeked.data();
+  client.socket().async_receive(
+      net::buffer(target, tls ? kPeekBytes : 1), tcp::socket::message_peek,
+      [watch = std::move(watch), tls](error_code ec, size_t n) {
+        if (!watch->active || ec == net::error::operation_aborted) return;
+        // Pipelined data: not a disconnect.
+        if (!ec && !peek_means_gone(tls, watch->peeked.data(), n)) return;
+        watch->client_gone = true;  // EOF, reset, close_notify or another error
+        if (watch->upstream) watch->upstream->cancel();
+      });
 }
 
 // Ends the watch when the attempt ends, however it ends.
 class WatchScope {
  public:
-  WatchScope(beast::tcp_stream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
-    arm_watch(client_.socket(), watch_);
+  WatchScope(ByteStream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
+    arm_watch(client_, watch_);
   }
   ~WatchScope() {
     watch_->active = false;
@@ -58,7 +62,7 @@ class WatchScope {
   ClientWatch* operator->() { return watch_.get(); }
 
  private:
-  beast::tcp_stream& client_;
+  ByteStream& client_;
   std::shared_ptr<ClientWatch> watch_;
 };
 
@@ -161,10 +165,11 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       a.failure = ec == RouterErrc::kPoolExhausted     ? AttemptFailure::kPoolExhausted
                   : ec == RouterErrc::kUpstreamTimeout ? AttemptFailure::kConnectTimeout
                   : is_local_resource_error(ec)        ? AttemptFailure::kLocalResources
+                  : is_tls_error(ec)                   ? AttemptFailure::kTlsHandshake
                                                        : AttemptFailure::kConnectRefused;
       co_return;
     }
-    beast::tcp_stream& up = lease.stream();
+    ByteStream& up = lease.stream();
     watch->upstream = &up;
 
     up.expires_after(options_.idle_timeout);
@@ -286,8 +291,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
   for (int attempt_no = 0;; ++attempt_no) {
     Result<RouteChoice> choice = make_error(ErrorCode::kUnavailable, "");
     if (attempt_no == 0 && admission_) {
-      Admission admitted =
-          co_await admission_->admit(ex.client.socket(), engine_, scratch, ex.prepared);
+      Admission admitted = co_await admission_->admit(ex.client.socket(), engine_, scratch,
+                                                      ex.prepared, ex.client.is_tls());
       if (admitted.outcome == Admission::Outcome::kClientGone) {
         result.status = 499;  // left while queued: nothing to answer
         result.keep_alive = false;
@@ -302,8 +307,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
                        " requests are queued (--max-queue)"
                  : "no worker slot within --queue-timeout-ms (" +
                        std::to_string(admission_->options().timeout.count()) + " ms)";
-        const error_code ec = co_await write_error(ex.client, e, why, ex.keep_alive,
-                                                   ex.request.version(), {}, false, retry_after_s(e));
+        const error_code ec = co_await write_error(
+            ex.client, e, why, ex.keep_alive, ex.request.version(), {}, false, retry_after_s(e));
         result.status = http_status(e);
         result.keep_alive = ex.keep_alive && !ec;
         co_return result;
@@ -338,7 +343,8 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
     ex.buffers.request_head.clear();
     append_request_head(ex.buffers.request_head, ex.request.method(), ex.request.target(),
                         ex.request, w.address().host_header, body_bytes,
-                        options_.forwarded_headers ? ex.client_address : std::string_view());
+                        options_.forwarded_headers ? ex.client_address : std::string_view(),
+                        ex.client.is_tls());
     // A retry needs another routable worker: with none left, the worker's own
     // 5xx/429 answer is relayed instead of being replaced by a 502.
     const bool can_retry = attempt_no < options_.max_retries && a.choice.candidates > 1;

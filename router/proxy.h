@@ -34,6 +34,7 @@
 #include <string>
 
 #include "router/admission_queue.h"
+#include "router/byte_stream.h"
 #include "router/cache_feedback.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
@@ -80,7 +81,7 @@ struct ExchangeBuffers {
 
 // One client request as the proxy sees it.
 struct ClientExchange {
-  beast::tcp_stream& client;
+  ByteStream& client;
   const http::request<http::string_body>& request;  // its body goes upstream as is
   ExchangeBuffers& buffers;
   const PreparedRequest& prepared;

@@ -92,7 +92,7 @@ bool RequestHandler::all_pools_saturated(const RegistrySnapshot& snapshot, int64
   return any;
 }
 
-awaitable<bool> RequestHandler::handle(beast::tcp_stream& stream,
+awaitable<bool> RequestHandler::handle(ByteStream& stream,
                                        http::request<http::string_body>& request,
                                        IoThreadState& thread, SessionState& session) const {
   ActiveRequest active(state_);

@@ -27,6 +27,7 @@
 
 #include "router/api_key_store.h"
 #include "router/body_budget.h"
+#include "router/byte_stream.h"
 #include "router/client_limiter.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
@@ -98,7 +99,7 @@ class RequestHandler {
 
   // Writes the response. Returns whether the connection may serve another
   // request (keep-alive and no write error).
-  awaitable<bool> handle(beast::tcp_stream& stream, http::request<http::string_body>& request,
+  awaitable<bool> handle(ByteStream& stream, http::request<http::string_body>& request,
                          IoThreadState& thread, SessionState& session) const;
 
   // The /v1/models body: {"object":"list","data":[{"id":..,"object":"model",..}]}.

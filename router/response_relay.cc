@@ -38,7 +38,7 @@ ResponseHead head_for(const http::response_parser<http::buffer_body>& parser,
 // Writes every byte of `buffers`, each write_some under its own deadline:
 // fails with beast::error::timeout only when the client accepted nothing for
 // `stall`.
-awaitable<error_code> write_with_progress(beast::tcp_stream& client,
+awaitable<error_code> write_with_progress(ByteStream& client,
                                           std::span<const net::const_buffer> buffers,
                                           std::chrono::milliseconds stall) {
   beast::buffers_suffix<std::span<const net::const_buffer>> rest(buffers);
@@ -67,7 +67,7 @@ std::string_view to_string(RelayAbort abort) {
   return "unknown";
 }
 
-awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
+awaitable<RelayResult> relay_response(ByteStream& client, ByteStream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
                                       std::string& head_buffer, std::span<char> buf,

@@ -32,6 +32,7 @@
 
 #include <span>
 
+#include "router/byte_stream.h"
 #include "router/net.h"
 #include "router/stream_usage.h"
 #include "router/usage_tail.h"
@@ -70,7 +71,7 @@ inline constexpr size_t kRelayBufferBytes = 16 * 1024;
 // `body_buffer` (kRelayBufferBytes, the caller's, reused per connection)
 // carries the body pieces; keeping it off the coroutine frame keeps the
 // frame small enough for Asio's per-thread frame recycling.
-awaitable<RelayResult> relay_response(beast::tcp_stream& client, beast::tcp_stream& upstream,
+awaitable<RelayResult> relay_response(ByteStream& client, ByteStream& upstream,
                                       beast::flat_buffer& upstream_buffer,
                                       http::response_parser<http::buffer_body>& parser,
                                       std::string& head_buffer, std::span<char> body_buffer,

@@ -12,6 +12,12 @@ RetryDecision decide_retry(AttemptFailure failure, int attempt, int max_retries,
       d.mark_unhealthy = true;  // nothing listens: out until a health check passes
       d.final_error = RouterErrc::kNoHealthyWorker;  // down, not misbehaving: 503
       break;
+    case AttemptFailure::kTlsHandshake:
+      retryable = true;
+      d.breaker_failure = true;
+      d.mark_unhealthy = true;  // fails the same way until fixed (its health check too)
+      d.final_error = RouterErrc::kUpstreamFailure;  // reachable but unusable: 502
+      break;
     case AttemptFailure::kConnectTimeout:
       retryable = true;
       d.breaker_failure = true;
@@ -54,6 +60,8 @@ std::string_view to_string(AttemptFailure failure) {
   switch (failure) {
     case AttemptFailure::kConnectRefused:
       return "connect_refused";
+    case AttemptFailure::kTlsHandshake:
+      return "tls_handshake";
     case AttemptFailure::kConnectTimeout:
       return "connect_timeout";
     case AttemptFailure::kPoolExhausted:

@@ -26,6 +26,7 @@ namespace radixmesh::router {
 
 enum class AttemptFailure {
   kConnectRefused,    // connect failed (refused, unreachable, resolve failed)
+  kTlsHandshake,      // https:// worker: TLS handshake failed (untrusted cert, wrong name...)
   kConnectTimeout,    // connect did not finish in time
   kPoolExhausted,     // no connection slot to this worker in time
   kReset,             // connection reset / closed before a complete header

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <list>
 
+#include "router/byte_stream.h"
 #include "router/net.h"
 
 namespace radixmesh::router {
@@ -19,12 +20,12 @@ namespace radixmesh::router {
 class SessionSet {
  public:
   struct Entry {
-    beast::tcp_stream* stream;
+    ByteStream* stream;
     bool busy = false;
   };
   using Handle = std::list<Entry>::iterator;
 
-  Handle add(beast::tcp_stream& stream) { return entries_.insert(entries_.end(), Entry{&stream}); }
+  Handle add(ByteStream& stream) { return entries_.insert(entries_.end(), Entry{&stream}); }
   void remove(Handle h) { entries_.erase(h); }
 
   // Closing cancels the pending read/wait/timer; each session then ends itself.
@@ -50,8 +51,7 @@ class SessionSet {
 // RAII registration of one session.
 class SessionRegistration {
  public:
-  SessionRegistration(SessionSet& set, beast::tcp_stream& stream)
-      : set_(set), handle_(set.add(stream)) {}
+  SessionRegistration(SessionSet& set, ByteStream& stream) : set_(set), handle_(set.add(stream)) {}
   ~SessionRegistration() { set_.remove(handle_); }
   SessionRegistration(const SessionRegistration&) = delete;
   SessionRegistration& operator=(const SessionRegistration&) = delete;

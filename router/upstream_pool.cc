@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 
 #include "router/fd_budget.h"
+#include "router/upstream_connect.h"
 
 namespace radixmesh::router {
 
@@ -50,7 +51,7 @@ UpstreamPool::Bucket& UpstreamPool::bucket_for(const std::shared_ptr<Worker>& wo
   return *slot;
 }
 
-void UpstreamPool::give_back(Bucket& b, std::unique_ptr<beast::tcp_stream> stream, bool reusable) {
+void UpstreamPool::give_back(Bucket& b, std::unique_ptr<ByteStream> stream, bool reusable) {
   leased_.erase(stream.get());
   b.worker->sub_pool_lease();
   if (reusable && !closed_ && !b.worker->removed() && stream->socket().is_open()) {
@@ -109,7 +110,6 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
 
   // A new connection: count it first so concurrent acquirers respect the cap.
   ++b.open;
-  auto stream = std::make_unique<beast::tcp_stream>(executor_);
   if (b.endpoints.empty() || Clock::now() - b.resolved_at > options_.resolve_ttl) {
     const auto& a = worker->address();
     auto [ec, results] = co_await resolver_.async_resolve(a.host, a.port, use_tuple);
@@ -121,25 +121,20 @@ awaitable<std::pair<error_code, UpstreamPool::Lease>> UpstreamPool::acquire(
     b.endpoints = std::move(results);
     b.resolved_at = Clock::now();
   }
-  if (const error_code oec = open_for_connect(stream->socket(), b.endpoints);
-      is_local_resource_error(oec)) {
-    --b.open;  // out of descriptors here: the caller must not blame the worker
-    if (b.waiting > 0) b.waiters.cancel_one();
-    lease.pool_ = nullptr;
-    co_return std::pair{oec, Lease{}};
-  }
-  stream->expires_after(options_.connect_timeout);
-  auto [ec, endpoint] = co_await stream->async_connect(b.endpoints, use_tuple);
-  if (ec) {
+  ConnectResult c = co_await connect_worker(executor_, b.endpoints, worker->address(), options_.tls,
+                                            options_.connect_timeout);
+  if (c.ec) {
     --b.open;
     if (b.waiting > 0) b.waiters.cancel_one();
-    b.resolved_at = {};  // re-resolve next time: the address may have moved
     lease.pool_ = nullptr;
+    // Out of descriptors here: the caller must not blame the worker.
+    if (is_local_resource_error(c.ec)) co_return std::pair{c.ec, Lease{}};
+    b.resolved_at = {};  // re-resolve next time: the address may have moved
     co_return std::pair{
-        ec == beast::error::timeout ? make_error_code(RouterErrc::kUpstreamTimeout) : ec, Lease{}};
+        c.ec == beast::error::timeout ? make_error_code(RouterErrc::kUpstreamTimeout) : c.ec,
+        Lease{}};
   }
-  stream->socket().set_option(tcp::no_delay(true), ec);
-  stream->expires_never();
+  std::unique_ptr<ByteStream> stream = std::move(c.stream);
   lease.stream_ = std::move(stream);
   lease.reused_ = false;
   leased_.insert(lease.stream_.get());

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "router/byte_stream.h"
 #include "router/errors.h"
 #include "router/net.h"
 #include "router/worker.h"
@@ -43,6 +44,10 @@ class UpstreamPool {
     std::chrono::milliseconds max_wait{200};       // for a free slot when all are open
     std::chrono::milliseconds keepalive{30000};    // idle connections older are closed
     std::chrono::milliseconds resolve_ttl{30000};  // cache of the worker's addresses
+    // Client context for https:// workers (owned by the composition root);
+    // null: https workers fail to connect. A pooled TLS connection is reused
+    // like a plain one (keep-alive over one handshake).
+    ssl::context* tls = nullptr;
     bool operator==(const Options&) const = default;
   };
 
@@ -52,7 +57,7 @@ class UpstreamPool {
     Lease(Lease&&) noexcept;
     Lease& operator=(Lease&&) noexcept;
     ~Lease();
-    beast::tcp_stream& stream() { return *stream_; }
+    ByteStream& stream() { return *stream_; }
     bool reused() const { return reused_; }
     explicit operator bool() const { return stream_ != nullptr; }
     // Returns the connection to the pool (reusable) or closes it.
@@ -62,7 +67,7 @@ class UpstreamPool {
     friend class UpstreamPool;
     UpstreamPool* pool_ = nullptr;
     Bucket* bucket_ = nullptr;
-    std::unique_ptr<beast::tcp_stream> stream_;
+    std::unique_ptr<ByteStream> stream_;
     bool reused_ = false;
   };
 
@@ -72,8 +77,9 @@ class UpstreamPool {
   UpstreamPool& operator=(const UpstreamPool&) = delete;
 
   // An idle connection to the worker if there is one (fresh = false), else a
-  // new one (connected within connect_timeout). Errors: kPoolExhausted,
-  // kUpstreamTimeout (connect timeout), or the connect error_code.
+  // new one (connected, and for https:// its TLS handshake done, within
+  // connect_timeout; router/upstream_connect.h). Errors: kPoolExhausted,
+  // kUpstreamTimeout (connect timeout), or the connect / handshake error_code.
   // fresh = true skips idle connections (retry after a stale one).
   awaitable<std::pair<error_code, Lease>> acquire(std::shared_ptr<Worker> worker,
                                                   bool fresh = false);
@@ -88,7 +94,7 @@ class UpstreamPool {
 
  private:
   struct Idle {
-    std::unique_ptr<beast::tcp_stream> stream;
+    std::unique_ptr<ByteStream> stream;
     Clock::time_point since;
   };
   struct Bucket {
@@ -102,13 +108,13 @@ class UpstreamPool {
     Clock::time_point resolved_at{};
   };
   Bucket& bucket_for(const std::shared_ptr<Worker>& worker);
-  void give_back(Bucket& b, std::unique_ptr<beast::tcp_stream> stream, bool reusable);
+  void give_back(Bucket& b, std::unique_ptr<ByteStream> stream, bool reusable);
 
   net::any_io_executor executor_;
   const Options options_;
   tcp::resolver resolver_;
   std::unordered_map<const Worker*, std::unique_ptr<Bucket>> buckets_;
-  std::unordered_set<beast::tcp_stream*> leased_;  // for shutdown()
+  std::unordered_set<ByteStream*> leased_;  // for shutdown()
   bool closed_ = false;
 };
 

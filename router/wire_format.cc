@@ -45,7 +45,7 @@ void append_end_to_end(std::string& out, const http::fields& from,
 
 void append_request_head(std::string& out, http::verb method, std::string_view target,
                          const http::fields& client_headers, std::string_view host,
-                         uint64_t content_length, std::string_view forwarded_for) {
+                         uint64_t content_length, std::string_view forwarded_for, bool client_tls) {
   out.append(http::to_string(method));
   out.push_back(' ');
   out.append(target);
@@ -68,7 +68,7 @@ void append_request_head(std::string& out, http::verb method, std::string_view t
     out.append("\r\n");
     if (!has_proto) {
       out.append(kForwardedProto);
-      out.append(": http\r\n");
+      out.append(client_tls ? ": https\r\n" : ": http\r\n");
     }
   }
   append_field(out, "Host", host);

@@ -23,11 +23,13 @@ namespace radixmesh::router {
 // Host, Content-Length; keep-alive (HTTP/1.1 default). Appends to `out`.
 // forwarded_for (the client's address; empty: leave the headers alone):
 // X-Forwarded-For becomes the client's list (all its X-Forwarded-For lines,
-// joined) with this address appended, and X-Forwarded-Proto: http is added
-// unless the client sent one (a TLS-terminating balancer in front sets it).
+// joined) with this address appended, and X-Forwarded-Proto: http (https
+// when the client reached the router over TLS, client_tls) is added unless
+// the client sent one (a TLS-terminating balancer in front sets it).
 void append_request_head(std::string& out, http::verb method, std::string_view target,
                          const http::fields& client_headers, std::string_view host,
-                         uint64_t content_length, std::string_view forwarded_for = {});
+                         uint64_t content_length, std::string_view forwarded_for = {},
+                         bool client_tls = false);
 
 // How the client response body is delimited.
 enum class BodyFraming {

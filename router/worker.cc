@@ -10,15 +10,16 @@ Result<WorkerAddress> parse_worker_url(std::string_view url) {
   auto bad = [&](const char* why) {
     return make_error(ErrorCode::kInvalidArgument, "worker url '" + std::string(url) + "': " + why);
   };
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) {
-    return bad("must start with http:// (TLS to workers is not supported)");
-  }
-  std::string_view rest = url.substr(kScheme.size());
+  constexpr std::string_view kHttp = "http://";
+  constexpr std::string_view kHttps = "https://";
+  const bool tls = url.substr(0, kHttps.size()) == kHttps;
+  if (!tls && url.substr(0, kHttp.size()) != kHttp)
+    return bad("must start with http:// or https://");
+  std::string_view rest = url.substr(tls ? kHttps.size() : kHttp.size());
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos) return bad("a path is not allowed");
   if (rest.find('@') != std::string_view::npos) return bad("credentials are not allowed");
-  std::string_view host, port = "80";
+  std::string_view host, port = tls ? "443" : "80";
   bool ipv6 = false;
   if (!rest.empty() && rest.front() == '[') {
     const size_t close = rest.find(']');
@@ -45,7 +46,8 @@ Result<WorkerAddress> parse_worker_url(std::string_view url) {
   a.host = std::string(host);
   a.port = std::to_string(value);
   a.host_header = ipv6 ? "[" + a.host + "]:" + a.port : a.host + ":" + a.port;
-  a.url = "http://" + a.host_header;
+  a.tls = tls;
+  a.url = (tls ? "https://" : "http://") + a.host_header;
   return a;
 }
 

@@ -31,17 +31,20 @@
 
 namespace radixmesh::router {
 
-// "http://host:port[/]" split into the parts a connection needs. Only plain
-// HTTP: TLS to workers is not supported (workers sit on the cluster network).
+// "http[s]://host:port[/]" split into the parts a connection needs. https:
+// the router speaks TLS to the worker (router/upstream_connect.h).
 struct WorkerAddress {
-  std::string url;          // normalised: http://host:port
+  std::string url;          // normalised: http://host:port or https://host:port
   std::string host;         // host name or address (IPv6 without brackets)
   std::string port;         // decimal
   std::string host_header;  // what goes in Host: host:port (IPv6 bracketed)
+  bool tls = false;         // https://
 };
 
-// Parses and normalises a worker URL: scheme http, a host, an optional port
-// (default 80), no path beyond "/". kInvalidArgument otherwise.
+// Parses and normalises a worker URL: scheme http or https, a host, an
+// optional port (default 80 / 443), no path beyond "/". kInvalidArgument
+// otherwise. The one worker URL parser: flags, files, discovery and the
+// admin API all go through it.
 Result<WorkerAddress> parse_worker_url(std::string_view url);
 
 class alignas(64) Worker : public std::enable_shared_from_this<Worker> {

@@ -396,7 +396,8 @@ std::string run_exchange(World& w, std::string_view input,
   net::co_spawn(
       w.ioc,
       [&]() -> awaitable<void> {
-        co_await run_session(std::move(server), w.handler, w.thread, options);
+        ByteStream stream(std::move(server));
+        co_await run_session(stream, w.handler, w.thread, options);
         session_done = true;
       },
       net::detached);

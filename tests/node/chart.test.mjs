@@ -767,6 +767,46 @@ test('custom: with the mesh disabled no mesh flags, port or Secret are rendered'
   assert.ok(!(container(objs).ports ?? []).some((p) => p.name === 'mesh'));
 });
 
+const withTls = () => rendered('tls', {
+  sets: ['tls.enabled=true', 'tls.secretName=router-cert', 'tls.reloadIntervalMs=2000',
+    'upstreamTls.caConfigMapName=worker-ca', 'workers.urls[0]=https://vllm-0.vllm:8443'],
+});
+
+test('tls: the certificate Secret is mounted whole, the flags point into it, probes speak HTTPS', () => {
+  const objs = withTls();
+  const cert = flag(objs, 'tls-cert-file');
+  const key = flag(objs, 'tls-key-file');
+  const c = mountedFile(objs, cert);
+  assert.equal(c.volume.secret.secretName, 'router-cert');
+  assert.equal(c.key, 'tls.crt');
+  assert.ok(!c.mount.subPath, 'a subPath mount would never see a rotated Secret');
+  assert.equal(c.mount.readOnly, true);
+  const k = mountedFile(objs, key);
+  assert.equal(k.volume.name, c.volume.name);
+  assert.equal(k.key, 'tls.key');
+  assert.equal(flag(objs, 'tls-reload-interval-ms'), '2000');
+  const ca = mountedFile(objs, flag(objs, 'upstream-ca-file'));
+  assert.equal(ca.volume.configMap.name, 'worker-ca');
+  assert.equal(ca.key, 'ca.crt');
+  assert.deepEqual(flags(objs).get('worker'), ['https://vllm-0.vllm:8443']);
+  const pod = container(objs);
+  assert.equal(pod.livenessProbe.httpGet.scheme, 'HTTPS');
+  assert.equal(pod.readinessProbe.httpGet.scheme, 'HTTPS');
+  assert.ok(!ofKind(objs, 'Secret').some((s) => s.metadata.name === 'router-cert'),
+    'the chart must not create the certificate Secret');
+  // Off by default: no TLS flags, volumes or HTTPS probes.
+  const d = defaults();
+  for (const f of ['tls-cert-file', 'tls-key-file', 'upstream-ca-file']) assert.ok(!flags(d).has(f));
+  assert.ok(!podSpec(d).volumes.some((v) => v.name === 'tls' || v.name === 'upstream-ca'));
+  assert.equal(container(d).readinessProbe.httpGet.scheme, undefined);
+});
+
+test('tls: enabled without a Secret, or two CA sources, is refused', () => {
+  renderFails({ sets: ['tls.enabled=true'] }, /tls\.secretName/);
+  renderFails({ sets: ['upstreamTls.caSecretName=a', 'upstreamTls.caConfigMapName=b'] }, /not both/);
+  renderFails({ sets: ['config.tls-cert-file=/x'] }, /set by the chart/);
+});
+
 test('custom: a chart-managed setting in config is refused with a message', () => {
   renderFails({ sets: ['config.port=1234'] }, /config\.port is set by the chart/);
 });

@@ -183,7 +183,7 @@ TEST_CASE("config: every validation error is refused with a message naming the f
       {{"--peers-dns", "routers"}, {}, "peers-dns"},
       {{"--workers-dns", "workers:abc"}, {}, "workers-dns"},
       {{"--worker", "ftp://127.0.0.1:7001"}, {}, "http://"},
-      {{"--worker", "http://127.0.0.1:7001/v1"}, {}, "without a path"},
+      {{"--worker", "http://127.0.0.1:7001/v1"}, {}, "a path is not allowed"},
       {{"--workers-file", "/nonexistent/workers"}, {}, "workers-file"},
       {{"--block-bytes", "0"}, {}, "block-bytes"},
       {{"--cache-threshold", "1.5"}, {}, "cache-threshold"},

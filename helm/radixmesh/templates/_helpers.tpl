@@ -86,6 +86,8 @@ with it.
 {{- define "radixmesh.adminTokenDir" -}}/etc/radixmesh/admin{{- end }}
 {{- define "radixmesh.apiKeysDir" -}}/etc/radixmesh/api-keys{{- end }}
 {{- define "radixmesh.meshTlsDir" -}}/etc/radixmesh/mesh-tls{{- end }}
+{{- define "radixmesh.tlsDir" -}}/etc/radixmesh/tls{{- end }}
+{{- define "radixmesh.upstreamCaDir" -}}/etc/radixmesh/upstream-ca{{- end }}
 
 {{/*
 A secret value that survives upgrades: the value given in values, else the
@@ -114,5 +116,5 @@ Settings the chart sets itself, refused in .Values.config so that the
 ConfigMap never contradicts the command line (flags would win silently).
 */}}
 {{- define "radixmesh.managedKeys" -}}
-host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file api-keys-file api_keys_file api-keys-poll-ms api_keys_poll_ms forward-authorization forward_authorization rate-limit-rps rate_limit_rps rate-limit-burst rate_limit_burst max-in-flight-per-worker max_in_flight_per_worker max-queue max_queue queue-timeout-ms queue_timeout_ms mesh-tls-cert-file mesh_tls_cert_file mesh-tls-key-file mesh_tls_key_file mesh-tls-ca-file mesh_tls_ca_file config
+host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file api-keys-file api_keys_file api-keys-poll-ms api_keys_poll_ms forward-authorization forward_authorization rate-limit-rps rate_limit_rps rate-limit-burst rate_limit_burst max-in-flight-per-worker max_in_flight_per_worker max-queue max_queue queue-timeout-ms queue_timeout_ms mesh-tls-cert-file mesh_tls_cert_file mesh-tls-key-file mesh_tls_key_file mesh-tls-ca-file mesh_tls_ca_file tls-cert-file tls_cert_file tls-key-file tls_key_file tls-reload-interval-ms tls_reload_interval_ms upstream-ca-file upstream_ca_file config
 {{- end }}
