@@ -71,19 +71,20 @@ bool AdminApi::authorized(const AdminRequest& request) const {
 AdminResponse AdminApi::handle(const AdminRequest& request) const {
   if (!authorized(request)) {
     AdminResponse r = error_response(
-        401, "unauthorized",
-        request.authorization.empty() ? "missing bearer token" : "invalid bearer token");
+        RouterErrc::kUnauthorized,
+        request.authorization.empty() ? "missing bearer token" : "invalid bearer token",
+        "unauthorized");
     r.www_authenticate = true;
     return r;
   }
   if (auto refused = refuse_cross_site(request)) return std::move(*refused);
   auto target = parse_target(request.target);
-  if (!target) return error_response(400, "bad_target", target.error().message);
+  if (!target) return error_response(RouterErrc::kBadRequest, target.error().message, "bad_target");
   try {
     return dispatch(request, *target);
   } catch (const std::exception& e) {
     // A bug or an allocation failure in one handler must not take the process down.
-    return error_response(500, "internal", e.what());
+    return error_response(RouterErrc::kInternal, e.what());
   }
 }
 
@@ -94,15 +95,17 @@ std::optional<AdminResponse> AdminApi::refuse_cross_site(const AdminRequest& r) 
     // sends. A page's own requests carry Origin; a DNS-rebinding page's
     // requests carry its own name as Host.
     if (!r.origin.empty()) {
-      return error_response(403, "cross_origin",
+      return error_response(RouterErrc::kForbidden,
                             "requests with an Origin header are refused when the admin API has "
-                            "no token (--admin-token-file)");
+                            "no token (--admin-token-file)",
+                            "cross_origin");
     }
     if (!r.host.empty() && !is_loopback_host_header(r.host)) {
-      return error_response(421, "host_not_allowed",
+      return error_response(RouterErrc::kMisdirected,
                             "Host '" + r.host +
                                 "' is not a loopback name or address; without an admin token "
-                                "only localhost, 127.0.0.0/8 and [::1] are answered");
+                                "only localhost, 127.0.0.0/8 and [::1] are answered",
+                            "host_not_allowed");
     }
   }
   return std::nullopt;
@@ -115,7 +118,7 @@ std::optional<AdminResponse> AdminApi::refuse_media_type(const AdminRequest& r) 
   // without a body (ctl's worker removal) needs no type.
   if (r.method == "DELETE" && r.body.empty()) return std::nullopt;
   if (is_json_media_type(r.content_type)) return std::nullopt;
-  return error_response(415, "unsupported_media_type",
+  return error_response(RouterErrc::kUnsupportedMediaType,
                         r.method + " needs Content-Type: application/json" +
                             (r.content_type.empty() ? std::string(" (none given)")
                                                     : " (got '" + r.content_type + "')"));
@@ -151,16 +154,18 @@ AdminResponse AdminApi::dispatch(const AdminRequest& r, const Target& t) const {
   }
   for (const auto& route : kRoutes) {
     if (route.path == p) {
-      AdminResponse resp = error_response(405, "method_not_allowed", m + " is not allowed on " + p);
+      AdminResponse resp =
+          error_response(RouterErrc::kMethodNotAllowed, m + " is not allowed on " + p);
       resp.allow = std::string(route.allow);
       return resp;
     }
   }
-  return error_response(404, "not_found", "no admin endpoint " + p);
+  return error_response(RouterErrc::kNotFound, "no admin endpoint " + p);
 }
 
 AdminResponse AdminApi::metrics() const {
-  if (ctx_.metrics == nullptr) return error_response(503, "unavailable", "no metrics registry");
+  if (ctx_.metrics == nullptr)
+    return error_response(RouterErrc::kUnavailable, "no metrics registry");
   AdminResponse r;
   r.content_type = MetricsRegistry::kContentType;
   if (ctx_.before_scrape) ctx_.before_scrape();
@@ -208,7 +213,7 @@ AdminResponse AdminApi::peers() const {
 }
 
 AdminResponse AdminApi::memory() const {
-  if (ctx_.broker == nullptr) return error_response(503, "unavailable", "no memory broker");
+  if (ctx_.broker == nullptr) return error_response(RouterErrc::kUnavailable, "no memory broker");
   radix::BrokerStats s = ctx_.broker->stats();
   nlohmann::json pools = nlohmann::json::array();
   for (const auto& [name, bytes] : s.pools) {
@@ -246,13 +251,14 @@ AdminResponse AdminApi::snapshot(const Target& t) const {
 
 AdminResponse AdminApi::explain(const AdminRequest& r, const Target& t) const {
   if (ctx_.engine == nullptr) {
-    return error_response(503, "unavailable", "no routing engine in this process");
+    return error_response(RouterErrc::kUnavailable, "no routing engine in this process");
   }
   std::string name = t.get("endpoint").value_or("chat");
   auto endpoint = explain_endpoint(name);
   if (!endpoint) {
-    return error_response(400, "bad_endpoint",
-                          "endpoint must be chat, completions, generate or responses");
+    return error_response(RouterErrc::kBadRequest,
+                          "endpoint must be chat, completions, generate or responses",
+                          "bad_endpoint");
   }
   std::lock_guard lock(explain_mu_);
   PreparedRequest prepared;

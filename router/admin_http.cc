@@ -11,23 +11,6 @@
 namespace radixmesh::router {
 namespace {
 
-const char* type_for(unsigned status) {
-  switch (status) {
-    case 401:
-      return "authentication_error";
-    case 403:
-      return "permission_error";
-    case 404:
-      return "not_found_error";
-    case 503:
-      return "unavailable_error";
-    case 500:
-      return "server_error";
-    default:
-      return "invalid_request_error";
-  }
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -46,31 +29,16 @@ AdminResponse json_response(const nlohmann::json& body, unsigned status) {
   return r;
 }
 
-AdminResponse error_response(unsigned status, std::string_view code, std::string_view message) {
-  nlohmann::json body = {{"error",
-                          {{"message", std::string(message)},
-                           {"type", type_for(status)},
-                           {"code", std::string(code)}}}};
-  return json_response(body, status);
-}
-
-unsigned status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kTooLarge:
-      return 413;
-    case ErrorCode::kUnavailable:
-      return 503;
-    case ErrorCode::kInternal:
-      return 500;
-    default:
-      return 400;
-  }
+AdminResponse error_response(RouterErrc e, std::string_view message, std::string_view code) {
+  AdminResponse r;
+  r.status = http_status(e);
+  r.body = error_body(e, message, code);
+  r.body += '\n';
+  return r;
 }
 
 AdminResponse error_response(const Error& e) {
-  return error_response(status_for(e.code), to_string(e.code), e.message);
+  return error_response(from_error_code(e.code), e.message, to_string(e.code));
 }
 
 std::optional<std::string> Target::get(const std::string& key) const {

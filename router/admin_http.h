@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "router/errors.h"
+
 #include "radix/result.h"
 
 namespace radixmesh::router {
@@ -43,14 +45,12 @@ struct AdminResponse {
 
 // 200 with a JSON body (pretty enough for curl: one line, no indentation).
 AdminResponse json_response(const nlohmann::json& body, unsigned status = 200);
-// An error with the standard body; type follows the status
-// (400 invalid_request_error, 401 authentication_error, 404 not_found_error,
-// 405 invalid_request_error, 413 invalid_request_error, 503 unavailable_error,
-// 500 server_error).
-AdminResponse error_response(unsigned status, std::string_view code, std::string_view message);
-// The status an ErrorCode maps to (kNotFound 404, kTooLarge 413, kUnavailable
-// 503, kInternal 500, else 400).
-unsigned status_for(ErrorCode code);
+// An error in the data plane's vocabulary (router/errors.h): status and
+// "type" follow e; `code` may name the case more precisely ("bad_query",
+// "worker_not_found"), else it is error_code_name(e).
+AdminResponse error_response(RouterErrc e, std::string_view message, std::string_view code = {});
+// A radix/registry Error, mapped as the data plane maps it
+// (from_error_code), its ErrorCode name as the code.
 AdminResponse error_response(const Error& e);
 
 // Splits a target into its path and its decoded query parameters (the last

@@ -183,7 +183,7 @@ awaitable<void> AdminServer::session(Conns::iterator conn) {
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
         AdminResponse too_big = error_response(
-            413, "too_large",
+            RouterErrc::kBodyTooLarge,
             "admin request larger than " + std::to_string(options_.max_body_bytes) + " bytes");
         http::response<http::string_body> res{to_status(413), 11};
         res.set(http::field::content_type, too_big.content_type);
@@ -196,7 +196,7 @@ awaitable<void> AdminServer::session(Conns::iterator conn) {
         // Malformed request: a one-line 400 and close.
         http::response<http::string_body> res{http::status::bad_request, 11};
         res.set(http::field::content_type, "application/json");
-        res.body() = error_response(400, "bad_request", ec.message()).body;
+        res.body() = error_response(RouterErrc::kBadRequest, ec.message()).body;
         res.keep_alive(false);
         res.prepare_payload();
         stream.expires_after(options_.write_timeout);

@@ -6,9 +6,8 @@
 namespace radixmesh::router {
 
 AdminResponse AdminApi::tree_error(const Error& e) {
-  return error_response(status_for(e.code),
-                        e.code == ErrorCode::kNotFound ? "model_not_found" : "bad_query",
-                        e.message);
+  return error_response(from_error_code(e.code), e.message,
+                        e.code == ErrorCode::kNotFound ? "model_not_found" : "bad_query");
 }
 
 Result<std::shared_ptr<radix::PrefixTree>> AdminApi::tree_for(const Target& t,
@@ -31,7 +30,9 @@ AdminResponse AdminApi::trees(const Target& t) const {
   nlohmann::json list = nlohmann::json::array();
   if (auto model = t.get("model"); model && !model->empty()) {
     auto tree = ctx_.trees->find(*model);
-    if (!tree) return error_response(404, "model_not_found", "unknown model '" + *model + "'");
+    if (!tree)
+      return error_response(RouterErrc::kNotFound, "unknown model '" + *model + "'",
+                            "model_not_found");
     list.push_back(tree_stats_json(*tree, *ctx_.directory));
   } else {
     for (const auto& [name, tree] : ctx_.trees->all()) {
@@ -43,11 +44,13 @@ AdminResponse AdminApi::trees(const Target& t) const {
 
 AdminResponse AdminApi::trees_top(const Target& t) const {
   auto n = query_size(t, "n", kDefaultTopN, 1, kMaxTopN);
-  if (!n) return error_response(400, "bad_query", n.error().message);
+  if (!n) return error_response(RouterErrc::kBadRequest, n.error().message, "bad_query");
   std::vector<std::shared_ptr<radix::PrefixTree>> trees;
   if (auto model = t.get("model"); model && !model->empty()) {
     auto tree = ctx_.trees->find(*model);
-    if (!tree) return error_response(404, "model_not_found", "unknown model '" + *model + "'");
+    if (!tree)
+      return error_response(RouterErrc::kNotFound, "unknown model '" + *model + "'",
+                            "model_not_found");
     trees.push_back(tree);
   } else {
     for (auto& [name, tree] : ctx_.trees->all()) trees.push_back(tree);
@@ -62,7 +65,8 @@ AdminResponse AdminApi::trees_top(const Target& t) const {
 
 AdminResponse AdminApi::trees_dump(const Target& t) const {
   auto max_nodes = query_size(t, "max_nodes", kDefaultDumpNodes, 1, kMaxDumpNodes);
-  if (!max_nodes) return error_response(400, "bad_query", max_nodes.error().message);
+  if (!max_nodes)
+    return error_response(RouterErrc::kBadRequest, max_nodes.error().message, "bad_query");
   auto tree = tree_for(t, /*required=*/true);
   if (!tree) {
     return tree_error(tree.error());

@@ -79,9 +79,9 @@ AdminResponse AdminApi::list_workers() const {
 
 AdminResponse AdminApi::add_worker(const AdminRequest& r) const {
   auto url = url_from_body(r.body);
-  if (!url) return error_response(400, "bad_request", url.error().message);
+  if (!url) return error_response(RouterErrc::kBadRequest, url.error().message);
   if (auto s = validate_worker_url(*url); !s) {
-    return error_response(400, "bad_worker_url", s.error().message);
+    return error_response(RouterErrc::kBadRequest, s.error().message, "bad_worker_url");
   }
   bool existed = ctx_.registry->find(*url) != nullptr;
   auto w = ctx_.registry->add(*url);
@@ -94,11 +94,11 @@ AdminResponse AdminApi::add_worker(const AdminRequest& r) const {
 AdminResponse AdminApi::remove_worker(const Target& t) const {
   auto url = t.get("url");
   if (!url || url->empty()) {
-    return error_response(400, "bad_request", "DELETE /admin/workers needs ?url=");
+    return error_response(RouterErrc::kBadRequest, "DELETE /admin/workers needs ?url=");
   }
   auto w = ctx_.registry->find(*url);
   if (auto s = ctx_.registry->remove(*url); !s) {
-    return error_response(404, "worker_not_found", "no worker " + *url);
+    return error_response(RouterErrc::kNotFound, "no worker " + *url, "worker_not_found");
   }
   // The registry's removal hook already erased it from every tree; report what remains.
   return json_response({{"removed", w ? w->url() : *url}});
@@ -107,17 +107,18 @@ AdminResponse AdminApi::remove_worker(const Target& t) const {
 AdminResponse AdminApi::drain_worker(const AdminRequest& r) const {
   nlohmann::json body;
   auto url = url_from_body(r.body, &body);
-  if (!url) return error_response(400, "bad_request", url.error().message);
+  if (!url) return error_response(RouterErrc::kBadRequest, url.error().message);
   bool drain = true;
   if (auto it = body.find("drain"); it != body.end()) {
-    if (!it->is_boolean()) return error_response(400, "bad_request", "\"drain\" must be a boolean");
+    if (!it->is_boolean())
+      return error_response(RouterErrc::kBadRequest, "\"drain\" must be a boolean");
     drain = it->get<bool>();
   }
   if (auto s = ctx_.registry->drain(*url, drain); !s) {
-    return error_response(404, "worker_not_found", "no worker " + *url);
+    return error_response(RouterErrc::kNotFound, "no worker " + *url, "worker_not_found");
   }
   auto w = ctx_.registry->find(*url);
-  if (!w) return error_response(404, "worker_not_found", "no worker " + *url);
+  if (!w) return error_response(RouterErrc::kNotFound, "no worker " + *url, "worker_not_found");
   return json_response(worker_json(*w, now_ms()));
 }
 

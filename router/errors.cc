@@ -67,6 +67,14 @@ unsigned http_status(RouterErrc e) {
     case RouterErrc::kQueueFull:
     case RouterErrc::kQueueTimeout:
       return 503;
+    case RouterErrc::kForbidden:
+      return 403;
+    case RouterErrc::kMisdirected:
+      return 421;
+    case RouterErrc::kUnsupportedMediaType:
+      return 415;
+    case RouterErrc::kUnavailable:
+      return 503;
     case RouterErrc::kTlsRequired:
       return 400;
   }
@@ -106,7 +114,13 @@ std::string_view error_type(RouterErrc e) {
     case RouterErrc::kQueueTimeout:
       return "service_unavailable_error";
     case RouterErrc::kTlsRequired:
+    case RouterErrc::kMisdirected:
+    case RouterErrc::kUnsupportedMediaType:
       return "invalid_request_error";
+    case RouterErrc::kForbidden:
+      return "permission_error";
+    case RouterErrc::kUnavailable:
+      return "service_unavailable_error";
   }
   return "server_error";
 }
@@ -159,15 +173,23 @@ std::string_view error_code_name(RouterErrc e) {
       return "admission_queue_timeout";
     case RouterErrc::kTlsRequired:
       return "tls_required";
+    case RouterErrc::kForbidden:
+      return "forbidden";
+    case RouterErrc::kMisdirected:
+      return "misdirected_request";
+    case RouterErrc::kUnsupportedMediaType:
+      return "unsupported_media_type";
+    case RouterErrc::kUnavailable:
+      return "unavailable";
   }
   return "internal_error";
 }
 
-std::string error_body(RouterErrc e, std::string_view message) {
+std::string error_body(RouterErrc e, std::string_view message, std::string_view code) {
   nlohmann::json j = {{"error",
                        {{"message", std::string(message)},
                         {"type", std::string(error_type(e))},
-                        {"code", std::string(error_code_name(e))}}}};
+                        {"code", std::string(code.empty() ? error_code_name(e) : code)}}}};
   // Invalid UTF-8 in a message (echoing a bad body) must not throw.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -42,6 +42,11 @@ enum class RouterErrc {
   kQueueFull,            // every worker at --max-in-flight-per-worker and the queue full: 503
   kQueueTimeout,         // waited --queue-timeout-ms for a worker slot: 503
   kTlsRequired,          // plain HTTP sent to the TLS data-plane port: 400, then close
+  // Admin API (router/admin_api.h), the same vocabulary:
+  kForbidden,             // a cross-site request to an admin API without a token: 403
+  kMisdirected,           // Host is not loopback on an admin API without a token: 421
+  kUnsupportedMediaType,  // a body that is not application/json: 415
+  kUnavailable,           // the component asked about is not running here: 503
 };
 
 const boost::system::error_category& router_category();
@@ -54,8 +59,11 @@ std::string_view error_type(RouterErrc e);
 // A stable snake_case "code" field ("model_not_found", "body_too_large", ...).
 std::string_view error_code_name(RouterErrc e);
 
-// The JSON body for e; message is JSON-escaped.
-std::string error_body(RouterErrc e, std::string_view message);
+// The JSON body for e; message is JSON-escaped. `code`, when given, is a
+// more specific "code" than error_code_name(e) ("bad_query", "worker_not_found");
+// the status and "type" always follow e, so both servers spell each
+// condition the same way.
+std::string error_body(RouterErrc e, std::string_view message, std::string_view code = {});
 
 // Maps a radix/policies error (RequestParser, registry, routing) to the
 // router error the client sees.

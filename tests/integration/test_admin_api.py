@@ -607,7 +607,7 @@ class StartupConfigTest(unittest.TestCase):
 
     def test_invalid_values_are_refused_with_a_clear_message(self):
         cases = [
-            (["--port", "70000"], "between 1 and 65535"),
+            (["--port", "70000"], "between 0 and 65535"),
             (["--policy", "fastest"], "unknown policy"),
             (["--admin-host", "0.0.0.0"], "requires --admin-token-file"),
             (["--mesh-advertise", "0.0.0.0:7946"], "not an address peers can dial"),

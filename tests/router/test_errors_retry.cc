@@ -1,8 +1,11 @@
 // Router error bodies and statuses; the retry decision; hop-by-hop headers.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
+#include "router/admin_http.h"
 #include "router/errors.h"
 #include "router/headers.h"
 #include "router/retry_policy.h"
@@ -110,4 +113,42 @@ TEST_CASE("hop-by-hop headers and those named by Connection are not forwarded") 
   }
   CHECK(is_hop_by_hop("Proxy-Authorization"));
   CHECK_FALSE(is_hop_by_hop("Authorization"));
+}
+
+TEST_CASE("errors: one vocabulary: every condition has its own code, a status and a type") {
+  std::set<std::string_view> codes;
+  for (int i = 1; i <= static_cast<int>(RouterErrc::kUnavailable); ++i) {
+    const auto e = static_cast<RouterErrc>(i);
+    CAPTURE(i);
+    const unsigned status = http_status(e);
+    CHECK(status >= 400);
+    CHECK(status < 600);
+    CHECK(codes.insert(error_code_name(e)).second);  // no two conditions share a code
+    // The type follows the status class the same way for every condition.
+    const std::string_view type = error_type(e);
+    if (status == 503) CHECK(type == "service_unavailable_error");
+    if (status == 401) CHECK(type == "authentication_error");
+    if (status == 404) CHECK(type == "not_found_error");
+  }
+  CHECK(codes.count("internal_error") == 1);  // only kInternal falls back to it
+}
+
+TEST_CASE("errors: the admin API answers in the data plane's vocabulary") {
+  // The same 503 from both servers: status, type and shape agree.
+  const AdminResponse admin = error_response(RouterErrc::kUnavailable, "no memory broker");
+  const auto a = nlohmann::json::parse(admin.body);
+  const auto d = nlohmann::json::parse(error_body(RouterErrc::kNoHealthyWorker, "none"));
+  CHECK(admin.status == 503);
+  CHECK(a["error"]["type"] == d["error"]["type"]);
+  CHECK(a["error"]["code"] == "unavailable");
+  // A precise code keeps the status and type of its condition.
+  const AdminResponse q = error_response(RouterErrc::kBadRequest, "bad n", "bad_query");
+  const auto qj = nlohmann::json::parse(q.body);
+  CHECK(q.status == 400);
+  CHECK(qj["error"]["type"] == "invalid_request_error");
+  CHECK(qj["error"]["code"] == "bad_query");
+  // Registry errors map as the data plane maps them.
+  const AdminResponse nf = error_response(make_error(ErrorCode::kNotFound, "no worker x"));
+  CHECK(nf.status == 404);
+  CHECK(nlohmann::json::parse(nf.body)["error"]["type"] == "not_found_error");
 }
