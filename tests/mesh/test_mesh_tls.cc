@@ -126,7 +126,7 @@ bool server_closes_after(TlsCluster& c, uint16_t port, const std::string& bytes)
         if (ec && ec != asio::error::would_block) closed = true;
         return closed;
       },
-      3000);
+      10000);
   return closed;
 }
 
@@ -143,14 +143,14 @@ TEST_CASE("mesh TLS: members of one CA converge and exchange frames over TLS") {
         return sees_alive(a, "b") && sees_alive(a, "c") && sees_alive(b, "c") &&
                sees_alive(n3, "a");
       },
-      5000));
+      15000));
   asio::post(c.io, [&] { CHECK(a.send("c", FrameType::kDeltaBatch, "over-tls")); });
-  REQUIRE(c.run_until([&] { return !c.syncs["c"]->frames.empty(); }, 2000));
+  REQUIRE(c.run_until([&] { return !c.syncs["c"]->frames.empty(); }, 10000));
   CHECK(c.syncs["c"]->frames[0] == "over-tls");
   // A frame larger than one TLS record (16 KiB) and than the read buffer.
   const std::string big(200 * 1024, 'z');
   asio::post(c.io, [&] { CHECK(b.send("a", FrameType::kDeltaBatch, big)); });
-  REQUIRE(c.run_until([&] { return !c.syncs["a"]->frames.empty(); }, 2000));
+  REQUIRE(c.run_until([&] { return !c.syncs["a"]->frames.empty(); }, 10000));
   CHECK(c.syncs["a"]->frames[0] == big);
   for (auto& n : c.nodes) {
     CHECK(n->stats().tls_handshakes.load() >= 2);
@@ -163,7 +163,7 @@ TEST_CASE("mesh TLS: a node with a certificate of another CA is refused and coun
   TlsCluster c;
   auto& a = c.add("a", {}, certs.leaf("a", "mesh"));
   auto& b = c.add("b", {c.addr(0)}, certs.leaf("b", "mesh"));
-  REQUIRE(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 5000));
+  REQUIRE(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 15000));
   // Its own CA: it trusts nobody in the mesh and nobody trusts it.
   auto& x = c.add("intruder", {c.addr(0), c.addr(1)}, certs.leaf("x", "other"));
   // The members see the intruder's alert (peer_refused: it refused their
@@ -177,7 +177,7 @@ TEST_CASE("mesh TLS: a node with a certificate of another CA is refused and coun
                failures(b, TlsFailure::kPeerRefused) >= 1 && all_failures(x) >= 2 &&
                all_failures(y) >= 1;
       },
-      5000));
+      15000));
   c.run_for(300);
   CHECK(x.peers().empty());
   CHECK(y.peers().empty());
@@ -198,7 +198,7 @@ TEST_CASE("mesh TLS: a node with a certificate of another CA is refused and coun
   // The members keep serving each other and admit a new member.
   CHECK(sees_alive(a, "b"));
   auto& d = c.add("d", {c.addr(0)}, certs.leaf("d", "mesh"));
-  CHECK(c.run_until([&] { return sees_alive(a, "d") && sees_alive(d, "b"); }, 5000));
+  CHECK(c.run_until([&] { return sees_alive(a, "d") && sees_alive(d, "b"); }, 15000));
 }
 
 TEST_CASE("mesh TLS: plain mesh nodes and raw bytes are refused before any mesh frame") {
@@ -213,16 +213,16 @@ TEST_CASE("mesh TLS: plain mesh nodes and raw bytes are refused before any mesh 
   CHECK(a.stats().rejects(RejectReason::kBadMagic) == 0);  // never parsed as frames
   // A plain node dialing it.
   auto& p = c.add("plain", {c.addr(0)}, TlsFiles{});
-  REQUIRE(c.run_until([&] { return failures(a, TlsFailure::kNotTls) >= 3; }, 5000));
+  REQUIRE(c.run_until([&] { return failures(a, TlsFailure::kNotTls) >= 3; }, 15000));
   CHECK_FALSE(knows(a, "plain"));
   CHECK(p.peers().empty());
   // A silent connection is closed at the first-frame deadline and counted.
   tcp::socket silent(c.io);
   silent.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), a.port()));
-  CHECK(c.run_until([&] { return failures(a, TlsFailure::kTimeout) == 1; }, 3000));
+  CHECK(c.run_until([&] { return failures(a, TlsFailure::kTimeout) == 1; }, 10000));
   // Still serving.
   auto& b = c.add("b", {c.addr(0)}, certs.leaf("b", "mesh"));
-  CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 5000));
+  CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 15000));
 }
 
 TEST_CASE("mesh TLS: a TLS node dialing a plain node fails cleanly on both sides") {
@@ -232,13 +232,13 @@ TEST_CASE("mesh TLS: a TLS node dialing a plain node fails cleanly on both sides
   auto& t = c.add("t", {c.addr(0)}, certs.leaf("t", "mesh"));
   REQUIRE(c.run_until(
       [&] { return all_failures(t) >= 1 && plain.stats().rejects(RejectReason::kBadMagic) >= 1; },
-      5000));
+      15000));
   CHECK(failures(t, TlsFailure::kClosed) >= 1);
   CHECK(t.peers().empty());
   CHECK(plain.peers().empty());
   // The plain node still serves plain peers.
   auto& q = c.add("q", {c.addr(0)}, TlsFiles{});
-  CHECK(c.run_until([&] { return sees_alive(plain, "q") && sees_alive(q, "plain"); }, 5000));
+  CHECK(c.run_until([&] { return sees_alive(plain, "q") && sees_alive(q, "plain"); }, 15000));
 }
 
 TEST_CASE("mesh TLS: credentials reload on change; a bad set keeps the old one") {
@@ -286,14 +286,14 @@ TEST_CASE("mesh TLS: a node picks up rotated certificates for new connections") 
   const TlsFiles bfiles = certs.leaf("b", "other", "mesh");
   auto& a = c.add("a", {}, certs.leaf("a", "mesh"));
   auto& b = c.add("b", {c.addr(0)}, bfiles, /*reload_ms=*/100);
-  REQUIRE(c.run_until([&] { return failures(a, TlsFailure::kBadCertificate) >= 1; }, 5000));
+  REQUIRE(c.run_until([&] { return failures(a, TlsFailure::kBadCertificate) >= 1; }, 15000));
   CHECK_FALSE(knows(a, "b"));
   const TlsFiles good = certs.leaf("b2", "mesh");
   std::filesystem::copy_file(good.cert, bfiles.cert,
                              std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(good.key, bfiles.key,
                              std::filesystem::copy_options::overwrite_existing);
-  REQUIRE(c.run_until([&] { return b.stats().tls_reloads_ok.load() == 1; }, 3000));
+  REQUIRE(c.run_until([&] { return b.stats().tls_reloads_ok.load() == 1; }, 10000));
   // The next dial (seed check every 5 s) uses the new certificate.
   CHECK(c.run_until([&] { return sees_alive(a, "b") && sees_alive(b, "a"); }, 8000));
 }
