@@ -1,5 +1,7 @@
 #include "mesh/mesh_node.h"
 
+#include "radix/address.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -198,12 +200,11 @@ void MeshNode::dial_seeds() {
 }
 
 asio::awaitable<void> MeshNode::resolve_dns(MeshNode* self, std::shared_ptr<bool> alive) {
-  const std::string spec = self->cfg_.seeds_dns;
-  const auto colon = spec.rfind(':');
-  if (colon == std::string::npos) co_return;
+  const auto spec = radix::parse_host_port(self->cfg_.seeds_dns);
+  if (!spec) co_return;  // validated with the configuration
   asio::ip::tcp::resolver resolver(*self->strand_);
   auto [ec, results] =
-      co_await resolver.async_resolve(spec.substr(0, colon), spec.substr(colon + 1), kAwait);
+      co_await resolver.async_resolve(spec->host, std::to_string(spec->port), kAwait);
   if (!*alive || ec || self->stopped_) co_return;
   std::set<std::string> known;
   for (const auto& m : self->membership_->members())

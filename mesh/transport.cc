@@ -1,5 +1,7 @@
 #include "mesh/transport.h"
 
+#include "radix/address.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -15,14 +17,12 @@ using asio::ip::tcp;
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-// "host:port" -> (host, port); IPv6 literals may be bracketed.
+// "host:port" -> (host, port) by the one address parser (radix/address.h).
 bool split_address(const std::string& a, std::string& host, std::string& port) {
-  const auto colon = a.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= a.size()) return false;
-  host = a.substr(0, colon);
-  port = a.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
+  auto hp = radix::parse_host_port(a);
+  if (!hp) return false;
+  host = hp->host;
+  port = std::to_string(hp->port);
   return true;
 }
 

@@ -2,6 +2,8 @@
 // print-config (see config.h). The option rows live in config_options.cc.
 #include "router/config.h"
 
+#include "radix/address.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -399,25 +401,9 @@ bool is_loopback_host(const std::string& host) {
 }
 
 Result<HostPort> parse_host_port(const std::string& text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size()) {
-    return invalid("'" + text + "' is not HOST:PORT");
-  }
-  HostPort hp;
-  hp.host = text.substr(0, colon);
-  if (hp.host.front() == '[' && hp.host.back() == ']')
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  else if (hp.host.find(':') != std::string::npos) {
-    return invalid("'" + text + "': IPv6 hosts need brackets ([::1]:PORT)");
-  }
-  std::string port = text.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
-    return invalid("'" + text + "': port is not a number");
-  }
-  hp.port = std::stoi(port);
-  if (hp.port < 1 || hp.port > 65535) return invalid("'" + text + "': port out of range");
-  if (hp.host.empty()) return invalid("'" + text + "': empty host");
-  return hp;
+  auto hp = radix::parse_host_port(text);
+  if (!hp) return invalid(hp.error().message);
+  return HostPort{hp->host, hp->port};
 }
 
 Status validate_worker_url(const std::string& url) {

@@ -3,20 +3,18 @@
 #include <boost/asio/post.hpp>
 #include <stdexcept>
 
+#include "radix/address.h"
+
 namespace radixmesh::router {
 
 DnsDiscovery::Options DnsDiscovery::parse(const std::string& spec,
                                           std::chrono::milliseconds interval) {
-  const size_t colon = spec.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
-    throw std::invalid_argument("--workers-dns " + spec + ": expected NAME:PORT");
-  }
+  auto hp = radix::parse_host_port(spec);
+  if (!hp) throw std::invalid_argument("--workers-dns " + hp.error().message + " (NAME:PORT)");
   Options o;
-  o.name = spec.substr(0, colon);
-  o.port = spec.substr(colon + 1);
+  o.name = hp->host;
+  o.port = std::to_string(hp->port);
   o.interval = interval;
-  auto check = parse_worker_url("http://example:" + o.port);
-  if (!check.ok()) throw std::invalid_argument("--workers-dns " + spec + ": bad port");
   return o;
 }
 

@@ -4,50 +4,24 @@
 #include <charconv>
 #include <cmath>
 
+#include "radix/address.h"
+
 namespace radixmesh::router {
 
 Result<WorkerAddress> parse_worker_url(std::string_view url) {
-  auto bad = [&](const char* why) {
-    return make_error(ErrorCode::kInvalidArgument, "worker url '" + std::string(url) + "': " + why);
-  };
-  constexpr std::string_view kHttp = "http://";
-  constexpr std::string_view kHttps = "https://";
-  const bool tls = url.substr(0, kHttps.size()) == kHttps;
-  if (!tls && url.substr(0, kHttp.size()) != kHttp)
-    return bad("must start with http:// or https://");
-  std::string_view rest = url.substr(tls ? kHttps.size() : kHttp.size());
-  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.find('/') != std::string_view::npos) return bad("a path is not allowed");
-  if (rest.find('@') != std::string_view::npos) return bad("credentials are not allowed");
-  std::string_view host, port = tls ? "443" : "80";
-  bool ipv6 = false;
-  if (!rest.empty() && rest.front() == '[') {
-    const size_t close = rest.find(']');
-    if (close == std::string_view::npos) return bad("unterminated [ipv6] address");
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("junk after ]");
-      port = after.substr(1);
-    }
-    ipv6 = true;
-  } else {
-    const size_t colon = rest.rfind(':');
-    host = rest.substr(0, colon);
-    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
-  }
-  if (host.empty()) return bad("missing host");
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
-    return bad("port must be 1..65535");
+  auto parsed = radix::parse_http_url(url);
+  if (!parsed)
+    return make_error(ErrorCode::kInvalidArgument, "worker url " + parsed.error().message);
+  if (!parsed->path.empty() && parsed->path != "/") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "worker url '" + std::string(url) + "': a path is not allowed");
   }
   WorkerAddress a;
-  a.host = std::string(host);
-  a.port = std::to_string(value);
-  a.host_header = ipv6 ? "[" + a.host + "]:" + a.port : a.host + ":" + a.port;
-  a.tls = tls;
-  a.url = (tls ? "https://" : "http://") + a.host_header;
+  a.host = parsed->authority.host;
+  a.port = std::to_string(parsed->authority.port);
+  a.host_header = parsed->authority.text();
+  a.tls = parsed->tls;
+  a.url = parsed->origin();
   return a;
 }
 

@@ -9,6 +9,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "radix/address.h"
+
 namespace radixmesh::tools {
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -31,34 +33,16 @@ std::string query_escape(const std::string& s) {
 using tcp = net::ip::tcp;
 
 Result<AdminUrl> parse_admin_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) {
+  auto parsed = radix::parse_http_url(url);
+  if (!parsed || parsed->tls || (!parsed->path.empty() && parsed->path != "/")) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "--admin must be an http:// URL, got '" + url + "'");
-  }
-  std::string rest = url.substr(scheme.size());
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.empty() || rest.find('/') != std::string::npos) {
-    return make_error(ErrorCode::kInvalidArgument, "--admin must be http://host:port");
+                      "--admin must be an http://host:port URL, got '" + url + "'" +
+                          (parsed ? "" : " (" + parsed.error().message + ")"));
   }
   AdminUrl u;
   u.text = url;
-  size_t colon = rest.rfind(':');
-  size_t bracket = rest.rfind(']');
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    u.host = rest.substr(0, colon);
-    u.port = rest.substr(colon + 1);
-  } else {
-    u.host = rest;
-    u.port = "80";
-  }
-  if (u.host.size() > 2 && u.host.front() == '[' && u.host.back() == ']') {
-    u.host = u.host.substr(1, u.host.size() - 2);
-  }
-  if (u.host.empty() || u.port.empty() ||
-      u.port.find_first_not_of("0123456789") != std::string::npos) {
-    return make_error(ErrorCode::kInvalidArgument, "--admin must be http://host:port");
-  }
+  u.host = parsed->authority.host;
+  u.port = std::to_string(parsed->authority.port);
   return u;
 }
 

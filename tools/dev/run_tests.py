@@ -261,7 +261,7 @@ def run_tsan(tally, with_router=False):
 
 
 ASAN_BUILD = "build-asan"
-FUZZ_TARGETS = ["frame", "sync_payload", "snapshot", "delta_apply", "canonical_prompt"]
+FUZZ_TARGETS = ["frame", "sync_payload", "snapshot", "delta_apply", "canonical_prompt", "address"]
 # The request-path target links router/ (Beast, coroutines).
 ROUTER_FUZZ_TARGETS = ["http_request"]
 # Extra libFuzzer flags per target. http_request has ~90k coverage features

@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "radix/address.h"
+
 namespace radixmesh::tools::loadgen {
 
 namespace asio = boost::asio;
@@ -16,25 +18,16 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 Result<Url> parse_url(std::string_view text) {
-  constexpr std::string_view kScheme = "http://";
-  if (text.substr(0, kScheme.size()) != kScheme)
+  auto parsed = radix::parse_http_url(text);
+  if (!parsed) return Error{ErrorCode::kInvalidArgument, "bad URL " + parsed.error().message};
+  if (parsed->tls) {
     return Error{ErrorCode::kInvalidArgument, "only http:// URLs: " + std::string(text)};
-  std::string_view rest = text.substr(kScheme.size());
-  Url u;
-  auto slash = rest.find('/');
-  std::string_view hostport = rest.substr(0, slash);
-  if (slash != std::string_view::npos) u.base_path = rest.substr(slash);
-  while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
-  auto colon = hostport.rfind(':');
-  if (colon == std::string_view::npos) {
-    u.host = hostport;
-    u.port = "80";
-  } else {
-    u.host = hostport.substr(0, colon);
-    u.port = hostport.substr(colon + 1);
   }
-  if (u.host.empty() || u.port.empty())
-    return Error{ErrorCode::kInvalidArgument, "bad URL: " + std::string(text)};
+  Url u;
+  u.host = parsed->authority.host;
+  u.port = std::to_string(parsed->authority.port);
+  u.base_path = parsed->path;
+  while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
   return u;
 }
 
