@@ -9,7 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
+#include "tools/sim_worker/kv_fetch.h"
+#include "tools/sim_worker/pd_plan.h"
 #include "tools/sim_worker/peer_watch.h"
 #include "tools/sim_worker/responses_api.h"
 #include "tools/sim_worker/sim_responses.h"
@@ -155,33 +158,82 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
                                      st);
   }
 
-  // Time to first token counts from here: queue wait + uncached prefill.
+  const PdPlan pd = plan_pd(o, r);
+  if (!pd.error.empty()) {
+    co_return co_await send_error(s, req, http::status::bad_request, pd.error,
+                                  "invalid_request_error", "bad_request", st);
+  }
+  auto cancelled = [&st] {
+    st.counters.cancelled.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  };
+
+  // Time to first token counts from here: [remote KV wait] + queue wait +
+  // uncached prefill.
   bool watch = true;
+  std::optional<KvRoom> remote;
+  if (pd.step == PdStep::kDecodeRemote) {
+    KvFetch got = co_await fetch_remote_kv(pd, s, watch, st);
+    if (got.client_gone) co_return cancelled();
+    if (!got.room) {
+      co_return co_await send_error(s, req, static_cast<http::status>(got.status), got.message,
+                                    "server_error", got.code, st);
+    }
+    if (got.room->model != r.model || got.room->prompt_tokens != r.prompt_tokens) {
+      co_return co_await send_error(s, req, http::status::bad_request,
+                                    "the prefill worker's KV (model " + got.room->model + ", " +
+                                        std::to_string(got.room->prompt_tokens) +
+                                        " prompt tokens) is not this request's (" + r.model + ", " +
+                                        std::to_string(r.prompt_tokens) + ")",
+                                    "invalid_request_error", "kv_mismatch", st);
+    }
+    remote = std::move(got.room);
+  }
   AdmitOutcome adm = co_await admit(s, req, st, watch);
   if (!adm.admitted) co_return adm.keep_alive;
   SlotGuard slot(st.admission);
 
-  std::string ns = r.model;
-  ns += r.token_ids ? "\x01ids" : "\x01text";
-  const auto hashes = chain_block_hashes(ns, r.prompt, o.block_bytes());
-  const uint64_t matched = st.kv.lookup_and_insert(hashes);
   Usage u;
   u.prompt_tokens = r.prompt_tokens;
-  u.cached_tokens = std::min<uint64_t>(r.prompt_tokens, matched * o.block_tokens);
-  u.completion_tokens =
-      std::clamp<uint64_t>(r.max_tokens.value_or(o.max_tokens_default), 1, o.max_tokens_limit);
+  if (remote) {
+    // The whole prompt's KV came from the prefill worker: no prefill here.
+    u.cached_tokens = r.prompt_tokens;
+    st.counters.pd_remote_tokens.fetch_add(u.cached_tokens, std::memory_order_relaxed);
+  } else {
+    std::string ns = r.model;
+    ns += r.token_ids ? "\x01ids" : "\x01text";
+    const auto hashes = chain_block_hashes(ns, r.prompt, o.block_bytes());
+    const uint64_t matched = st.kv.lookup_and_insert(hashes);
+    u.cached_tokens = std::min<uint64_t>(r.prompt_tokens, matched * o.block_tokens);
+    st.counters.cached_tokens.fetch_add(u.cached_tokens, std::memory_order_relaxed);
+  }
+  // A prefill worker produces the first token only; decode does the rest.
+  u.completion_tokens = pd.step == PdStep::kPrefill
+                            ? 1
+                            : std::clamp<uint64_t>(r.max_tokens.value_or(o.max_tokens_default), 1,
+                                                   o.max_tokens_limit);
   st.counters.prompt_tokens.fetch_add(u.prompt_tokens, std::memory_order_relaxed);
-  st.counters.cached_tokens.fetch_add(u.cached_tokens, std::memory_order_relaxed);
 
   asio::steady_timer timer(s.get_executor());
   Clock::time_point t =
       Clock::now() +
       micros(static_cast<double>(u.prompt_tokens - u.cached_tokens) * o.prefill_us_per_token);
-  auto cancelled = [&st] {
-    st.counters.cancelled.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  };
   if (!co_await sleep_until(t, timer, s, watch)) co_return cancelled();
+
+  // Prefill done: the KV is ready for the decode worker.
+  std::string kv_params;
+  if (pd.step == PdStep::kPrefill) {
+    std::string key = pd.key;
+    if (o.pd_protocol == PdProtocol::kVllm) {
+      const uint64_t blocks =
+          std::max<uint64_t>(1, (u.prompt_tokens + o.block_tokens - 1) / o.block_tokens);
+      const uint64_t first = st.next_block.fetch_add(blocks, std::memory_order_relaxed);
+      key = vllm_room_key(first, blocks);
+      kv_params = vllm_kv_transfer_params(o, first, blocks);
+    }
+    st.rooms.put(key, KvRoom{r.model, u.prompt_tokens, u.cached_tokens}, Clock::now());
+    st.counters.pd_registered.fetch_add(1, std::memory_order_relaxed);
+  }
 
   ResponseMeta meta;
   meta.endpoint = ep;
@@ -206,8 +258,9 @@ asio::awaitable<bool> serve_inference(Stream& s, const Request& req, Endpoint ep
     st.counters.completion_tokens.fetch_add(u.completion_tokens, std::memory_order_relaxed);
     // A named local, not a conditional expression: g++ 12 destroys a
     // conditional's temporary twice when it initialises a coroutine parameter.
-    std::string body = ep == Endpoint::kResponses ? responses_object(meta, text, u, true)
-                                                  : completion_body(meta, text, u, "length");
+    std::string body = ep == Endpoint::kResponses
+                           ? responses_object(meta, text, u, true)
+                           : completion_body(meta, text, u, "length", kv_params);
     co_return co_await send_response(s, req, http::status::ok, "application/json", std::move(body),
                                      st);
   }

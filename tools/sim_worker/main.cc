@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tools/sim_worker/bootstrap_server.h"
 #include "tools/sim_worker/fd_limit.h"
 #include "tools/sim_worker/http_session.h"
 #include "tools/sim_worker/sim_options.h"
@@ -72,6 +73,23 @@ int main(int argc, char** argv) {
   }
   const uint16_t port = acceptor.local_endpoint().port();
   if (opts.id.empty()) opts.id = opts.host + ":" + std::to_string(port);
+  // A prefill worker's KV endpoint, on its own port (bound before the state
+  // is built: a vLLM kv_transfer_params names the port actually bound).
+  tcp::acceptor bootstrap(ioc);
+  if (opts.role == PdRole::kPrefill) {
+    try {
+      tcp::endpoint ep(asio::ip::make_address(opts.host), opts.bootstrap_port);
+      bootstrap.open(ep.protocol());
+      bootstrap.set_option(asio::socket_base::reuse_address(true));
+      bootstrap.bind(ep);
+      bootstrap.listen(asio::socket_base::max_listen_connections);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "radixmesh-sim-worker: cannot listen on %s:%u (--bootstrap-port): %s\n",
+                   opts.host.c_str(), opts.bootstrap_port, e.what());
+      return 1;
+    }
+    opts.bootstrap_port = bootstrap.local_endpoint().port();
+  }
   auto state = std::make_shared<SimState>(opts);
   state->started_unix = static_cast<int64_t>(std::time(nullptr));
 
@@ -79,6 +97,13 @@ int main(int argc, char** argv) {
   for (const auto& m : state->opts.models) models += (models.empty() ? "" : ",") + m;
   std::printf("radixmesh-sim-worker listening on %s:%u id=%s models=%s\n", opts.host.c_str(), port,
               state->opts.id.c_str(), models.c_str());
+  if (opts.role == PdRole::kPrefill)
+    std::printf("radixmesh-sim-worker prefill (%s) KV endpoint on %s:%u\n",
+                opts.pd_protocol == PdProtocol::kSglang ? "sglang" : "vllm", opts.host.c_str(),
+                opts.bootstrap_port);
+  else if (opts.role == PdRole::kDecode)
+    std::printf("radixmesh-sim-worker decode (%s)\n",
+                opts.pd_protocol == PdProtocol::kSglang ? "sglang" : "vllm");
   std::fflush(stdout);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -86,6 +111,8 @@ int main(int argc, char** argv) {
     if (!ec) ioc.stop();
   });
   asio::co_spawn(ioc, accept_loop(std::move(acceptor), state), asio::detached);
+  if (bootstrap.is_open())
+    asio::co_spawn(ioc, bootstrap_accept_loop(std::move(bootstrap), state), asio::detached);
 
   std::vector<std::thread> threads;
   for (uint32_t i = 1; i < opts.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });

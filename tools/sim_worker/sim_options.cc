@@ -70,6 +70,51 @@ bool parse_sim_options(int argc, char** argv, SimOptions& o, int& exit_code) {
   f.add("embedding-dim", std::to_string(o.embedding_dim), "length of /v1/embeddings vectors",
         [&](std::string_view v) { o.embedding_dim = parse_u64_in(v, 1, 65536); });
 
+  f.add("role", "none", "prefill/decode disaggregation: prefill, decode or none",
+        [&](std::string_view v) {
+          if (v == "prefill")
+            o.role = PdRole::kPrefill;
+          else if (v == "decode")
+            o.role = PdRole::kDecode;
+          else if (v == "none")
+            o.role = PdRole::kNone;
+          else
+            throw std::invalid_argument("expected prefill, decode or none");
+        });
+  f.add("pd-protocol", "sglang",
+        "with --role: sglang (bootstrap_host/port/room) or vllm (kv_transfer_params)",
+        [&](std::string_view v) {
+          if (v == "sglang")
+            o.pd_protocol = PdProtocol::kSglang;
+          else if (v == "vllm")
+            o.pd_protocol = PdProtocol::kVllm;
+          else
+            throw std::invalid_argument("expected sglang or vllm");
+        });
+  f.add("bootstrap-port", std::to_string(o.bootstrap_port),
+        "prefill: port of the KV endpoint decode workers fetch from (0: pick a free one)",
+        [&](std::string_view v) {
+          o.bootstrap_port = static_cast<uint16_t>(parse_u64_in(v, 0, 65535));
+        });
+  f.add("advertise-host", "HOST", "prefill: host a vLLM kv_transfer_params names as remote_host",
+        [&](std::string_view v) { o.advertise_host = v; });
+  f.add("pd-wait-ms", std::to_string(o.pd_wait_ms),
+        "decode: longest wait for the prefill's KV before a 504",
+        [&](std::string_view v) { o.pd_wait_ms = parse_u64_in(v, 1, 600000); });
+  f.add("pd-poll-ms", std::to_string(o.pd_poll_ms),
+        "decode: pause between two asks to the prefill's KV endpoint",
+        [&](std::string_view v) { o.pd_poll_ms = parse_u64_in(v, 1, 10000); });
+  f.add("pd-rooms", std::to_string(o.pd_rooms),
+        "prefill: most KV rooms held for decode workers (oldest dropped first)",
+        [&](std::string_view v) { o.pd_rooms = parse_u64_in(v, 1, 1u << 24); });
+  f.add("pd-room-ttl-ms", std::to_string(o.pd_room_ttl_ms),
+        "prefill: how long a room waits for its decode worker",
+        [&](std::string_view v) { o.pd_room_ttl_ms = parse_u64_in(v, 1, 86400000); });
+  f.add_switch("pd-local-prefill",
+               "decode: serve a request without PD fields with a local prefill (vLLM-style "
+               "bypass) instead of a 400",
+               &o.pd_local_prefill);
+
   std::string err = f.parse(argc, argv);
   if (!err.empty()) {
     std::fprintf(stderr, "radixmesh-sim-worker: %s (see --help)\n", err.c_str());
@@ -87,6 +132,7 @@ bool parse_sim_options(int argc, char** argv, SimOptions& o, int& exit_code) {
     return false;
   }
   if (o.models.empty()) o.models.push_back("sim-model");
+  if (o.advertise_host.empty()) o.advertise_host = o.host;
   return true;
 }
 

@@ -11,6 +11,11 @@
 
 namespace radixmesh::tools::sim {
 
+// Prefill/decode disaggregation: which half of the work this worker does, and
+// whose wire protocol it speaks (docs/simulated-worker.md, "PD").
+enum class PdRole { kNone, kPrefill, kDecode };
+enum class PdProtocol { kSglang, kVllm };
+
 struct SimOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7001;
@@ -46,6 +51,20 @@ struct SimOptions {
   uint32_t idle_timeout_ms = 120000;
   uint64_t max_body_bytes = 64ull << 20;
   uint32_t embedding_dim = 8;
+
+  // PD. A prefill worker serves its KV on bootstrap_port (SGLang's bootstrap
+  // server; vLLM's side channel) and names advertise_host (default: host) in
+  // a vLLM kv_transfer_params; a decode worker waits at most pd_wait_ms for
+  // the KV of its request, polling every pd_poll_ms.
+  PdRole role = PdRole::kNone;
+  PdProtocol pd_protocol = PdProtocol::kSglang;
+  uint16_t bootstrap_port = 8998;
+  std::string advertise_host;
+  uint32_t pd_wait_ms = 5000;
+  uint32_t pd_poll_ms = 10;
+  uint32_t pd_rooms = 4096;         // rooms a prefill holds at most
+  uint32_t pd_room_ttl_ms = 30000;  // and for how long
+  bool pd_local_prefill = false;    // decode: serve a request without PD fields itself
   // Which engine's gauge names /metrics carries besides the sim_* ones.
   bool metrics_vllm = true;
   bool metrics_sglang = true;

@@ -109,6 +109,75 @@ std::optional<uint64_t> read_uint(element obj, const char* key) {
   return std::nullopt;
 }
 
+// A member that is absent or null reads as absent; another type than asked
+// is an error.
+enum class Read { kAbsent, kOk, kBad };
+
+Read read_opt_string(element obj, const char* key, std::string& out) {
+  element e;
+  if (last_field(obj, key).get(e) != simdjson::SUCCESS || e.is_null()) return Read::kAbsent;
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS) return Read::kBad;
+  out = v;
+  return Read::kOk;
+}
+
+Read read_opt_uint(element obj, const char* key, std::optional<uint64_t>& out) {
+  element e;
+  if (last_field(obj, key).get(e) != simdjson::SUCCESS || e.is_null()) return Read::kAbsent;
+  uint64_t v;
+  if (e.get_uint64().get(v) != simdjson::SUCCESS) return Read::kBad;
+  out = v;
+  return Read::kOk;
+}
+
+Read read_opt_bool(element obj, const char* key, bool& out) {
+  element e;
+  if (last_field(obj, key).get(e) != simdjson::SUCCESS || e.is_null()) return Read::kAbsent;
+  if (e.get_bool().get(out) != simdjson::SUCCESS) return Read::kBad;
+  return Read::kOk;
+}
+
+// SGLang's bootstrap_* members and vLLM's kv_transfer_params; an error
+// message naming the bad member, or empty.
+std::string read_pd_fields(element root, PdFields& pd) {
+  if (read_opt_string(root, "bootstrap_host", pd.bootstrap_host) == Read::kBad)
+    return "'bootstrap_host' must be a string";
+  if (read_opt_uint(root, "bootstrap_port", pd.bootstrap_port) == Read::kBad ||
+      (pd.bootstrap_port && *pd.bootstrap_port > 65535))
+    return "'bootstrap_port' must be an integer in [0, 65535]";
+  if (read_opt_uint(root, "bootstrap_room", pd.bootstrap_room) == Read::kBad)
+    return "'bootstrap_room' must be a non-negative integer";
+  element kv;
+  if (last_field(root, "kv_transfer_params").get(kv) != simdjson::SUCCESS || kv.is_null())
+    return {};
+  if (!kv.is_object()) return "'kv_transfer_params' must be an object";
+  pd.has_kv_params = true;
+  if (read_opt_bool(kv, "do_remote_decode", pd.do_remote_decode) == Read::kBad ||
+      read_opt_bool(kv, "do_remote_prefill", pd.do_remote_prefill) == Read::kBad)
+    return "'kv_transfer_params.do_remote_decode' and 'do_remote_prefill' must be booleans";
+  if (read_opt_string(kv, "remote_engine_id", pd.remote_engine_id) == Read::kBad)
+    return "'kv_transfer_params.remote_engine_id' must be a string";
+  if (read_opt_string(kv, "remote_host", pd.remote_host) == Read::kBad)
+    return "'kv_transfer_params.remote_host' must be a string";
+  if (read_opt_uint(kv, "remote_port", pd.remote_port) == Read::kBad ||
+      (pd.remote_port && *pd.remote_port > 65535))
+    return "'kv_transfer_params.remote_port' must be an integer in [0, 65535]";
+  element ids;
+  if (last_field(kv, "remote_block_ids").get(ids) == simdjson::SUCCESS && !ids.is_null()) {
+    simdjson::dom::array arr;
+    if (ids.get_array().get(arr) != simdjson::SUCCESS)
+      return "'kv_transfer_params.remote_block_ids' must be an array of integers";
+    for (element e : arr) {
+      uint64_t v;
+      if (e.get_uint64().get(v) != simdjson::SUCCESS)
+        return "'kv_transfer_params.remote_block_ids' must be an array of integers";
+      pd.remote_block_ids.push_back(v);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* endpoint_name(Endpoint e) {
@@ -140,11 +209,12 @@ Result<SimRequest> parse_sim_request(Endpoint endpoint, std::string_view body,
   if (last_field(root, "stream").get_bool().get(stream) == simdjson::SUCCESS) r.stream = stream;
   element options;
   bool include_usage = false;
-  if (last_field(root, "stream_options").get(options) == simdjson::SUCCESS &&
-      options.is_object() &&
+  if (last_field(root, "stream_options").get(options) == simdjson::SUCCESS && options.is_object() &&
       last_field(options, "include_usage").get_bool().get(include_usage) == simdjson::SUCCESS) {
     r.include_usage = include_usage;
   }
+
+  if (std::string msg = read_pd_fields(root, r.pd); !msg.empty()) return bad(std::move(msg));
 
   element field;
   switch (endpoint) {

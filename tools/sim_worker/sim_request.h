@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "radix/result.h"
 
@@ -32,6 +33,24 @@ enum class Endpoint { kChat, kCompletions, kGenerate, kEmbeddings, kResponses };
 inline constexpr int kEndpointCount = 5;
 
 const char* endpoint_name(Endpoint e);
+
+// The prefill/decode fields of a request, as SGLang and vLLM carry them.
+struct PdFields {
+  // SGLang: top-level bootstrap_host, bootstrap_port, bootstrap_room.
+  std::string bootstrap_host;
+  std::optional<uint64_t> bootstrap_port;
+  std::optional<uint64_t> bootstrap_room;
+  // vLLM: the kv_transfer_params object (null members read as absent).
+  bool has_kv_params = false;
+  bool do_remote_decode = false;
+  bool do_remote_prefill = false;
+  std::string remote_engine_id;
+  std::string remote_host;
+  std::optional<uint64_t> remote_port;
+  std::vector<uint64_t> remote_block_ids;
+
+  bool has_bootstrap() const { return !bootstrap_host.empty() || bootstrap_port || bootstrap_room; }
+};
 
 struct SimRequest {
   std::string model;   // empty when the request names none
@@ -45,6 +64,7 @@ struct SimRequest {
   bool include_usage = false;
   uint64_t embedding_inputs = 1;
   bool embedding_base64 = false;  // encoding_format "base64" (the openai client's default)
+  PdFields pd;
 };
 
 // Errors are kInvalidArgument with a message fit for an OpenAI error body.

@@ -103,14 +103,21 @@ std::string error_body(std::string_view message, std::string_view type, std::str
 }
 
 std::string completion_body(const ResponseMeta& m, std::string_view text, const Usage& u,
-                            const char* finish_reason) {
+                            const char* finish_reason, std::string_view extra_member) {
   std::string out;
-  out.reserve(text.size() + 512);
+  out.reserve(text.size() + 512 + extra_member.size());
+  auto close = [&] {
+    if (!extra_member.empty()) {
+      out += ",";
+      out += extra_member;
+    }
+    out += "}";
+  };
   if (m.endpoint == Endpoint::kGenerate) {
     out += "{\"text\":";
     append_json_string(out, text);
     append_generate_meta(out, m, u, finish_reason);
-    out += "}";
+    close();
     return out;
   }
   const bool chat = m.endpoint == Endpoint::kChat;
@@ -129,7 +136,7 @@ std::string completion_body(const ResponseMeta& m, std::string_view text, const 
   append_json_string(out, finish_reason);
   out += "}],\"usage\":";
   append_usage(out, u);
-  out += "}";
+  close();
   return out;
 }
 

@@ -42,9 +42,10 @@ struct ResponseMeta {
 
 std::string error_body(std::string_view message, std::string_view type, std::string_view code);
 
-// Whole non-streaming response.
+// Whole non-streaming response; `extra_member` (e.g. a vLLM prefill's
+// "kv_transfer_params":{...}) is added to the top-level object when not empty.
 std::string completion_body(const ResponseMeta& m, std::string_view text, const Usage& u,
-                            const char* finish_reason);
+                            const char* finish_reason, std::string_view extra_member = {});
 
 // One streamed event payload (without "data: " framing). `text` is the new
 // text of this chunk; for /generate `cumulative` is all text so far.

@@ -26,6 +26,12 @@ void SimCounters::count_status(unsigned status) {
     case 500:
       status_500.fetch_add(1, r);
       break;
+    case 502:
+      status_502.fetch_add(1, r);
+      break;
+    case 504:
+      status_504.fetch_add(1, r);
+      break;
     default:
       break;
   }
@@ -78,7 +84,9 @@ std::string render_metrics(SimState& s) {
                          {404, &c.status_404},
                          {413, &c.status_413},
                          {429, &c.status_429},
-                         {500, &c.status_500}})
+                         {500, &c.status_500},
+                         {502, &c.status_502},
+                         {504, &c.status_504}})
     st += sample("sim_responses_total", "code=\"" + std::to_string(code) + "\"", ld(*a));
   metric(out, "sim_responses_total", "counter", "responses by HTTP status", st);
   const double prompt = ld(c.prompt_tokens), cached = ld(c.cached_tokens);
@@ -119,6 +127,30 @@ std::string render_metrics(SimState& s) {
          sample("sim_kv_capacity_blocks", "", cap));
   metric(out, "sim_kv_evictions_total", "counter", "blocks evicted (LRU)",
          sample("sim_kv_evictions_total", "", static_cast<double>(s.kv.evictions())));
+  if (s.opts.role != PdRole::kNone) {
+    metric(out, "sim_pd_rooms", "gauge", "prefill: KV rooms waiting for their decode worker",
+           sample("sim_pd_rooms", "", static_cast<double>(s.rooms.size())));
+    metric(out, "sim_pd_rooms_registered_total", "counter", "prefill: KV rooms registered",
+           sample("sim_pd_rooms_registered_total", "", ld(c.pd_registered)));
+    metric(out, "sim_pd_rooms_served_total", "counter",
+           "prefill: KV rooms handed to a decode worker",
+           sample("sim_pd_rooms_served_total", "", ld(c.pd_served)));
+    metric(out, "sim_pd_room_misses_total", "counter",
+           "prefill: asks for a room not (or not yet) there",
+           sample("sim_pd_room_misses_total", "", ld(c.pd_misses)));
+    metric(out, "sim_pd_rooms_evicted_total", "counter",
+           "prefill: rooms dropped because the table was full (--pd-rooms)",
+           sample("sim_pd_rooms_evicted_total", "", static_cast<double>(s.rooms.evicted())));
+    metric(out, "sim_pd_rooms_expired_total", "counter",
+           "prefill: rooms dropped unclaimed after --pd-room-ttl-ms",
+           sample("sim_pd_rooms_expired_total", "", static_cast<double>(s.rooms.expired())));
+    metric(out, "sim_pd_fetches_total", "counter", "decode: KV fetches by outcome",
+           sample("sim_pd_fetches_total", "outcome=\"ok\"", ld(c.pd_fetched)) +
+               sample("sim_pd_fetches_total", "outcome=\"failed\"", ld(c.pd_fetch_failed)));
+    metric(out, "sim_pd_remote_tokens_total", "counter",
+           "decode: prompt tokens whose KV came from a prefill worker",
+           sample("sim_pd_remote_tokens_total", "", ld(c.pd_remote_tokens)));
+  }
   // The gauges a router scrapes from vLLM and SGLang, under their names and
   // labels, with the same values as the sim_* gauges above.
   const double usage = cap > 0 ? blocks / cap : 0.0;
