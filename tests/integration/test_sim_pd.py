@@ -148,8 +148,9 @@ class SglangPdTest(PdCase):
         dport = self.decode("sglang")
         text = words(8000, 2)
         # 2002 prompt tokens; the second prefill finds 125 whole blocks of 16.
-        for room, want_cached in ((11, 0), (12, 2000)):
-            body = self.pd_body(text, bport, room)
+        # The second names the prefill by a host name, resolved by the decode.
+        for room, want_cached, host in ((11, 0, "127.0.0.1"), (12, 2000, "localhost")):
+            body = self.pd_body(text, bport, room, host=host)
             decode_done = in_thread(self.post, dport, body)
             (pstatus, presp), ptime = timed(self.post, pport, body)
             dstatus, dresp = decode_done()

@@ -11,6 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <memory>
 
 #include "tools/sim_worker/peer_watch.h"
 
@@ -71,13 +72,15 @@ asio::awaitable<std::optional<tcp::resolver::results_type>> resolve(const PdPlan
                                                                     Clock::time_point deadline,
                                                                     std::string& failure) {
   auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
+  // Shared with the guard's handler, which may already be queued when the
+  // resolution completes: it must find a live (if finished) resolver.
+  auto resolver = std::make_shared<tcp::resolver>(ex);
   asio::steady_timer guard(ex, deadline);
-  guard.async_wait([&resolver](const boost::system::error_code& ec) {
-    if (!ec) resolver.cancel();
+  guard.async_wait([resolver](const boost::system::error_code& ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [ec, results] = co_await resolver.async_resolve(plan.host, std::to_string(plan.port),
-                                                       asio::as_tuple(asio::use_awaitable));
+  auto [ec, results] = co_await resolver->async_resolve(plan.host, std::to_string(plan.port),
+                                                        asio::as_tuple(asio::use_awaitable));
   guard.cancel();
   if (ec || results.empty()) {
     failure = ec ? ec.message() : "no address";
