@@ -14,6 +14,7 @@ Timing assertions use wide margins: the machine is shared and small.
 """
 import json
 import math
+import socket
 import threading
 import time
 import unittest
@@ -191,6 +192,24 @@ class SglangPdTest(PdCase):
         self.assertEqual(metrics(dport)['sim_pd_fetches_total{outcome="failed"}'], 1)
         # The worker keeps serving.
         self.assertEqual(harness.request(dport, "GET", "/health")[0], 200)
+
+    def test_a_leaving_client_ends_the_wait(self):
+        # A router that cancels the decode leg (the prefill leg failed) must
+        # not leave the decode polling for the rest of --pd-wait-ms.
+        _, bport = self.prefill("sglang")
+        dport = self.decode("sglang", "--pd-wait-ms", "20000")
+        body = json.dumps(self.pd_body("bye", bport, 5)).encode()
+        with socket.create_connection(("127.0.0.1", dport), timeout=5) as s:
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: "
+                      + str(len(body)).encode() + b"\r\n\r\n" + body)
+            harness.wait_until(lambda: metrics(dport)["sim_active_requests"] == 1,
+                               timeout=5, what="the decode waiting")
+        harness.wait_until(lambda: metrics(dport)["sim_cancelled_total"] == 1, timeout=5,
+                           what="the wait cancelled")
+        m = metrics(dport)
+        self.assertEqual(m["sim_active_requests"], 0)
+        self.assertEqual(m['sim_pd_fetches_total{outcome="failed"}'], 0)
 
     def test_wrong_host_or_port_fails_at_once(self):
         _, bport = self.prefill("sglang")
