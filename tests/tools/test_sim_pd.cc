@@ -69,6 +69,19 @@ TEST_CASE("PD fields: SGLang bootstrap members and vLLM kv_transfer_params") {
   }
 }
 
+TEST_CASE("PD fields: a bounded number of remote block ids") {
+  auto ids = [](size_t n) {
+    std::string out = R"(,"kv_transfer_params":{"remote_block_ids":[)";
+    for (size_t i = 0; i < n; ++i) out += i ? ",1" : "1";
+    return chat_with(out + "]}");
+  };
+  simdjson::dom::parser p;
+  CHECK(parse_sim_request(Endpoint::kChat, ids(size_t{1} << 20), p).ok());
+  auto too_many = parse_sim_request(Endpoint::kChat, ids((size_t{1} << 20) + 1), p);
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(too_many.error().message.find("more than") != std::string::npos);
+}
+
 TEST_CASE("PD plan: role none ignores PD fields") {
   SimRequest r = parse(chat_with(R"(,"bootstrap_room":1,"kv_transfer_params":{})"));
   PdPlan plan = plan_pd(SimOptions{}, r);

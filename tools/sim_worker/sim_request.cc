@@ -109,6 +109,10 @@ std::optional<uint64_t> read_uint(element obj, const char* key) {
   return std::nullopt;
 }
 
+// Bound on the block ids a decode request may name (a 16-token block each:
+// 16M prompt tokens, far beyond any model's context).
+constexpr size_t kMaxRemoteBlockIds = size_t{1} << 20;
+
 // A member that is absent or null reads as absent; another type than asked
 // is an error.
 enum class Read { kAbsent, kOk, kBad };
@@ -168,6 +172,9 @@ std::string read_pd_fields(element root, PdFields& pd) {
     simdjson::dom::array arr;
     if (ids.get_array().get(arr) != simdjson::SUCCESS)
       return "'kv_transfer_params.remote_block_ids' must be an array of integers";
+    if (arr.size() > kMaxRemoteBlockIds)
+      return "'kv_transfer_params.remote_block_ids' has more than " +
+             std::to_string(kMaxRemoteBlockIds) + " ids";
     for (element e : arr) {
       uint64_t v;
       if (e.get_uint64().get(v) != simdjson::SUCCESS)
