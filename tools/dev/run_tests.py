@@ -473,7 +473,7 @@ def main():
     ap.add_argument("--no-tsan", action="store_true")
     ap.add_argument("--no-asan", action="store_true")
     ap.add_argument("--no-fuzz", action="store_true")
-    ap.add_argument("--fuzz-seconds", type=int, default=15, help="run time of each fuzz target")
+    ap.add_argument("--fuzz-seconds", type=int, default=10, help="run time of each fuzz target")
     # router/ and tools/ under the sanitizers (the default): unit_router and
     # unit_tools under ASan+UBSan, a few integration modules against the
     # sanitized router and simulated worker, fuzz_http_request, and
