@@ -8,6 +8,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include "radix/address.h"
+
 namespace radixmesh::router {
 namespace {
 
@@ -133,17 +135,10 @@ bool is_json_media_type(std::string_view content_type) {
 }
 
 bool is_loopback_host_header(std::string_view host) {
-  std::string_view name = host;
-  if (!name.empty() && name.front() == '[') {  // [v6] or [v6]:port
-    const size_t close = name.find(']');
-    if (close == std::string_view::npos) return false;
-    std::string_view rest = name.substr(close + 1);
-    if (!rest.empty() && rest.front() != ':') return false;
-    name = name.substr(1, close - 1);
-  } else if (const size_t colon = name.rfind(':'); colon != std::string_view::npos) {
-    if (name.find(':') != colon) return false;  // a bare v6 literal is not a valid Host
-    name = name.substr(0, colon);
-  }
+  // The one address parser (radix/address.h); a Host header's port is optional.
+  auto hp = radix::parse_host_port(host, uint16_t{80});
+  if (!hp) return false;
+  std::string_view name = hp->host;
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);  // "localhost."
   if (name.empty()) return false;
   std::string lower(name);
