@@ -268,8 +268,22 @@ AdminResponse AdminApi::explain(const AdminRequest& r, const Target& t) const {
   }
   auto ex = ctx_.engine->explain(*scratch_, prepared);
   if (!ex) return error_response(ex.error());
+  nlohmann::json body = explanation_json(*ctx_.engine, *ex);
+  body["dry_run"] = true;
+  body["endpoint"] = name;
+  if (ctx_.decode_engine) {  // PD mode: the prefill choice above, the decode one here
+    auto decode = ctx_.decode_engine->explain(*scratch_, prepared);
+    if (!decode) return error_response(decode.error());
+    body["role"] = "prefill";
+    body["decode"] = explanation_json(*ctx_.decode_engine, *decode);
+    body["decode"]["role"] = "decode";
+  }
+  return json_response(body);
+}
+
+nlohmann::json AdminApi::explanation_json(const RoutingEngine& engine, const Explanation& ex) {
   nlohmann::json workers = nlohmann::json::array();
-  for (const auto& w : ex->workers) {
+  for (const auto& w : ex.workers) {
     workers.push_back(
         {{"url", w.url},
          {"id", w.id},
@@ -286,21 +300,19 @@ AdminResponse AdminApi::explain(const AdminRequest& r, const Target& t) const {
                      : nlohmann::json(nullptr)},
          {"matched_blocks", w.matched_blocks},
          {"match_fraction",
-          ex->total_blocks ? double(w.matched_blocks) / double(ex->total_blocks) : 0.0}});
+          ex.total_blocks ? double(w.matched_blocks) / double(ex.total_blocks) : 0.0}});
   }
-  const auto& d = ex->decision;
-  return json_response({{"dry_run", true},
-                        {"model", ex->model},
-                        {"endpoint", name},
-                        {"policy", std::string(ctx_.engine->policy().name())},
-                        {"total_blocks", ex->total_blocks},
-                        {"chosen", ex->chosen_url.empty() ? nlohmann::json(nullptr)
-                                                          : nlohmann::json(ex->chosen_url)},
-                        {"reason", std::string(policies::to_string(d.reason))},
-                        {"matched_blocks", d.matched_blocks},
-                        {"score", d.score},
-                        {"load", d.load},
-                        {"workers", std::move(workers)}});
+  const auto& d = ex.decision;
+  return {
+      {"model", ex.model},
+      {"policy", std::string(engine.policy().name())},
+      {"total_blocks", ex.total_blocks},
+      {"chosen", ex.chosen_url.empty() ? nlohmann::json(nullptr) : nlohmann::json(ex.chosen_url)},
+      {"reason", std::string(policies::to_string(d.reason))},
+      {"matched_blocks", d.matched_blocks},
+      {"score", d.score},
+      {"load", d.load},
+      {"workers", std::move(workers)}};
 }
 
 }  // namespace radixmesh::router

@@ -60,6 +60,10 @@ struct AdminContext {
   radix::MemoryBroker* broker = nullptr;        // optional: /admin/memory answers 503
   MetricsRegistry* metrics = nullptr;           // optional: /metrics answers 503
   const RoutingEngine* engine = nullptr;        // optional: explain answers 503
+  // PD mode (router/pd_routing.h): `registry` and `engine` are the prefill
+  // pool's, these the decode pool's. Null otherwise.
+  WorkerRegistry* decode_registry = nullptr;
+  const RoutingEngine* decode_engine = nullptr;
   // The mesh's peer list as a JSON array; empty function: no mesh ([]).
   std::function<nlohmann::json()> peers;
   // Runs before /metrics renders: refreshes gauges that are read from live
@@ -112,7 +116,13 @@ class AdminApi {
   Result<std::shared_ptr<radix::PrefixTree>> tree_for(const Target& target, bool required) const;
   // tree_for's error as a response: 404 model_not_found or 400 bad_query.
   static AdminResponse tree_error(const Error& e);
-  nlohmann::json worker_json(const Worker& worker, int64_t now) const;
+  // `pool`: the registry holding `worker`.
+  nlohmann::json worker_json(const Worker& worker, const WorkerRegistry& pool, int64_t now) const;
+  // "worker" (one pool), "prefill" or "decode".
+  std::string_view role_of(const WorkerRegistry& pool) const;
+  // The pool holding `url`; null when none does.
+  WorkerRegistry* pool_of(const std::string& url) const;
+  static nlohmann::json explanation_json(const RoutingEngine& engine, const Explanation& ex);
   // {"waiting", "running", "kv_usage", "age_ms"} of the worker's fresh
   // /metrics report, or null.
   nlohmann::json reported_load_json(const Worker& worker, int64_t now) const;

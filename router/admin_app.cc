@@ -31,15 +31,20 @@ void App::start_admin() {
   ctx.broker = &broker_;
   ctx.metrics = &metrics_;
   ctx.engine = engine_.get();
+  ctx.decode_registry = decode_registry_.get();
+  ctx.decode_engine = decode_engine_.get();
   if (mesh_) ctx.peers = [m = mesh_.get()] { return m->peers_json(); };
   if (dp_metrics_) {
     // In-flight and breaker state change per request: read them at scrape
     // time, not only when the health checker last ran.
     ctx.before_scrape = [this] {
-      const auto snapshot = registry_.snapshot();
       const int64_t now = now_ms();
-      for (const auto& w : snapshot->all) {
-        if (!w->removed()) dp_metrics_->refresh_worker(*w, now);
+      for (const WorkerRegistry* pool : {&registry_, decode_registry_.get()}) {
+        if (!pool) continue;
+        const auto snapshot = pool->snapshot();
+        for (const auto& w : snapshot->all) {
+          if (!w->removed()) dp_metrics_->refresh_worker(*w, now);
+        }
       }
     };
   }

@@ -51,11 +51,24 @@ nlohmann::json AdminApi::reported_load_json(const Worker& w, int64_t now) const 
           {"age_ms", now - w.load_report_at_ms()}};
 }
 
-nlohmann::json AdminApi::worker_json(const Worker& w, int64_t now) const {
-  auto models = ctx_.registry->models_of(w);
+std::string_view AdminApi::role_of(const WorkerRegistry& pool) const {
+  if (!ctx_.decode_registry) return "worker";
+  return &pool == ctx_.decode_registry ? "decode" : "prefill";
+}
+
+WorkerRegistry* AdminApi::pool_of(const std::string& url) const {
+  if (ctx_.registry->find(url)) return ctx_.registry;
+  if (ctx_.decode_registry && ctx_.decode_registry->find(url)) return ctx_.decode_registry;
+  return nullptr;
+}
+
+nlohmann::json AdminApi::worker_json(const Worker& w, const WorkerRegistry& pool,
+                                     int64_t now) const {
+  auto models = pool.models_of(w);
   size_t tree_blocks = 0;
   for (const auto& [name, tree] : ctx_.trees->all()) tree_blocks += tree->worker_blocks(w.id());
   return {{"url", w.url()},
+          {"role", role_of(pool)},
           {"id", w.id()},
           {"healthy", w.healthy()},
           {"draining", w.draining()},
@@ -70,23 +83,43 @@ nlohmann::json AdminApi::worker_json(const Worker& w, int64_t now) const {
 }
 
 AdminResponse AdminApi::list_workers() const {
-  auto snap = ctx_.registry->snapshot();
   const int64_t now = now_ms();
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& w : snap->all) list.push_back(worker_json(*w, now));
+  for (const WorkerRegistry* pool : {ctx_.registry, ctx_.decode_registry}) {
+    if (!pool) continue;
+    auto snap = pool->snapshot();
+    for (const auto& w : snap->all) list.push_back(worker_json(*w, *pool, now));
+  }
   return json_response({{"workers", std::move(list)}});
 }
 
 AdminResponse AdminApi::add_worker(const AdminRequest& r) const {
-  auto url = url_from_body(r.body);
+  nlohmann::json request;
+  auto url = url_from_body(r.body, &request);
   if (!url) return error_response(RouterErrc::kBadRequest, url.error().message);
   if (auto s = validate_worker_url(*url); !s) {
     return error_response(RouterErrc::kBadRequest, s.error().message, "bad_worker_url");
   }
-  bool existed = ctx_.registry->find(*url) != nullptr;
-  auto w = ctx_.registry->add(*url);
+  // PD mode: {"url", "role": "prefill"|"decode"}; one pool: no role.
+  WorkerRegistry* pool = ctx_.registry;
+  const auto role = request.find("role");
+  if (ctx_.decode_registry) {
+    if (role == request.end() || !role->is_string() || (*role != "prefill" && *role != "decode")) {
+      return error_response(RouterErrc::kBadRequest,
+                            "--pd-mode: the body needs \"role\": \"prefill\" or \"decode\"");
+    }
+    if (*role == "decode") pool = ctx_.decode_registry;
+  } else if (role != request.end()) {
+    return error_response(RouterErrc::kBadRequest, "\"role\" is only for --pd-mode");
+  }
+  WorkerRegistry* other = pool == ctx_.registry ? ctx_.decode_registry : ctx_.registry;
+  if (other && other->find(*url)) {
+    return error_response(RouterErrc::kBadRequest, *url + " is in the other pool already");
+  }
+  bool existed = pool->find(*url) != nullptr;
+  auto w = pool->add(*url);
   if (!w) return error_response(w.error());
-  nlohmann::json body = worker_json(**w, now_ms());
+  nlohmann::json body = worker_json(**w, *pool, now_ms());
   body["added"] = !existed;
   return json_response(body, existed ? 200 : 201);
 }
@@ -96,8 +129,10 @@ AdminResponse AdminApi::remove_worker(const Target& t) const {
   if (!url || url->empty()) {
     return error_response(RouterErrc::kBadRequest, "DELETE /admin/workers needs ?url=");
   }
-  auto w = ctx_.registry->find(*url);
-  if (auto s = ctx_.registry->remove(*url); !s) {
+  WorkerRegistry* pool = pool_of(*url);
+  if (!pool) pool = ctx_.registry;
+  auto w = pool->find(*url);
+  if (auto s = pool->remove(*url); !s) {
     return error_response(RouterErrc::kNotFound, "no worker " + *url, "worker_not_found");
   }
   // The registry's removal hook already erased it from every tree; report what remains.
@@ -114,12 +149,14 @@ AdminResponse AdminApi::drain_worker(const AdminRequest& r) const {
       return error_response(RouterErrc::kBadRequest, "\"drain\" must be a boolean");
     drain = it->get<bool>();
   }
-  if (auto s = ctx_.registry->drain(*url, drain); !s) {
+  WorkerRegistry* pool = pool_of(*url);
+  if (!pool) pool = ctx_.registry;
+  if (auto s = pool->drain(*url, drain); !s) {
     return error_response(RouterErrc::kNotFound, "no worker " + *url, "worker_not_found");
   }
-  auto w = ctx_.registry->find(*url);
+  auto w = pool->find(*url);
   if (!w) return error_response(RouterErrc::kNotFound, "no worker " + *url, "worker_not_found");
-  return json_response(worker_json(*w, now_ms()));
+  return json_response(worker_json(*w, *pool, now_ms()));
 }
 
 }  // namespace radixmesh::router

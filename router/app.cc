@@ -85,10 +85,13 @@ App::App(RouterConfig config, const Logger& log)
       trees_(tree_options(options_.trees, &directory_,
                           options_.trees.capacity_estimate ? &budgets_ : nullptr),
              kMaxModels, &broker_, mesh_ ? mesh_->observer() : nullptr),
-      policy_(make_policy_or_throw(options_.policy)),
+      policy_(make_policy_or_throw(options_.pd.mode == PdMode::kOff ? options_.policy
+                                                                    : options_.pd.prefill_policy)),
       registry_(WorkerRegistry::Options{kMaxWorkers, options_.breaker},
                 [this](const std::string& url) { return directory_.intern(url); }) {
-  dp_metrics_ = std::make_unique<DataPlaneMetrics>(metrics_, families_, options_.policy.name);
+  dp_metrics_ = std::make_unique<DataPlaneMetrics>(
+      metrics_, families_,
+      options_.pd.mode == PdMode::kOff ? options_.policy.name : options_.pd.prefill_policy.name);
   broker_.add(&body_budget_);
   setup_tls();  // before the io threads: their pools use the upstream context
 
@@ -108,9 +111,31 @@ App::App(RouterConfig config, const Logger& log)
     admission_ = std::make_shared<AdmissionQueue>(*options_.admission, std::move(am));
     routing.slot_listener = admission_;
   }
+  if (options_.pd.mode != PdMode::kOff) {
+    decode_registry_ = std::make_unique<WorkerRegistry>(
+        WorkerRegistry::Options{kMaxWorkers, options_.breaker},
+        [this](const std::string& url) { return directory_.intern(url); });
+    decode_policy_ = make_policy_or_throw(options_.pd.decode_policy);
+    RoutingOptions decode = routing;
+    decode.slot_listener = nullptr;  // decode slots do not queue: a full pool answers 503
+    decode.tree_suffix = std::string(kDecodeTreeSuffix);
+    decode_engine_ =
+        std::make_unique<RoutingEngine>(*decode_registry_, trees_, *decode_policy_, clock_, decode,
+                                        mesh_load, mesh_ ? mesh_->load_signal() : nullptr);
+  }
   engine_ =
       std::make_unique<RoutingEngine>(registry_, trees_, *policy_, clock_, routing,
                                       std::move(mesh_load), mesh_ ? mesh_->load_signal() : nullptr);
+  if (decode_engine_) {
+    std::unordered_map<std::string, uint16_t> overrides;
+    for (const auto& [url, port] : options_.pd.bootstrap_overrides) {
+      auto address = parse_worker_url(url);
+      if (!address) throw std::runtime_error("--prefill " + url + ": " + address.error().message);
+      overrides[address->url] = port;
+    }
+    pd_ = std::make_unique<PdRouting>(options_.pd.mode, *decode_engine_, options_.pd.bootstrap_port,
+                                      std::move(overrides), options_.pd.bypass_bytes);
+  }
 
   if (options_.cache_feedback) {
     feedback_ =
@@ -118,7 +143,7 @@ App::App(RouterConfig config, const Logger& log)
                                         options_.trees.capacity_estimate ? &budgets_ : nullptr);
   }
   proxy_ = std::make_unique<Proxy>(*engine_, options_.proxy, dp_metrics_.get(), feedback_.get(),
-                                   admission_.get());
+                                   admission_.get(), pd_.get());
 
   if (options_.access.keys) {
     std::function<size_t()> members;
@@ -132,6 +157,7 @@ App::App(RouterConfig config, const Logger& log)
 
   HandlerOptions handler = options_.handler;
   handler.api_keys = api_keys_.get();
+  handler.decode_registry = decode_registry_.get();
   dp_metrics_->set_pool_limit(handler.pool_limit_per_worker);
   handler_ = std::make_unique<RequestHandler>(*engine_, *proxy_, registry_, dp_metrics_.get(),
                                               state_, handler);
@@ -145,24 +171,35 @@ App::App(RouterConfig config, const Logger& log)
   health.tls = upstream_tls_.get();
   health_ = std::make_unique<HealthChecker>(control.get_executor(), registry_, health,
                                             dp_metrics_.get(), log_);
+  if (decode_registry_) {  // each checker keeps its own pool's model lists
+    decode_health_ = std::make_unique<HealthChecker>(control.get_executor(), *decode_registry_,
+                                                     health, dp_metrics_.get(), log_);
+  }
   if (options_.load_poll) {
     MetricsPoller::Options load_poll = *options_.load_poll;
     load_poll.tls = upstream_tls_.get();
     load_poller_ =
         std::make_unique<MetricsPoller>(control.get_executor(), load_poll, dp_metrics_.get(), log_);
   }
-  registry_.set_on_added([this](const std::shared_ptr<Worker>& w) {
-    log_.info("worker added: " + w->url());
-    health_->watch(w);
-    if (load_poller_) load_poller_->watch(w);
-    if (mesh_) mesh_->worker_added(w->id());
-  });
-  registry_.set_on_removed([this](const std::shared_ptr<Worker>& w) {
-    // Erase it from every tree now, not when LRU gets to it.
-    const size_t n = trees_.remove_worker_everywhere(w->id());
-    log_.info("worker removed: " + w->url() + " (" + std::to_string(n) + " tree blocks erased)");
-    if (mesh_) mesh_->worker_removed(w->id());
-  });
+  for (WorkerRegistry* pool : {&registry_, decode_registry_.get()}) {
+    if (!pool) continue;
+    const std::string role = !decode_registry_    ? "worker"
+                             : pool == &registry_ ? "prefill worker"
+                                                  : "decode worker";
+    HealthChecker* checker = pool == &registry_ ? health_.get() : decode_health_.get();
+    pool->set_on_added([this, role, checker](const std::shared_ptr<Worker>& w) {
+      log_.info(role + " added: " + w->url());
+      checker->watch(w);
+      if (load_poller_) load_poller_->watch(w);
+      if (mesh_) mesh_->worker_added(w->id());
+    });
+    pool->set_on_removed([this, role](const std::shared_ptr<Worker>& w) {
+      // Erase it from every tree now, not when LRU gets to it.
+      const size_t n = trees_.remove_worker_everywhere(w->id());
+      log_.info(role + " removed: " + w->url() + " (" + std::to_string(n) + " tree blocks erased)");
+      if (mesh_) mesh_->worker_removed(w->id());
+    });
+  }
 
   std::vector<Listener::Thread> listener_threads;
   for (auto& t : threads_) listener_threads.push_back({&t->ioc, t->state.get()});
@@ -215,7 +252,9 @@ App::~App() {
   broker_timer_.reset();
   keys_timer_.reset();
   dns_.reset();
+  decode_dns_.reset();
   health_.reset();
+  decode_health_.reset();
   load_poller_.reset();
   threads_.clear();
   broker_.remove(&body_budget_);
@@ -236,15 +275,28 @@ void App::add_configured_workers() {
       urls.push_back(line.substr(b, e - b + 1));
     }
   }
-  for (const auto& url : urls) {
-    auto added = registry_.add(url);
-    if (!added.ok()) throw std::runtime_error("worker " + url + ": " + added.error().message);
+  auto add_all = [](WorkerRegistry& pool, const std::vector<std::string>& list, const char* flag) {
+    for (const auto& url : list) {
+      auto added = pool.add(url);
+      if (!added.ok()) throw std::runtime_error(flag + url + ": " + added.error().message);
+    }
+  };
+  auto discover = [this](WorkerRegistry& pool, const std::string& name) {
+    return std::make_unique<DnsDiscovery>(threads_.front()->ioc.get_executor(), pool,
+                                          DnsDiscovery::parse(name, options_.workers.dns_interval),
+                                          log_);
+  };
+  if (decode_registry_) {  // PD mode: --worker and friends were refused
+    add_all(registry_, options_.pd.prefill_urls, "prefill worker ");
+    add_all(*decode_registry_, options_.pd.decode_urls, "decode worker ");
+    if (!options_.pd.prefill_dns.empty()) dns_ = discover(registry_, options_.pd.prefill_dns);
+    if (!options_.pd.decode_dns.empty()) {
+      decode_dns_ = discover(*decode_registry_, options_.pd.decode_dns);
+    }
+    return;
   }
-  if (!options_.workers.dns.empty()) {
-    dns_ = std::make_unique<DnsDiscovery>(
-        threads_.front()->ioc.get_executor(), registry_,
-        DnsDiscovery::parse(options_.workers.dns, options_.workers.dns_interval), log_);
-  }
+  add_all(registry_, urls, "worker ");
+  if (!options_.workers.dns.empty()) dns_ = discover(registry_, options_.workers.dns);
 }
 
 awaitable<void> App::maintenance_loop(IoThread* thread) {
@@ -329,8 +381,10 @@ awaitable<void> App::shutdown_sequence() {
   }
   // 3. Close everything left; the io threads then run out of work.
   health_->stop();
+  if (decode_health_) decode_health_->stop();
   if (load_poller_) load_poller_->stop();
   if (dns_) dns_->stop();
+  if (decode_dns_) decode_dns_->stop();
   admin_server_->stop();
   signals_->cancel();
   broker_timer_->cancel();
@@ -372,10 +426,16 @@ bool App::run() {
   if (api_keys_) net::co_spawn(threads_.front()->ioc, api_keys_loop(), net::detached);
   start_tls_reloads();
   if (dns_) dns_->start();
+  if (decode_dns_) decode_dns_->start();
   for (auto& t : threads_) net::co_spawn(t->ioc, maintenance_loop(t.get()), net::detached);
   log_.info(std::string("radixmesh listening on ") + (tls_acceptor_ ? "https://" : "") +
             options_.listen.host + ":" + std::to_string(data_endpoint().port()) + " (" +
-            std::to_string(threads_.size()) + " io threads, policy " + options_.policy.name + ")");
+            std::to_string(threads_.size()) + " io threads, " +
+            (pd_ ? "pd-mode " + std::string(to_string(pd_->mode())) + ", prefill policy " +
+                       options_.pd.prefill_policy.name + ", decode policy " +
+                       options_.pd.decode_policy.name
+                 : "policy " + options_.policy.name) +
+            ")");
   if (!options_.listen.port_file.empty()) write_port_file();
 
   for (auto& t : threads_) work_.push_back(net::make_work_guard(t->ioc));

@@ -59,8 +59,8 @@
 #include "router/request_handler.h"
 #include "router/routing_engine.h"
 #include "router/tls_acceptor.h"
-#include "router/worker_registry.h"
 #include "router/tls_reloading_context.h"
+#include "router/worker_registry.h"
 
 namespace radixmesh::router {
 
@@ -79,7 +79,8 @@ class App {
   void request_shutdown();
 
   const RouterConfig& config() const { return config_; }
-  WorkerRegistry& registry() { return registry_; }
+  WorkerRegistry& registry() { return registry_; }                      // PD mode: the prefill pool
+  WorkerRegistry* decode_registry() { return decode_registry_.get(); }  // null: not PD mode
   radix::TreeCatalog& trees() { return trees_; }
   radix::WorkerDirectory& directory() { return directory_; }
   radix::MemoryBroker& broker() { return broker_; }
@@ -134,8 +135,14 @@ class App {
   std::unique_ptr<MeshGlue> mesh_;  // before trees_: the trees report to its journal
   radix::TreeCatalog trees_;
   std::unique_ptr<policies::Policy> policy_;
-  WorkerRegistry registry_;
+  WorkerRegistry registry_;  // PD mode: the prefill pool
   std::unique_ptr<RoutingEngine> engine_;
+  // PD mode (--pd-mode, router/pd_routing.h): the decode pool, its policy and
+  // engine, what the proxy reads of both pools. Null otherwise.
+  std::unique_ptr<WorkerRegistry> decode_registry_;
+  std::unique_ptr<policies::Policy> decode_policy_;
+  std::unique_ptr<RoutingEngine> decode_engine_;
+  std::unique_ptr<PdRouting> pd_;
   std::unique_ptr<CacheFeedback> feedback_;    // null with --cache-feedback=false
   std::shared_ptr<AdmissionQueue> admission_;  // null without --max-in-flight-per-worker
   std::unique_ptr<Proxy> proxy_;
@@ -152,8 +159,10 @@ class App {
   // are destroyed first (see ~App).
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::unique_ptr<HealthChecker> health_;
-  std::unique_ptr<MetricsPoller> load_poller_;  // null with --metrics-interval-ms 0
-  std::unique_ptr<DnsDiscovery> dns_;           // --workers-dns, when set
+  std::unique_ptr<HealthChecker> decode_health_;  // PD mode: the decode pool's checks
+  std::unique_ptr<MetricsPoller> load_poller_;    // null with --metrics-interval-ms 0
+  std::unique_ptr<DnsDiscovery> dns_;             // --workers-dns (PD: --prefill-dns), when set
+  std::unique_ptr<DnsDiscovery> decode_dns_;      // PD: --decode-dns, when set
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<AdminApi> admin_api_;
   std::unique_ptr<AdminServer> admin_server_;

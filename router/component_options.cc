@@ -12,9 +12,9 @@ T at_least(int64_t v, int64_t floor) {
   return static_cast<T>(std::max<int64_t>(v, floor));
 }
 
-policies::PolicyConfig policy_config(const RouterConfig& c) {
+policies::PolicyConfig policy_config(const RouterConfig& c, const std::string& name) {
   policies::PolicyConfig p;
-  p.name = c.policy;
+  p.name = name;
   p.cache_threshold = c.cache_threshold;
   p.balance_abs_threshold = at_least<size_t>(c.balance_abs_threshold, 0);
   p.balance_rel_threshold = c.balance_rel_threshold;
@@ -87,7 +87,7 @@ ComponentOptions component_options(const RouterConfig& c) {
   // Per-worker capacity estimates: only with the feedback that drives them.
   o.trees.capacity_estimate = c.cache_feedback && c.capacity_estimate;
 
-  o.policy = policy_config(c);
+  o.policy = policy_config(c, c.policy);
 
   o.routing.default_model = c.default_model;
   o.routing.block_bytes = at_least<size_t>(c.block_bytes, 1);
@@ -157,6 +157,24 @@ ComponentOptions component_options(const RouterConfig& c) {
   o.mesh.gossip_interval_ms = at_least<uint64_t>(c.gossip_interval_ms, 50);
   o.mesh.push_window_ms = at_least<uint64_t>(c.mesh_push_window_ms, 0);
   o.mesh.tls = mesh::TlsFiles{c.mesh_tls_cert_file, c.mesh_tls_key_file, c.mesh_tls_ca_file};
+
+  o.pd.mode = parse_pd_mode(c.pd_mode).value_or(PdMode::kOff);  // validated
+  for (const std::string& text : c.prefill) {
+    auto p = parse_prefill_url(text);
+    if (!p) {  // validated before; kept as given so a bad value is reported at start
+      o.pd.prefill_urls.push_back(text);
+      continue;
+    }
+    o.pd.prefill_urls.push_back(p->url);
+    if (p->bootstrap_port) o.pd.bootstrap_overrides.emplace_back(p->url, *p->bootstrap_port);
+  }
+  o.pd.decode_urls = c.decode;
+  o.pd.prefill_dns = c.prefill_dns;
+  o.pd.decode_dns = c.decode_dns;
+  o.pd.bootstrap_port = static_cast<uint16_t>(c.prefill_bootstrap_port);
+  o.pd.prefill_policy = policy_config(c, c.prefill_policy);
+  o.pd.decode_policy = policy_config(c, c.decode_policy);
+  o.pd.bypass_bytes = at_least<uint64_t>(c.pd_bypass_bytes, 0);
   return o;
 }
 

@@ -34,6 +34,7 @@
 #include "router/http_session.h"
 #include "router/mesh_glue.h"
 #include "router/metrics_poller.h"
+#include "router/pd_routing.h"
 #include "router/proxy.h"
 #include "router/request_handler.h"
 #include "router/routing_engine.h"
@@ -83,7 +84,7 @@ struct TlsSettings {
   std::string key_file;
   std::chrono::milliseconds reload_interval{5000};
   std::chrono::milliseconds handshake_timeout{10000};  // the header deadline
-  std::string upstream_ca_file;  // empty: the system store
+  std::string upstream_ca_file;                        // empty: the system store
   bool upstream_insecure = false;
   bool operator==(const TlsSettings&) const = default;
 };
@@ -114,6 +115,7 @@ struct ComponentOptions {
   CircuitBreaker::Options breaker;
   std::optional<MetricsPoller::Options> load_poll;  // nullopt: --metrics-interval-ms 0
   MeshSettings mesh;
+  PdSettings pd;  // mode kOff: one pool (workers, policy)
   bool operator==(const ComponentOptions&) const = default;
 };
 

@@ -12,8 +12,10 @@
 #include <sstream>
 #include <thread>
 
+#include "policies/policy.h"
 #include "router/config_file.h"
 #include "router/config_options.h"
+#include "router/pd_routing.h"
 #include "router/worker.h"
 
 extern char** environ;
@@ -159,6 +161,61 @@ Status check_readable(const std::string& flag, const std::string& path) {
   return Ok{};
 }
 
+bool known_policy(const std::string& name) {
+  const auto names = policies::policy_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// PD mode: two pools replace --worker (router/pd_routing.h).
+Status validate_pd(const RouterConfig& c) {
+  const auto mode = parse_pd_mode(c.pd_mode);
+  if (!mode) return invalid("flag --pd-mode: unknown mode '" + c.pd_mode + "' (off|sglang|vllm)");
+  const bool prefill = !c.prefill.empty() || !c.prefill_dns.empty();
+  const bool decode = !c.decode.empty() || !c.decode_dns.empty();
+  if (*mode == PdMode::kOff) {
+    if (prefill || decode) {
+      return invalid(std::string("flag --") + (prefill ? "prefill" : "decode") +
+                     ": needs --pd-mode sglang or vllm");
+    }
+    return Ok{};
+  }
+  const std::string m = "--pd-mode " + c.pd_mode;
+  if (!c.workers.empty() || !c.workers_file.empty() || !c.workers_dns.empty()) {
+    return invalid("flag --worker: not used with " + m +
+                   ": give prefill workers with --prefill (or --prefill-dns) and decode workers "
+                   "with --decode (or --decode-dns)");
+  }
+  if (!prefill)
+    return invalid("flag --prefill: " + m + " needs prefill workers (--prefill or --prefill-dns)");
+  if (!decode)
+    return invalid("flag --decode: " + m + " needs decode workers (--decode or --decode-dns)");
+  if (!known_policy(c.prefill_policy)) {
+    return invalid("flag --prefill-policy: unknown policy '" + c.prefill_policy + "'");
+  }
+  if (!known_policy(c.decode_policy)) {
+    return invalid("flag --decode-policy: unknown policy '" + c.decode_policy + "'");
+  }
+  if (*mode == PdMode::kSglang && c.pd_bypass_bytes > 0) {
+    return invalid(
+        "flag --pd-bypass-bytes: not with --pd-mode sglang (an SGLang decode worker "
+        "cannot prefill a request alone)");
+  }
+  for (const auto& text : c.prefill) {
+    auto p = parse_prefill_url(text);
+    if (!p) return invalid("flag --prefill: " + p.error().message);
+    if (p->bootstrap_port && *mode != PdMode::kSglang) {
+      return invalid("flag --prefill: '" + text + "': bootstrap_port is for --pd-mode sglang");
+    }
+  }
+  for (const auto& url : c.decode) {
+    if (auto s = validate_worker_url(url); !s)
+      return invalid("flag --decode: " + s.error().message);
+  }
+  if (auto s = check_name_port("prefill-dns", c.prefill_dns); !s) return s;
+  if (auto s = check_name_port("decode-dns", c.decode_dns); !s) return s;
+  return Ok{};
+}
+
 }  // namespace
 
 Result<RouterConfig> parse_config(const std::vector<std::string>& args, const Environment& env) {
@@ -268,6 +325,7 @@ Status validate(const RouterConfig& c) {
   if (c.api_keys_file.empty() && c.rate_limit_rps > 0) {
     return invalid("flag --rate-limit-rps: needs --api-keys-file (limits are per API key)");
   }
+  if (auto s = validate_pd(c); !s) return s;
   for (const auto& url : c.workers) {
     if (auto s = validate_worker_url(url); !s)
       return invalid("flag --worker: " + s.error().message);

@@ -52,6 +52,16 @@ struct RouterConfig {
   std::string workers_file;          // one URL per line, '#' comments
   std::string workers_dns;           // NAME:PORT, re-resolved every dns_interval_ms
   int64_t dns_interval_ms = 5000;
+  // Prefill/decode disaggregation (router/pd_routing.h): two pools instead
+  // of --worker.
+  std::string pd_mode = "off";          // off|sglang|vllm
+  std::vector<std::string> prefill;     // URL or URL?bootstrap_port=N
+  std::vector<std::string> decode;      // URL
+  std::string prefill_dns, decode_dns;  // NAME:PORT, re-resolved every dns_interval_ms
+  int prefill_bootstrap_port = 8998;    // SGLang's default bootstrap port
+  std::string prefill_policy = "cache_aware";
+  std::string decode_policy = "least_load";
+  int64_t pd_bypass_bytes = 0;  // vLLM: uncached bytes below this go to decode alone; 0: never
   // Routing.
   std::string policy = "cache_aware";
   std::string default_model;

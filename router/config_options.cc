@@ -64,6 +64,16 @@ std::vector<OptionSpec> build_table() {
     {"breaker-failures", "Workers", "N", "consecutive failures that open a worker's breaker", &C::breaker_failures, 1, 1000000},
     {"breaker-cooldown-ms", "Workers", "MS", "open breaker time before a half-open probe", &C::breaker_cooldown_ms, 1, kMaxI64},
 
+    {"pd-mode", "Prefill/decode", "MODE", "off|sglang|vllm: route each request to a prefill and a decode worker (--prefill, --decode) instead of one --worker", &C::pd_mode},
+    {"prefill", "Prefill/decode", "URL", "a prefill worker; SGLang: its bootstrap port per worker as URL?bootstrap_port=N", &C::prefill, 0, 0, false, "", "prefills"},
+    {"decode", "Prefill/decode", "URL", "a decode worker", &C::decode, 0, 0, false, "", "decodes"},
+    {"prefill-dns", "Prefill/decode", "NAME:PORT", "discover prefill workers from DNS (headless Service), re-resolved every --dns-interval-ms", &C::prefill_dns},
+    {"decode-dns", "Prefill/decode", "NAME:PORT", "discover decode workers from DNS, re-resolved every --dns-interval-ms", &C::decode_dns},
+    {"prefill-bootstrap-port", "Prefill/decode", "PORT", "SGLang: the prefill workers' bootstrap port (KV transfer), unless a --prefill URL names its own", &C::prefill_bootstrap_port, 1, 65535},
+    {"prefill-policy", "Prefill/decode", "NAME", "policy of the prefill pool (where the prompt's KV is computed and cached)", &C::prefill_policy},
+    {"decode-policy", "Prefill/decode", "NAME", "policy of the decode pool", &C::decode_policy},
+    {"pd-bypass-bytes", "Prefill/decode", "N", "vLLM: a request whose uncached part on the chosen prefill worker is below N bytes of prompt goes to a decode worker alone, which prefills it (0: never; SGLang decode workers cannot)", &C::pd_bypass_bytes, 0, kMaxI64},
+
     {"policy", "Routing", "NAME", "cache_aware|cost|round_robin|random|power_of_two|least_load|consistent_hash", &C::policy},
     {"default-model", "Routing", "NAME", "model used when a request names none", &C::default_model},
     {"block-bytes", "Routing", "N", "prompt block size for hashing", &C::block_bytes, 1, 1048576},

@@ -77,6 +77,13 @@ DataPlaneMetrics::DataPlaneMetrics(MetricsRegistry& registry, RouterMetrics& fam
   stream_usage_ = {families_.stream_usage.with({"dropped"}),
                    families_.stream_usage.with({"not_reported"}),
                    families_.stream_usage.with({"worker_off"})};
+  const char* roles[] = {"prefill", "decode"};
+  const char* outcomes[] = {"ok", "failed", "refused", "cancelled", "bypassed"};
+  for (size_t r = 0; r < std::size(roles); ++r) {
+    for (size_t o = 0; o < std::size(outcomes); ++o) {
+      pd_legs_[r][o] = families_.pd_legs.with({roles[r], outcomes[o]});
+    }
+  }
 }
 
 void DataPlaneMetrics::stream_aborted(std::string_view reason) {

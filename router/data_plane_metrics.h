@@ -74,6 +74,12 @@ class DataPlaneMetrics {
   // A stream the router asked for usage (router/stream_usage.h), by result.
   enum class StreamUsage : uint8_t { kDropped, kNotReported, kWorkerOff, kCount };
   void stream_usage(StreamUsage result) { stream_usage_[static_cast<size_t>(result)]->inc(); }
+  // One leg of a PD request (router/pd_routing.h).
+  enum class PdRole : uint8_t { kPrefill, kDecode, kCount };
+  enum class PdOutcome : uint8_t { kOk, kFailed, kRefused, kCancelled, kBypassed, kCount };
+  void pd_leg(PdRole role, PdOutcome outcome) {
+    pd_legs_[static_cast<size_t>(role)][static_cast<size_t>(outcome)]->inc();
+  }
   // A request refused because its client address had too many in flight.
   void client_limited() { client_limited_->inc(); }
   // The worker's reported load gauges (null: remove them, the report is
@@ -103,6 +109,9 @@ class DataPlaneMetrics {
   std::shared_ptr<Histogram> decision_seconds_;
   std::shared_ptr<Counter> client_limited_;
   std::array<std::shared_ptr<Counter>, static_cast<size_t>(StreamUsage::kCount)> stream_usage_;
+  std::array<std::array<std::shared_ptr<Counter>, static_cast<size_t>(PdOutcome::kCount)>,
+             static_cast<size_t>(PdRole::kCount)>
+      pd_legs_;
   size_t pool_limit_ = 0;  // set once at start-up
 };
 

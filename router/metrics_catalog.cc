@@ -74,6 +74,12 @@ RouterMetrics::RouterMetrics(MetricsRegistry& r)
                              "kept from the client), not_reported (the worker sent none), "
                              "worker_off (the worker changed other chunks: no longer asked).",
                              {"result"})),
+      pd_legs(r.counter("radixmesh_pd_legs_total",
+                        "Legs of prefill/decode requests (--pd-mode), by role (prefill, decode) "
+                        "and outcome: ok, failed (retried or answered 5xx), refused (a 4xx "
+                        "answer, relayed), cancelled (the other leg or the client ended it), "
+                        "bypassed (a decode worker served it alone: --pd-bypass-bytes).",
+                        {"role", "outcome"})),
       pool_in_use(r.gauge("radixmesh_upstream_pool_in_use",
                           "Upstream connections to each worker lent to exchanges now.",
                           {"worker"})),

@@ -42,6 +42,7 @@ struct RouterMetrics {
   // reason: client_stall (the client accepted no byte for --client-stall-timeout-ms)
   CounterFamily& stream_aborts;   // radixmesh_stream_aborts_total{reason}
   CounterFamily& stream_usage;    // radixmesh_stream_usage_total{result}
+  CounterFamily& pd_legs;         // radixmesh_pd_legs_total{role,outcome}
   GaugeFamily& pool_in_use;       // radixmesh_upstream_pool_in_use{worker}
   GaugeFamily& pool_limit;        // radixmesh_upstream_pool_limit{worker}
   CounterFamily& client_limited;  // radixmesh_client_requests_limited_total (429, per address)

@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "radix/result.h"
+
 namespace radixmesh::router {
 
 struct MemberSplice {
@@ -40,5 +42,26 @@ std::string sglang_bootstrap_members(const MemberSplice& splice, std::string_vie
 inline uint64_t bootstrap_room_from(uint64_t random_bits) {
   return random_bits >> 1;
 }
+
+}  // namespace radixmesh::router
+
+namespace radixmesh::router {
+
+// vLLM's prefill leg (issue 14, item 3): the client's body with
+// kv_transfer_params {"do_remote_decode": true, "do_remote_prefill": false,
+// remote_* null}, "stream": false, max_tokens 1 (and max_completion_tokens 1
+// when the client sent it), stream_options and min_tokens removed. The body
+// is re-serialised (it goes to the prefill worker only). kInvalidArgument
+// when it is not a JSON object.
+Result<std::string> vllm_prefill_body(std::string_view body);
+
+// The kv_transfer_params value of a prefill worker's JSON answer, as the
+// bytes it sent (verbatim); nullopt when the answer is not a JSON object or
+// has no such member or it is not an object (the decode leg then gets the
+// client's body unchanged and prefills itself, as vLLM's own proxy does).
+std::optional<std::string> kv_transfer_params_of(std::string_view answer);
+
+// `,"kv_transfer_params":<params>` (comma as `splice` asks) for the decode leg.
+std::string kv_transfer_params_member(const MemberSplice& splice, std::string_view params);
 
 }  // namespace radixmesh::router

@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "router/client_watch.h"
 #include "router/fd_budget.h"
 #include "router/headers.h"
 #include "router/local_response.h"
+#include "router/proxy_attempt.h"
 #include "router/response_relay.h"
 #include "router/retry_policy.h"
 #include "router/wire_format.h"
@@ -17,54 +19,6 @@ namespace radixmesh::router {
 namespace {
 
 constexpr size_t kMaxUpstreamHeaderBytes = 64 * 1024;
-
-// Watches the client socket while the worker computes. Readable means the
-// client closed (EOF/reset: cancel the upstream exchange) or sent its next
-// pipelined request (stop watching; it is read after this response).
-struct ClientWatch {
-  ByteStream* upstream = nullptr;  // cancelled when the client leaves
-  bool active = true;
-  bool client_gone = false;
-  std::array<unsigned char, kPeekBytes> peeked{};  // MSG_PEEK target: stays in the socket
-};
-
-// A 1-byte MSG_PEEK receive rather than async_wait(wait_read): Asio starts a
-// wait with an epoll_ctl per request, while a receive on a socket already
-// registered for input only queues (or tries one recv first). Over TLS it
-// peeks a record header: a close_notify counts as leaving (byte_stream.h).
-void arm_watch(ByteStream& client, std::shared_ptr<ClientWatch> watch) {
-  const bool tls = client.is_tls();
-  unsigned char* target = watch->peeked.data();
-  client.socket().async_receive(
-      net::buffer(target, tls ? kPeekBytes : 1), tcp::socket::message_peek,
-      [watch = std::move(watch), tls](error_code ec, size_t n) {
-        if (!watch->active || ec == net::error::operation_aborted) return;
-        // Pipelined data: not a disconnect.
-        if (!ec && !peek_means_gone(tls, watch->peeked.data(), n)) return;
-        watch->client_gone = true;  // EOF, reset, close_notify or another error
-        if (watch->upstream) watch->upstream->cancel();
-      });
-}
-
-// Ends the watch when the attempt ends, however it ends.
-class WatchScope {
- public:
-  WatchScope(ByteStream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
-    arm_watch(client_, watch_);
-  }
-  ~WatchScope() {
-    watch_->active = false;
-    watch_->upstream = nullptr;
-    error_code ignored;
-    client_.socket().cancel(ignored);  // only the watch is pending here
-  }
-  ClientWatch& operator*() { return *watch_; }
-  ClientWatch* operator->() { return watch_.get(); }
-
- private:
-  ByteStream& client_;
-  std::shared_ptr<ClientWatch> watch_;
-};
 
 // Overload, not breakage: a Retry-After tells the client when to come back.
 unsigned retry_after_s(RouterErrc e) {
@@ -95,30 +49,14 @@ ExchangeBuffers::ExchangeBuffers()
   upstream.reserve(16 * 1024);
 }
 
-struct Proxy::Attempt {
-  enum class Kind { kDone, kFailed, kClientGone, kBrokenAfterBytes, kCutByRouter };
-  RouteChoice choice;
-  Kind kind = Kind::kFailed;
-  AttemptFailure failure = AttemptFailure::kReset;
-  error_code error;
-  unsigned status = 0;
-  bool client_keep_alive = false;
-  bool bytes_sent = false;  // some response byte reached the client
-  Clock::time_point first_byte_at{};
-  RelayAbort cut = RelayAbort::kNone;  // kCutByRouter: which limit
-  std::optional<ReportedUsage> usage;  // the worker's usage report, when read
-  // Where kIncludeUsageMember is spliced into the body (router/stream_usage.h);
-  // nullopt: the body goes out as the client sent it.
-  std::optional<size_t> include_usage_at;
-};
-
 Proxy::Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
-             CacheFeedback* feedback, AdmissionQueue* admission)
+             CacheFeedback* feedback, AdmissionQueue* admission, const PdRouting* pd)
     : engine_(engine),
       options_(options),
       metrics_(metrics),
       feedback_(feedback),
-      admission_(admission) {}
+      admission_(admission),
+      pd_(pd) {}
 
 std::optional<size_t> Proxy::include_usage_at(const ClientExchange& ex, const Worker& w) const {
   if (!options_.stream_usage || !feedback_) return std::nullopt;  // no one would read it
@@ -173,18 +111,29 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
     watch->upstream = &up;
 
     up.expires_after(options_.idle_timeout);
+    // The prefill leg may cancel this stream until its header arrived;
+    // never after the lease is gone.
+    struct Linked {
+      LegLink* link;
+      ~Linked() {
+        if (link) link->decode_upstream = nullptr;
+      }
+    } linked{a.link.get()};
+    if (linked.link) linked.link->decode_upstream = &up;
     const std::string_view body = ex.request.body();
-    std::array<net::const_buffer, 4> request_bytes{net::buffer(ex.buffers.request_head)};
+    // Head, then the body cut at up to two splice points, each followed by
+    // what goes in there.
+    std::array<net::const_buffer, 6> request_bytes{net::buffer(ex.buffers.request_head)};
     size_t request_parts = 1;
-    if (a.include_usage_at) {
-      const size_t at = *a.include_usage_at;
-      request_bytes[request_parts++] = net::buffer(body.data(), at);
-      request_bytes[request_parts++] =
-          net::buffer(kIncludeUsageMember.data(), kIncludeUsageMember.size());
-      request_bytes[request_parts++] = net::buffer(body.data() + at, body.size() - at);
-    } else {
-      request_bytes[request_parts++] = net::buffer(body.data(), body.size());
-    }
+    size_t from = 0;
+    auto splice = [&](size_t at, std::string_view member) {
+      request_bytes[request_parts++] = net::buffer(body.data() + from, at - from);
+      request_bytes[request_parts++] = net::buffer(member.data(), member.size());
+      from = at;
+    };
+    if (a.include_usage_at) splice(*a.include_usage_at, kIncludeUsageMember);
+    if (!a.tail_members.empty()) splice(a.tail_at, a.tail_members);
+    request_bytes[request_parts++] = net::buffer(body.data() + from, body.size() - from);
     auto [wec, written] = co_await net::async_write(
         up, std::span<const net::const_buffer>(request_bytes.data(), request_parts), use_tuple);
     if (watch->client_gone) {
@@ -221,6 +170,7 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
       co_return;
     }
 
+    if (a.link) a.link->decode_upstream = nullptr;  // answered: the prefill cannot stop it now
     const unsigned status = parser.get().result_int();
     if (can_retry && (status >= 500 || status == 429)) {
       a.kind = Kind::kFailed;
@@ -280,170 +230,238 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
   a.failure = AttemptFailure::kReset;
 }
 
+void Proxy::build_head(std::string& out, const ClientExchange& ex, const Worker& w,
+                       size_t body_bytes) const {
+  out.clear();
+  append_request_head(out, ex.request.method(), ex.request.target(), ex.request,
+                      w.address().host_header, body_bytes,
+                      options_.forwarded_headers ? ex.client_address : std::string_view(),
+                      ex.client.is_tls());
+}
+
+awaitable<std::optional<RouteChoice>> Proxy::route(
+    ClientExchange& ex, RoutingScratch& scratch, const RoutingEngine& engine,
+    std::span<const radix::WorkerId> tried, int attempt_no, RouterErrc last_error,
+    const std::string& last_message, std::string_view pool_name, ProxyResult& result) const {
+  Result<RouteChoice> choice = make_error(ErrorCode::kUnavailable, "");
+  if (attempt_no == 0 && admission_ && &engine == &engine_) {
+    Admission admitted = co_await admission_->admit(ex.client.socket(), engine, scratch,
+                                                    ex.prepared, ex.client.is_tls());
+    if (admitted.outcome == Admission::Outcome::kClientGone) {
+      result.status = 499;  // left while queued: nothing to answer
+      result.keep_alive = false;
+      co_return std::nullopt;
+    }
+    if (admitted.outcome != Admission::Outcome::kRouted) {
+      const bool full = admitted.outcome == Admission::Outcome::kQueueFull;
+      Settled s;
+      s.next = Settled::Next::kAnswerError;
+      s.error = full ? RouterErrc::kQueueFull : RouterErrc::kQueueTimeout;
+      s.message = full ? "every worker has --max-in-flight-per-worker requests in flight and " +
+                             std::to_string(admission_->options().max_queue) +
+                             " requests are queued (--max-queue)"
+                       : "no worker slot within --queue-timeout-ms (" +
+                             std::to_string(admission_->options().timeout.count()) + " ms)";
+      s.keep_alive = ex.keep_alive;
+      co_await answer_error(s, ex, result);
+      co_return std::nullopt;
+    }
+    choice = std::move(admitted.choice);
+  } else {
+    choice = engine.choose(scratch, ex.prepared, tried);
+  }
+  if (!choice.ok()) {
+    co_await answer_error(
+        no_worker(choice.error(), ex, attempt_no, last_error, last_message, pool_name), ex, result);
+    co_return std::nullopt;
+  }
+  note_decision(*choice);
+  co_return std::move(choice).value();
+}
+
+Proxy::Settled Proxy::no_worker(const Error& error, const ClientExchange& ex, int attempt_no,
+                                RouterErrc last_error, const std::string& last_message,
+                                std::string_view pool_name) const {
+  Settled s;
+  s.next = Settled::Next::kAnswerError;
+  s.error = attempt_no == 0 ? from_error_code(error.code) : last_error;
+  s.message = attempt_no == 0 ? error.message : last_message;
+  if (!pool_name.empty()) s.message = std::string(pool_name) + " pool: " + s.message;
+  s.keep_alive = ex.keep_alive;
+  return s;
+}
+
+void Proxy::note_decision(const RouteChoice& choice) const {
+  if (metrics_) {
+    metrics_->decision(choice.decision.reason,
+                       std::chrono::duration<double>(choice.decision_time).count());
+  }
+}
+
+awaitable<void> Proxy::answer_error(const Settled& s, ClientExchange& ex,
+                                    ProxyResult& result) const {
+  const error_code ec =
+      co_await write_error(ex.client, s.error, s.message, s.keep_alive, ex.request.version(), {},
+                           false, retry_after_s(s.error));
+  result.status = http_status(s.error);
+  result.keep_alive = s.keep_alive && !ec;
+}
+
+Proxy::Settled Proxy::settle(Attempt& a, const ClientExchange& ex, int attempt_no,
+                             ProxyResult& result) const {
+  using Kind = Attempt::Kind;
+  Worker& w = a.choice.worker();
+  const int64_t now = now_ms();
+  Settled s;
+  switch (a.kind) {
+    case Kind::kDone:
+      if (a.status >= 500) {
+        w.breaker().on_failure(now, a.choice.probe);
+        if (metrics_) metrics_->upstream_error(w, "status_5xx");
+      } else {
+        w.breaker().on_success(a.choice.probe);
+      }
+      if (feedback_ && a.feedback && a.usage) {
+        FeedbackInput in{ex.prepared.model,
+                         w.id(),
+                         ex.prepared.blocks,
+                         ex.prepared.parsed.canonical_bytes,
+                         a.choice.decision.matched_blocks,
+                         a.choice.decision_ts,
+                         *a.usage};
+        if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
+          in.kv_usage = report->kv_usage;
+        }
+        feedback_->on_response(in);
+      }
+      if (metrics_ && a.first_byte_at != Clock::time_point{}) {
+        metrics_->first_byte(ex.kind,
+                             std::chrono::duration<double>(a.first_byte_at - ex.started).count());
+      }
+      result.status = a.status;
+      result.keep_alive = a.client_keep_alive;
+      return s;
+    case Kind::kClientGone:
+      // Says nothing about the worker.
+      w.breaker().on_abandoned(a.choice.probe);
+      result.status = 499;  // nginx's "client closed request", for metrics only
+      result.keep_alive = false;
+      if (a.bytes_sent) result.incomplete = Incomplete::kClientGone;
+      return s;
+    case Kind::kBrokenAfterBytes:
+      // Too late for an error response: closing the connection tells the
+      // client the response is incomplete.
+      w.breaker().on_failure(now, a.choice.probe);
+      if (metrics_) metrics_->upstream_error(w, "reset_mid_body");
+      result.status = a.status;
+      result.keep_alive = false;
+      result.incomplete = a.error == beast::error::timeout ? Incomplete::kUpstreamTimeout
+                                                           : Incomplete::kUpstreamReset;
+      return s;
+    case Kind::kCutByRouter:
+      // A router limit, not a worker fault: a long generation is legitimate.
+      w.breaker().on_abandoned(a.choice.probe);
+      result.keep_alive = false;
+      result.status = a.status;
+      if (a.bytes_sent) {
+        result.incomplete = Incomplete::kCutByRouter;
+        return s;
+      }
+      s.next = Settled::Next::kAnswerError;
+      s.error = a.cut == RelayAbort::kMaxDuration ? RouterErrc::kUpstreamTimeout
+                                                  : RouterErrc::kUpstreamFailure;
+      s.message = a.cut == RelayAbort::kMaxDuration ? "response exceeded --max-stream-duration-ms"
+                                                    : "response exceeded --max-response-bytes";
+      s.keep_alive = false;
+      return s;
+    case Kind::kFailed: {
+      const RetryDecision d =
+          decide_retry(a.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
+      if (d.breaker_failure) {
+        w.breaker().on_failure(now, a.choice.probe);
+      } else {
+        w.breaker().on_abandoned(a.choice.probe);
+      }
+      if (d.mark_unhealthy) w.set_healthy(false);
+      // A local shortage is not the worker's error (router/fd_budget.h).
+      if (metrics_ && a.failure != AttemptFailure::kLocalResources) {
+        metrics_->upstream_error(w, to_string(a.failure));
+      }
+      s.error = d.final_error;
+      s.message = (options_.expose_worker_address ? "worker " + w.url() : std::string("worker")) +
+                  ": " + std::string(to_string(a.failure));
+      if (a.status) s.message += " (status " + std::to_string(a.status) + ")";
+      if (a.error) s.message += " (" + a.error.message() + ")";
+      if (d.retry) {
+        ++result.retries;
+        if (metrics_) metrics_->retry(ex.kind);
+        s.next = Settled::Next::kRetry;
+        return s;
+      }
+      s.next = Settled::Next::kAnswerError;
+      s.keep_alive = ex.keep_alive;
+      return s;
+    }
+  }
+  return s;
+}
+
 awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch,
                                       UpstreamPool& pool) const {
-  using Kind = Attempt::Kind;
+  if (is_pd_request(ex.kind)) {
+    // Not a conditional expression: g++ 12 evaluates both co_awaits of one.
+    if (pd_->mode() == PdMode::kSglang) co_return co_await forward_sglang(ex, scratch, pool);
+    co_return co_await forward_vllm(ex, scratch, pool);
+  }
+  // PD mode: what is not split (embeddings, ...) goes to a decode worker.
+  const RoutingEngine& engine = pd_ ? pd_->decode() : engine_;
   ProxyResult result;
-
   std::vector<radix::WorkerId> tried;
   RouterErrc last_error = RouterErrc::kNoHealthyWorker;
   std::string last_message;
   for (int attempt_no = 0;; ++attempt_no) {
-    Result<RouteChoice> choice = make_error(ErrorCode::kUnavailable, "");
+    std::optional<RouteChoice> choice;
     if (attempt_no == 0 && admission_) {
-      Admission admitted = co_await admission_->admit(ex.client.socket(), engine_, scratch,
-                                                      ex.prepared, ex.client.is_tls());
-      if (admitted.outcome == Admission::Outcome::kClientGone) {
-        result.status = 499;  // left while queued: nothing to answer
-        result.keep_alive = false;
+      choice = co_await route(ex, scratch, engine, tried, attempt_no, last_error, last_message, {},
+                              result);
+      if (!choice) co_return result;
+    } else {  // the common case without a coroutine frame of its own
+      Result<RouteChoice> chosen = engine.choose(scratch, ex.prepared, tried);
+      if (!chosen.ok()) {
+        co_await answer_error(
+            no_worker(chosen.error(), ex, attempt_no, last_error, last_message, {}), ex, result);
         co_return result;
       }
-      if (admitted.outcome != Admission::Outcome::kRouted) {
-        const bool full = admitted.outcome == Admission::Outcome::kQueueFull;
-        const RouterErrc e = full ? RouterErrc::kQueueFull : RouterErrc::kQueueTimeout;
-        const std::string why =
-            full ? "every worker has --max-in-flight-per-worker requests in flight and " +
-                       std::to_string(admission_->options().max_queue) +
-                       " requests are queued (--max-queue)"
-                 : "no worker slot within --queue-timeout-ms (" +
-                       std::to_string(admission_->options().timeout.count()) + " ms)";
-        const error_code ec = co_await write_error(
-            ex.client, e, why, ex.keep_alive, ex.request.version(), {}, false, retry_after_s(e));
-        result.status = http_status(e);
-        result.keep_alive = ex.keep_alive && !ec;
-        co_return result;
-      }
-      choice = std::move(admitted.choice);
-    } else {
-      choice = engine_.choose(scratch, ex.prepared, tried);
-    }
-    if (!choice.ok()) {
-      const RouterErrc e = attempt_no == 0 ? from_error_code(choice.error().code) : last_error;
-      const std::string& message = attempt_no == 0 ? choice.error().message : last_message;
-      const error_code ec = co_await write_error(ex.client, e, message, ex.keep_alive,
-                                                 ex.request.version(), {}, false, retry_after_s(e));
-      result.status = http_status(e);
-      result.keep_alive = ex.keep_alive && !ec;
-      co_return result;
-    }
-    if (metrics_) {
-      metrics_->decision(choice->decision.reason,
-                         std::chrono::duration<double>(choice->decision_time).count());
+      note_decision(*chosen);
+      choice = std::move(chosen).value();
     }
 
     Attempt a;
-    a.choice = std::move(choice).value();
+    a.choice = std::move(*choice);
     Worker& w = a.choice.worker();
     tried.push_back(w.id());
     // The head is rebuilt per attempt (Host names the worker); the body goes
     // out byte for byte from the client request, never copied.
     a.include_usage_at = include_usage_at(ex, w);
-    const size_t body_bytes =
-        ex.request.body().size() + (a.include_usage_at ? kIncludeUsageMember.size() : 0);
-    ex.buffers.request_head.clear();
-    append_request_head(ex.buffers.request_head, ex.request.method(), ex.request.target(),
-                        ex.request, w.address().host_header, body_bytes,
-                        options_.forwarded_headers ? ex.client_address : std::string_view(),
-                        ex.client.is_tls());
+    a.feedback = !pd_;
+    build_head(ex.buffers.request_head, ex, w,
+               ex.request.body().size() + (a.include_usage_at ? kIncludeUsageMember.size() : 0));
     // A retry needs another routable worker: with none left, the worker's own
     // 5xx/429 answer is relayed instead of being replaced by a 502.
     const bool can_retry = attempt_no < options_.max_retries && a.choice.candidates > 1;
     co_await attempt(a, ex, pool, can_retry);
 
-    const int64_t now = now_ms();
-    switch (a.kind) {
-      case Kind::kDone:
-        if (a.status >= 500) {
-          w.breaker().on_failure(now, a.choice.probe);
-          if (metrics_) metrics_->upstream_error(w, "status_5xx");
-        } else {
-          w.breaker().on_success(a.choice.probe);
-        }
-        if (feedback_ && a.usage) {
-          FeedbackInput in{ex.prepared.model,
-                           w.id(),
-                           ex.prepared.blocks,
-                           ex.prepared.parsed.canonical_bytes,
-                           a.choice.decision.matched_blocks,
-                           a.choice.decision_ts,
-                           *a.usage};
-          if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
-            in.kv_usage = report->kv_usage;
-          }
-          feedback_->on_response(in);
-        }
-        if (metrics_ && a.first_byte_at != Clock::time_point{}) {
-          metrics_->first_byte(ex.kind,
-                               std::chrono::duration<double>(a.first_byte_at - ex.started).count());
-        }
-        result.status = a.status;
-        result.keep_alive = a.client_keep_alive;
+    const Settled s = settle(a, ex, attempt_no, result);
+    switch (s.next) {
+      case Settled::Next::kReturn:
         co_return result;
-      case Kind::kClientGone:
-        // Says nothing about the worker.
-        w.breaker().on_abandoned(a.choice.probe);
-        result.status = 499;  // nginx's "client closed request", for metrics only
-        result.keep_alive = false;
-        if (a.bytes_sent) result.incomplete = Incomplete::kClientGone;
+      case Settled::Next::kRetry:
+        last_error = s.error;
+        last_message = s.message;
+        continue;  // a's guard is released here: in-flight moves with the retry
+      case Settled::Next::kAnswerError:
+        co_await answer_error(s, ex, result);
         co_return result;
-      case Kind::kBrokenAfterBytes:
-        // Too late for an error response: closing the connection tells the
-        // client the response is incomplete.
-        w.breaker().on_failure(now, a.choice.probe);
-        if (metrics_) metrics_->upstream_error(w, "reset_mid_body");
-        result.status = a.status;
-        result.keep_alive = false;
-        result.incomplete = a.error == beast::error::timeout ? Incomplete::kUpstreamTimeout
-                                                             : Incomplete::kUpstreamReset;
-        co_return result;
-      case Kind::kCutByRouter: {
-        // A router limit, not a worker fault: a long generation is legitimate.
-        w.breaker().on_abandoned(a.choice.probe);
-        result.keep_alive = false;
-        result.status = a.status;
-        if (a.bytes_sent) result.incomplete = Incomplete::kCutByRouter;
-        if (!a.bytes_sent) {
-          const RouterErrc e = a.cut == RelayAbort::kMaxDuration ? RouterErrc::kUpstreamTimeout
-                                                                 : RouterErrc::kUpstreamFailure;
-          const std::string why = a.cut == RelayAbort::kMaxDuration
-                                      ? "response exceeded --max-stream-duration-ms"
-                                      : "response exceeded --max-response-bytes";
-          co_await write_error(ex.client, e, why, false, ex.request.version());
-          result.status = http_status(e);
-        }
-        co_return result;
-      }
-      case Kind::kFailed: {
-        const RetryDecision d =
-            decide_retry(a.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
-        if (d.breaker_failure) {
-          w.breaker().on_failure(now, a.choice.probe);
-        } else {
-          w.breaker().on_abandoned(a.choice.probe);
-        }
-        if (d.mark_unhealthy) w.set_healthy(false);
-        // A local shortage is not the worker's error (router/fd_budget.h).
-        if (metrics_ && a.failure != AttemptFailure::kLocalResources) {
-          metrics_->upstream_error(w, to_string(a.failure));
-        }
-        last_error = d.final_error;
-        last_message =
-            (options_.expose_worker_address ? "worker " + w.url() : std::string("worker")) + ": " +
-            std::string(to_string(a.failure));
-        if (a.status) last_message += " (status " + std::to_string(a.status) + ")";
-        if (a.error) last_message += " (" + a.error.message() + ")";
-        if (d.retry) {
-          ++result.retries;
-          if (metrics_) metrics_->retry(ex.kind);
-          continue;  // a's guard is released here: in-flight moves with the retry
-        }
-        const error_code ec =
-            co_await write_error(ex.client, d.final_error, last_message, ex.keep_alive,
-                                 ex.request.version(), {}, false, retry_after_s(d.final_error));
-        result.status = http_status(d.final_error);
-        result.keep_alive = ex.keep_alive && !ec;
-        co_return result;
-      }
     }
   }
 }

@@ -24,6 +24,9 @@
 // attempt ends; the breaker hears the outcome (success, failure, or
 // abandoned when the client left).
 //
+// PD mode (--pd-mode sglang|vllm, router/pd_routing.h): forward() routes
+// each request to a prefill and a decode worker instead (router/pd_proxy.cc).
+//
 // Threads: forward() runs on the client connection's io thread with that
 // thread's scratch and pool. The Proxy object itself is immutable and shared.
 #pragma once
@@ -31,6 +34,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "router/admission_queue.h"
@@ -38,6 +42,7 @@
 #include "router/cache_feedback.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
+#include "router/pd_routing.h"
 #include "router/routing_engine.h"
 #include "router/stream_usage.h"
 #include "router/upstream_pool.h"
@@ -52,7 +57,8 @@ struct ProxyOptions {
   uint64_t max_response_bytes = 0;                        // body bytes; 0: none
   bool expose_worker_address = false;  // x-radixmesh-worker and worker URLs in errors
   bool forwarded_headers = true;       // X-Forwarded-For / -Proto to the worker
-  bool stream_usage = true;            // ask streams for usage, keep it from the client (router/stream_usage.h)
+  bool stream_usage =
+      true;  // ask streams for usage, keep it from the client (router/stream_usage.h)
   int max_retries = 2;
   bool operator==(const ProxyOptions&) const = default;
 };
@@ -96,16 +102,63 @@ class Proxy {
   // `feedback` (may be null): hears every complete response's usage report.
   // `admission` (may be null): the first attempt waits there for a worker
   // below --max-in-flight-per-worker (router/admission_queue.h).
+  // `pd` (may be null): PD mode; `engine` is then the prefill pool's.
   Proxy(const RoutingEngine& engine, ProxyOptions options, DataPlaneMetrics* metrics,
-        CacheFeedback* feedback = nullptr, AdmissionQueue* admission = nullptr);
+        CacheFeedback* feedback = nullptr, AdmissionQueue* admission = nullptr,
+        const PdRouting* pd = nullptr);
 
   awaitable<ProxyResult> forward(ClientExchange exchange, RoutingScratch& scratch,
                                  UpstreamPool& pool) const;
 
  private:
   struct Attempt;
+  struct LegLink;
+  struct PrefillLeg;
+  // What forward() does after an attempt: return its result, retry, or
+  // answer the client with an error (not yet written).
+  struct Settled {
+    enum class Next { kReturn, kRetry, kAnswerError } next = Next::kReturn;
+    RouterErrc error = RouterErrc::kUpstreamFailure;
+    std::string message;
+    bool keep_alive = false;  // of the error answer
+  };
   awaitable<void> attempt(Attempt& a, ClientExchange& exchange, UpstreamPool& pool,
                           bool can_retry) const;
+  // Breaker, metrics and feedback bookkeeping of a finished attempt; fills
+  // `result` for every outcome but a retry. No I/O.
+  Settled settle(Attempt& a, const ClientExchange& ex, int attempt_no, ProxyResult& result) const;
+  // Writes a Settled's error answer; the result's status and keep-alive.
+  awaitable<void> answer_error(const Settled& s, ClientExchange& ex, ProxyResult& result) const;
+  // Admission queue (first attempt) or the engine; an error answer written
+  // and nullopt when there is no worker (result filled).
+  awaitable<std::optional<RouteChoice>> route(
+      ClientExchange& ex, RoutingScratch& scratch, const RoutingEngine& engine,
+      std::span<const radix::WorkerId> tried, int attempt_no, RouterErrc last_error,
+      const std::string& last_message, std::string_view pool_name, ProxyResult& result) const;
+  Settled no_worker(const Error& error, const ClientExchange& ex, int attempt_no,
+                    RouterErrc last_error, const std::string& last_message,
+                    std::string_view pool_name) const;
+  void note_decision(const RouteChoice& choice) const;
+  // The request head of `ex` for `w`, into `out`.
+  void build_head(std::string& out, const ClientExchange& ex, const Worker& w,
+                  size_t body_bytes) const;
+
+  // PD flows (router/pd_proxy.cc). True when `kind` is split into a
+  // prefill and a decode leg.
+  bool is_pd_request(RouteKind kind) const;
+  awaitable<ProxyResult> forward_sglang(ClientExchange& ex, RoutingScratch& scratch,
+                                        UpstreamPool& pool) const;
+  awaitable<ProxyResult> forward_vllm(ClientExchange& ex, RoutingScratch& scratch,
+                                      UpstreamPool& pool) const;
+  // One prefill exchange: writes the leg's request, reads its answer whole
+  // (bounded); cancelled through the leg's link.
+  awaitable<void> prefill_exchange(PrefillLeg& leg, UpstreamPool& pool) const;
+  // The decode leg of SGLang's pair: attempt(), then the prefill is given a
+  // short grace to answer before it is cancelled.
+  awaitable<void> decode_leg(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
+                             bool can_retry) const;
+  // Hears a prefill leg's outcome: breaker, metrics, feedback.
+  void settle_prefill(PrefillLeg& leg, const ClientExchange& ex) const;
   // Where to splice the include_usage member into this request for `w`
   // (router/stream_usage.h); nullopt: send the body as it is.
   std::optional<size_t> include_usage_at(const ClientExchange& ex, const Worker& w) const;
@@ -117,6 +170,7 @@ class Proxy {
   DataPlaneMetrics* metrics_;  // null in tests
   CacheFeedback* feedback_;    // null: no cached-token feedback
   AdmissionQueue* admission_;  // null: no admission queue
+  const PdRouting* pd_;        // null: not PD mode
 };
 
 }  // namespace radixmesh::router

@@ -148,7 +148,15 @@ awaitable<bool> RequestHandler::handle(ByteStream& stream,
       } else if (!any_routable(*snapshot, now_ms())) {
         status = 503;
         ec = co_await write_error(stream, RouterErrc::kNoHealthyWorker,
-                                  "no healthy worker is known", keep_alive, version, {}, is_head);
+                                  options_.decode_registry ? "no healthy prefill worker is known"
+                                                           : "no healthy worker is known",
+                                  keep_alive, version, {}, is_head);
+      } else if (options_.decode_registry &&
+                 !any_routable(*options_.decode_registry->snapshot(), now_ms())) {
+        status = 503;
+        ec = co_await write_error(stream, RouterErrc::kNoHealthyWorker,
+                                  "no healthy decode worker is known", keep_alive, version, {},
+                                  is_head);
       } else if (all_pools_saturated(*snapshot, now_ms(), options_.pool_limit_per_worker)) {
         status = 503;
         ec = co_await write_error(stream, RouterErrc::kPoolExhausted,

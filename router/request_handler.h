@@ -80,6 +80,9 @@ struct HandlerOptions {
   // it every data-plane request but /health and /readiness needs a known
   // bearer key (401) and takes a token of its bucket (429).
   const ApiKeyStore* api_keys = nullptr;
+  // PD mode: the decode pool (the handler's registry is the prefill pool);
+  // /readiness needs a routable worker in both. Null: one pool.
+  const WorkerRegistry* decode_registry = nullptr;
   // With api_keys: keep the client's Authorization header on the proxied
   // request (--forward-authorization); else it is removed.
   bool forward_authorization = false;

@@ -79,9 +79,14 @@ CandidateSet& RoutingEngine::candidates(RoutingScratch& scratch,
 }
 
 std::shared_ptr<radix::PrefixTree> RoutingEngine::tree_for(const std::string& model) const {
-  std::shared_ptr<radix::PrefixTree> tree = trees_.find(model);
+  if (!options_.tree_suffix.empty()) return tree_named(model + options_.tree_suffix);
+  return tree_named(model);
+}
+
+std::shared_ptr<radix::PrefixTree> RoutingEngine::tree_named(const std::string& name) const {
+  std::shared_ptr<radix::PrefixTree> tree = trees_.find(name);
   if (!tree) {
-    auto created = trees_.get_or_create(model);
+    auto created = trees_.get_or_create(name);
     if (created.ok()) tree = std::move(created).value();  // else: route without a tree
   }
   return tree;

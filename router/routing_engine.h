@@ -70,6 +70,9 @@ struct RoutingOptions {
   uint32_t max_in_flight_per_worker = 0;
   // Hears every slot release of a capped guard (null: none).
   std::shared_ptr<SlotListener> slot_listener;
+  // Appended to the model's name to name its tree: PD mode's decode pool
+  // keeps trees of its own ("<model>@decode", router/pd_routing.h).
+  std::string tree_suffix;
   bool operator==(const RoutingOptions&) const = default;
 };
 
@@ -180,6 +183,7 @@ class RoutingEngine {
   // The model's tree, created on first use (null when the catalog is full:
   // route without a tree).
   std::shared_ptr<radix::PrefixTree> tree_for(const std::string& model) const;
+  std::shared_ptr<radix::PrefixTree> tree_named(const std::string& name) const;
   // Refreshes the live fields of set.views; returns how many are routable
   // (not excluded, routable at `now`); the others get healthy = false.
   size_t refresh(CandidateSet& set, const radix::PrefixTree* tree,
