@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "router/component_options.h"
 #include "router/config.h"
 #include "router/config_file.h"
 #include "router/config_options.h"
@@ -354,4 +355,64 @@ TEST_CASE("config: host:port parsing") {
   CHECK_FALSE(radixmesh::router::parse_host_port(":7946").ok());
   CHECK_FALSE(radixmesh::router::parse_host_port("host:0").ok());
   CHECK(radixmesh::router::parse_host_port("radixmesh-mesh.default.svc:7946").ok());
+}
+
+TEST_CASE("config: PD mode takes two pools, per-pool policies and per-worker bootstrap ports") {
+  auto c = parse_ok({"--pd-mode", "sglang", "--prefill", "http://p1:30000?bootstrap_port=9001",
+                     "--prefill", "http://p2:30000", "--decode", "http://d1:30000",
+                     "--prefill-bootstrap-port", "9100", "--decode-policy", "round_robin"});
+  CHECK(c.pd_mode == "sglang");
+  CHECK(c.prefill.size() == 2);
+  CHECK(c.prefill_policy == "cache_aware");  // the defaults
+  CHECK(c.decode_policy == "round_robin");
+  const auto o = radixmesh::router::component_options(c);
+  CHECK(o.pd.mode == radixmesh::router::PdMode::kSglang);
+  CHECK(o.pd.prefill_urls == std::vector<std::string>{"http://p1:30000", "http://p2:30000"});
+  REQUIRE(o.pd.bootstrap_overrides.size() == 1);
+  CHECK(o.pd.bootstrap_overrides[0].first == "http://p1:30000");
+  CHECK(o.pd.bootstrap_overrides[0].second == 9001);
+  CHECK(o.pd.bootstrap_port == 9100);
+  CHECK(o.pd.decode_policy.name == "round_robin");
+
+  // From the environment, as lists.
+  auto e = parse_ok({}, {{"RADIXMESH_PD_MODE", "vllm"},
+                         {"RADIXMESH_PREFILL", "http://p1:1,http://p2:2"},
+                         {"RADIXMESH_DECODE_DNS", "decode.ns.svc:8000"}});
+  CHECK(e.prefill.size() == 2);
+  CHECK(e.decode_dns == "decode.ns.svc:8000");
+}
+
+TEST_CASE("config: PD mode refuses what it cannot route") {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--pd-mode", "nixl"}, "unknown mode 'nixl'"},
+      {{"--prefill", "http://p:1", "--decode", "http://d:1"}, "needs --pd-mode"},
+      {{"--pd-mode", "sglang", "--worker", "http://w:1", "--prefill", "http://p:1", "--decode",
+        "http://d:1"},
+       "--worker: not used with --pd-mode sglang"},
+      {{"--pd-mode", "vllm", "--workers-dns", "w:1", "--prefill", "http://p:1", "--decode",
+        "http://d:1"},
+       "--worker: not used"},
+      {{"--pd-mode", "sglang", "--decode", "http://d:1"}, "needs prefill workers"},
+      {{"--pd-mode", "vllm", "--prefill-dns", "p:1"}, "needs decode workers"},
+      {{"--pd-mode", "sglang", "--prefill", "http://p:1?bootstrap_port=x", "--decode",
+        "http://d:1"},
+       "bootstrap_port must be 1..65535"},
+      {{"--pd-mode", "sglang", "--prefill", "http://p:1?port=3", "--decode", "http://d:1"},
+       "the only query is ?bootstrap_port=N"},
+      {{"--pd-mode", "vllm", "--prefill", "http://p:1?bootstrap_port=3", "--decode", "http://d:1"},
+       "bootstrap_port is for --pd-mode sglang"},
+      {{"--pd-mode", "sglang", "--prefill", "ftp://p:1", "--decode", "http://d:1"}, "--prefill"},
+      {{"--pd-mode", "sglang", "--prefill", "http://p:1", "--decode", "http://d:1/v1"}, "--decode"},
+      {{"--pd-mode", "sglang", "--prefill", "http://p:1", "--decode", "http://d:1",
+        "--pd-bypass-bytes", "64"},
+       "--pd-bypass-bytes: not with --pd-mode sglang"},
+      {{"--pd-mode", "vllm", "--prefill", "http://p:1", "--decode", "http://d:1", "--decode-policy",
+        "fastest"},
+       "--decode-policy: unknown policy"},
+  };
+  for (const auto& [args, needle] : cases) {
+    CAPTURE(needle);
+    const std::string message = parse_err(args);
+    CHECK_MESSAGE(contains(message, needle), message);
+  }
 }

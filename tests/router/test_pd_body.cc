@@ -59,3 +59,54 @@ TEST_CASE("the host is escaped; rooms are 63-bit") {
   CHECK(bootstrap_room_from(~uint64_t{0}) == (uint64_t{1} << 63) - 1);
   CHECK(bootstrap_room_from(1) == 0);
 }
+
+TEST_CASE("vLLM prefill copy: remote decode asked, one token, not streamed") {
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,)"
+      R"("stream_options":{"include_usage":true},"max_tokens":50,"max_completion_tokens":50,)"
+      R"("min_tokens":3,"temperature":0.5})";
+  auto copy = vllm_prefill_body(body);
+  REQUIRE(copy.ok());
+  const auto j = nlohmann::json::parse(*copy);
+  CHECK(j["kv_transfer_params"] ==
+        nlohmann::json::parse(R"({"do_remote_decode":true,"do_remote_prefill":false,)"
+                              R"("remote_engine_id":null,"remote_block_ids":null,)"
+                              R"("remote_host":null,"remote_port":null})"));
+  CHECK(j["stream"] == false);
+  CHECK(j["max_tokens"] == 1);
+  CHECK(j["max_completion_tokens"] == 1);
+  CHECK_FALSE(j.contains("stream_options"));
+  CHECK_FALSE(j.contains("min_tokens"));
+  // Everything else as the client sent it.
+  CHECK(j["messages"] == nlohmann::json::parse(body)["messages"]);
+  CHECK(j["temperature"] == 0.5);
+  // max_completion_tokens only when the client sent it.
+  auto plain = vllm_prefill_body(R"({"prompt":"x"})");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(nlohmann::json::parse(*plain).contains("max_completion_tokens"));
+  CHECK_FALSE(vllm_prefill_body("[1,2]").ok());
+  CHECK_FALSE(vllm_prefill_body("{\"a\":").ok());
+}
+
+TEST_CASE("vLLM decode leg: the prefill's kv_transfer_params, byte for byte") {
+  const std::string params =
+      R"({"do_remote_prefill": true, "remote_block_ids": [1, 2,3], "remote_host": "10.0.0.1",)"
+      R"( "remote_port": 5600, "remote_engine_id": "e\u00e9"})";
+  const std::string answer = R"({"id":"x","choices":[],"kv_transfer_params":)" + params +
+                             R"(,"usage":{"prompt_tokens":3}})";
+  auto got = kv_transfer_params_of(answer);
+  REQUIRE(got.has_value());
+  CHECK(*got == params);  // the worker's own bytes: spacing and escapes kept
+  CHECK_FALSE(kv_transfer_params_of(R"({"id":"x"})").has_value());
+  CHECK_FALSE(kv_transfer_params_of(R"({"kv_transfer_params":null})").has_value());
+  CHECK_FALSE(kv_transfer_params_of("not json").has_value());
+
+  const std::string body = R"({"model":"m","prompt":"p"})";
+  auto at = closing_member_splice(body);
+  REQUIRE(at.has_value());
+  std::string decode = body;
+  decode.insert(at->offset, kv_transfer_params_member(*at, params));
+  const auto j = nlohmann::json::parse(decode);
+  CHECK(j["kv_transfer_params"] == nlohmann::json::parse(params));
+  CHECK(j["prompt"] == "p");
+}
