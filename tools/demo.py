@@ -13,6 +13,12 @@ under three set-ups, and prints one table side by side:
 
 Every set-up starts from cold workers (fresh processes, empty KV caches) and
 fresh routers; everything started is stopped at the end, also on Ctrl-C.
+
+With --pd sglang (or vllm) the demo compares prefill/decode disaggregation
+instead: the same meshed routers and workload over 8 plain workers, then over
+4 prefill + 4 decode workers (--pd-mode). The PD row's hit ratio is the
+prefill workers' own (their cached / prompt tokens): a decode worker reports
+every prompt token as cached, since its KV came from the prefill.
 """
 import argparse
 import json
@@ -82,16 +88,35 @@ def wait_ready(port, path, fleet, timeout=20.0):
     raise TimeoutError(f"port {port} not ready on {path} after {timeout}s")
 
 
-def run_setup(build, args, label, policy, mesh, routers, logdir, oracle=False):
+def sim_counters(port, names):
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        parts = line.split(" ")
+        if len(parts) == 2 and parts[0] in out:
+            out[parts[0]] = float(parts[1])
+    return out
+
+
+def run_setup(build, args, label, policy, mesh, routers, logdir, oracle=False, pd=None):
     fleet = Fleet(logdir)
     try:
         worker_ports = [free_port() for _ in range(args.workers)]
+        # PD: the first half prefill workers (with a bootstrap port each), the rest decode.
+        prefill_count = args.workers // 2 if pd else 0
+        bootstrap = [free_port() for _ in range(prefill_count)]
         for i, port in enumerate(worker_ports):
+            role = []
+            if pd:
+                role = ["--pd-protocol", pd, "--role", "prefill" if i < prefill_count else "decode"]
+                if i < prefill_count:
+                    role += ["--bootstrap-port", bootstrap[i]]
             fleet.start(f"worker{i}", [
                 build / "tools/sim_worker/radixmesh-sim-worker", "--port", port,
                 "--id", f"worker-{i}", "--model", "sim-model",
                 "--prefill-us-per-token", args.prefill_us, "--decode-us-per-token", args.decode_us,
-                "--kv-capacity-tokens", args.kv_tokens, "--concurrency", 8])
+                "--kv-capacity-tokens", args.kv_tokens, "--concurrency", 8, *role])
         for port in worker_ports:
             wait_ready(port, "/health", fleet)
 
@@ -103,8 +128,17 @@ def run_setup(build, args, label, policy, mesh, routers, logdir, oracle=False):
             cmd = [build / "router/radixmesh", "--host", HOST, "--port", router_ports[i],
                    "--admin-port", free_port(), "--policy", policy, "--threads", 1,
                    "--health-interval-ms", 500, "--node-id", f"router-{i}"]
-            for port in worker_ports:
-                cmd += ["--worker", f"http://{HOST}:{port}"]
+            if pd:
+                cmd += ["--pd-mode", pd]
+                for j, port in enumerate(worker_ports):
+                    if j < prefill_count:
+                        query = f"?bootstrap_port={bootstrap[j]}" if pd == "sglang" else ""
+                        cmd += ["--prefill", f"http://{HOST}:{port}{query}"]
+                    else:
+                        cmd += ["--decode", f"http://{HOST}:{port}"]
+            else:
+                for port in worker_ports:
+                    cmd += ["--worker", f"http://{HOST}:{port}"]
             if mesh:
                 cmd += ["--mesh-port", mesh_ports[i], "--mesh-advertise", f"{HOST}:{mesh_ports[i]}",
                         "--gossip-interval-ms", args.gossip_ms]
@@ -123,7 +157,7 @@ def run_setup(build, args, label, policy, mesh, routers, logdir, oracle=False):
                "--turn-bytes", args.turn_bytes, "--max-tokens", args.max_tokens,
                "--concurrency", args.concurrency, "--seed", args.seed,
                "--think-ms", args.think_ms, "--duration", args.duration,
-               "--expect-workers", args.workers, "--json"]
+               "--expect-workers", args.workers - prefill_count, "--json"]
         if oracle:
             cmd += ["--pin-by-conversation", ",".join(f"http://{HOST}:{p}" for p in worker_ports)]
         for port in router_ports:
@@ -132,7 +166,13 @@ def run_setup(build, args, label, policy, mesh, routers, logdir, oracle=False):
                              stderr=subprocess.PIPE, text=True, timeout=args.duration + 60)
         if out.returncode != 0:
             raise RuntimeError(f"loadgen failed ({out.returncode}): {out.stderr[-2000:]}")
-        return json.loads(out.stdout)
+        result = json.loads(out.stdout)
+        if pd:  # the prefill workers' own hit ratio (see the module comment)
+            names = ("sim_prompt_tokens_total", "sim_cached_tokens_total")
+            totals = [sim_counters(p, names) for p in worker_ports[:prefill_count]]
+            prompt = sum(t[names[0]] for t in totals)
+            result["cache_hit_ratio"] = sum(t[names[1]] for t in totals) / max(prompt, 1.0)
+        return result
     finally:
         fleet.stop()
 
@@ -168,7 +208,12 @@ def main():
     ap.add_argument("--duration", type=int, default=60, help="bound on each workload run (s)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--pd", choices=["sglang", "vllm"],
+                    help="compare prefill/decode disaggregation (half the workers prefill, "
+                         "half decode) with plain workers instead")
     args = ap.parse_args()
+    if args.pd:
+        return pd_main(args)
 
     build = (ROOT / args.build).resolve()
     logdir = build / "demo-logs"
@@ -211,6 +256,40 @@ def main():
     print(f"the mesh vs per-replica trees: hit ratio {best['cache_hit_ratio']:.2f} vs "
           f"{local['cache_hit_ratio']:.2f}; a perfect-affinity oracle (every conversation "
           f"pinned to one worker, no balancing) reaches {results['oracle (pinned)']['cache_hit_ratio']:.2f}.")
+    failed = sum(r["requests"]["failed"] for r in results.values())
+    return 1 if failed else 0
+
+
+def pd_main(args):
+    build = (ROOT / args.build).resolve()
+    logdir = build / "demo-logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    half = args.workers // 2
+    setups = [
+        (f"plain, {args.workers} workers", None),
+        (f"PD {args.pd}, {half}+{args.workers - half}", args.pd),
+    ]
+    print(f"radixmesh PD demo: {args.routers} meshed cache_aware routers, "
+          f"{args.conversations} conversations x {args.turns} turns, each turn to a random router")
+    print(f"(simulated prefill {args.prefill_us:g} us per uncached token, decode "
+          f"{args.decode_us:g} us per token; logs in {logdir})\n")
+    results = {}
+    for label, pd in setups:
+        t0 = time.monotonic()
+        print(f"-> {label}: starting workers and routers, running the workload ...", flush=True)
+        r = run_setup(build, args, label, "cache_aware", True, args.routers, logdir, pd=pd)
+        results[label] = r
+        print(f"   done in {time.monotonic() - t0:.1f}s: hit ratio {r['cache_hit_ratio']:.3f}, "
+              f"TTFT p50 {r['ttft_ms']['p50']:.1f} ms", flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print()
+    print(f"{'set-up':<24} {'hit ratio':>9} {'TTFT p50':>9} {'TTFT p99':>9} {'req/s':>8} "
+          f"{'max/mean':>9} {'ok/failed':>11}")
+    print("-" * 86)
+    for label, _ in setups:
+        print(row(label, results[label]))
     failed = sum(r["requests"]["failed"] for r in results.values())
     return 1 if failed else 0
 
