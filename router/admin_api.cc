@@ -8,6 +8,7 @@
 #include "radix/hlc.h"
 #include "radix/snapshot_codec.h"
 #include "router/net.h"
+#include "router/pd_routing.h"
 
 namespace radixmesh::router {
 namespace {
@@ -176,35 +177,40 @@ AdminResponse AdminApi::metrics() const {
 AdminResponse AdminApi::status() const {
   auto snap = ctx_.registry->snapshot();
   const int64_t now = now_ms();
-  size_t healthy = 0, routable = 0, draining = 0;
-  for (const auto& w : snap->all) {
-    healthy += w->healthy() ? 1 : 0;
-    routable += w->routable(now) ? 1 : 0;
-    draining += w->draining() ? 1 : 0;
+  size_t total = 0, healthy = 0, routable = 0, draining = 0;
+  for (const WorkerRegistry* pool : {ctx_.registry, ctx_.decode_registry}) {
+    if (!pool) continue;
+    for (const auto& w : pool->snapshot()->all) {  // PD mode: both pools
+      ++total;
+      healthy += w->healthy() ? 1 : 0;
+      routable += w->routable(now) ? 1 : 0;
+      draining += w->draining() ? 1 : 0;
+    }
   }
-  // Models: those the workers announce, plus any the trees learned (e.g. from peers).
+  // Models: those the workers announce, plus any the trees learned (e.g.
+  // from peers); not the decode pool's trees, which are named after theirs.
   std::vector<std::string> models = snap->models();
   for (const auto& [name, tree] : ctx_.trees->all()) {
+    if (name.ends_with(kDecodeTreeSuffix)) continue;
     if (std::find(models.begin(), models.end(), name) == models.end()) models.push_back(name);
   }
   std::sort(models.begin(), models.end());
   nlohmann::json peer_list = ctx_.peers ? ctx_.peers() : nlohmann::json::array();
   const RouterConfig& c = *ctx_.config;
   auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx_.started);
-  return json_response({{"node_id", c.node_id},
-                        {"version", ctx_.version},
-                        {"uptime_seconds", uptime.count()},
-                        {"policy", c.policy},
-                        {"models", models},
-                        {"workers",
-                         {{"total", snap->all.size()},
-                          {"healthy", healthy},
-                          {"routable", routable},
-                          {"draining", draining}}},
-                        {"peers", peer_list.is_array() ? peer_list.size() : 0},
-                        {"mesh", c.mesh_port != 0},
-                        {"port", c.port},
-                        {"admin_port", c.admin_port}});
+  return json_response(
+      {{"node_id", c.node_id},
+       {"version", ctx_.version},
+       {"uptime_seconds", uptime.count()},
+       {"policy", ctx_.decode_registry ? c.prefill_policy : c.policy},
+       {"pd_mode", c.pd_mode},
+       {"models", models},
+       {"workers",
+        {{"total", total}, {"healthy", healthy}, {"routable", routable}, {"draining", draining}}},
+       {"peers", peer_list.is_array() ? peer_list.size() : 0},
+       {"mesh", c.mesh_port != 0},
+       {"port", c.port},
+       {"admin_port", c.admin_port}});
 }
 
 AdminResponse AdminApi::peers() const {

@@ -10,7 +10,7 @@ did what.
 """
 import http.client
 import json
-import signal
+import subprocess
 import time
 import unittest
 
@@ -188,6 +188,20 @@ class SglangPdRouterTest(PdRouterCase):
         decode_urls = {f"http://{harness.HOST}:{p}" for p, _ in self.decodes}
         self.assertIn(explained["chosen"], prefill_urls)
         self.assertIn(explained["decode"]["chosen"], decode_urls)
+        # The admin CLI shows which pool each worker is in, and counts both.
+        out = subprocess.run([harness.binary("tools/ctl/radixmesh-ctl"), "--admin",
+                              f"http://{harness.HOST}:{self.router.admin_port}", "workers"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lines = out.stdout.splitlines()
+        self.assertEqual(lines[0].split()[:2], ["URL", "ROLE"])
+        self.assertEqual(sorted(line.split()[1] for line in lines[1:]),
+                         ["decode", "decode", "prefill", "prefill"])
+        status, _, data = harness.request(self.router.admin_port, "GET", "/admin/status")
+        summary = json.loads(data)
+        self.assertEqual(summary["workers"]["total"], 4)
+        self.assertEqual(summary["pd_mode"], "sglang")
+        self.assertEqual(summary["models"], ["sim-model"])  # not the decode pool's tree name
 
 
 class VllmPdRouterTest(PdRouterCase):

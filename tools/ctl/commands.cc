@@ -91,17 +91,32 @@ void cmd_workers(const CtlContext& c) {
   if (sub == "list") {
     auto j = c.call_json("GET", "/admin/workers");
     if (c.json) return c.print_json(j);
-    Table t({"URL", "HEALTHY", "ROUTABLE", "DRAINING", "IN-FLIGHT", "QUEUE", "RUNNING", "KV",
-             "BREAKER", "TREE-BLOCKS", "MODELS"});
+    // A ROLE column only for a PD router (prefill and decode pools).
+    bool pd = false;
+    for (const auto& w : j["workers"]) pd = pd || w.value("role", "worker") != "worker";
+    std::vector<std::string> header = {"URL",       "HEALTHY",     "ROUTABLE", "DRAINING",
+                                       "IN-FLIGHT", "QUEUE",       "RUNNING",  "KV",
+                                       "BREAKER",   "TREE-BLOCKS", "MODELS"};
+    if (pd) header.insert(header.begin() + 1, "ROLE");
+    Table t(header);
     for (const auto& w : j["workers"]) {
       std::string models;
       if (!w.value("models_known", false)) models = "(unknown)";
       for (const auto& m : w["models"])
         models += (models.empty() ? "" : ",") + m.get<std::string>();
-      t.add({w.value("url", ""), yes_no(w["healthy"]), yes_no(w["routable"]), yes_no(w["draining"]),
-             std::to_string(w.value("in_flight", 0)), reported_field(w, "waiting"),
-             reported_field(w, "running"), reported_field(w, "kv_usage"), w.value("breaker", ""),
-             std::to_string(w.value("tree_blocks", 0)), models});
+      std::vector<std::string> row = {w.value("url", ""),
+                                      yes_no(w["healthy"]),
+                                      yes_no(w["routable"]),
+                                      yes_no(w["draining"]),
+                                      std::to_string(w.value("in_flight", 0)),
+                                      reported_field(w, "waiting"),
+                                      reported_field(w, "running"),
+                                      reported_field(w, "kv_usage"),
+                                      w.value("breaker", ""),
+                                      std::to_string(w.value("tree_blocks", 0)),
+                                      models};
+      if (pd) row.insert(row.begin() + 1, w.value("role", ""));
+      t.add(row);
     }
     if (t.empty()) {
       c.out << "no workers\n";
