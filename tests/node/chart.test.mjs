@@ -429,7 +429,7 @@ test('default: the ConfigMap holds parseable JSON, mounted where --config points
 
 test('daemon: every flag and config key the chart passes is in the daemon option table', () => {
   const known = daemonOptions();
-  for (const objs of [defaults(), custom()]) {
+  for (const objs of [defaults(), custom(), pdSglang(), pdVllm()]) {
     for (const name of flags(objs).keys()) assert.ok(known.has(name), `unknown daemon flag --${name}`);
     const { key } = mountedFile(objs, flag(objs, 'config'));
     const cfg = JSON.parse(one(objs, 'ConfigMap').data[key]);
@@ -807,6 +807,105 @@ test('tls: enabled without a Secret, or two CA sources, is refused', () => {
   renderFails({ sets: ['config.tls-cert-file=/x'] }, /set by the chart/);
 });
 
+// Prefill/decode disaggregation: two pools (pd.prefill, pd.decode) instead of workers.
+const PD_SGLANG_VALUES = valuesFile('pd-sglang.yaml', `
+pd:
+  mode: sglang
+  prefill:
+    urls:
+      - http://sglang-prefill-0.sglang-prefill:30000?bootstrap_port=9001
+      - http://sglang-prefill-1.sglang-prefill:30000
+    bootstrapPort: 8999
+  decode:
+    urls:
+      - http://sglang-decode-0.sglang-decode:30000
+      - http://sglang-decode-1.sglang-decode:30000
+    policy: power_of_two
+`);
+const PD_VLLM_VALUES = valuesFile('pd-vllm.yaml', `
+pd:
+  mode: vllm
+  prefill:
+    dns: vllm-prefill.llm.svc.cluster.local:8000
+    policy: consistent_hash
+  decode:
+    dns: vllm-decode.llm.svc.cluster.local:8000
+  bypassBytes: 2048
+`);
+const pdSglang = () => rendered('pd-sglang', { files: [PD_SGLANG_VALUES], namespace: CUSTOM_NS });
+const pdVllm = () => rendered('pd-vllm', { files: [PD_VLLM_VALUES], namespace: CUSTOM_NS });
+const PD_FLAGS = ['pd-mode', 'prefill', 'prefill-dns', 'prefill-bootstrap-port', 'prefill-policy',
+  'decode', 'decode-dns', 'decode-policy', 'pd-bypass-bytes'];
+const WORKER_FLAGS = ['worker', 'workers-dns', 'workers-file'];
+
+test('pd: helm lint --strict passes with sglang and with vllm pools', () => {
+  for (const f of [PD_SGLANG_VALUES, PD_VLLM_VALUES]) {
+    const out = helm(['lint', '--strict', CHART, '--namespace', CUSTOM_NS, '--values', f]);
+    assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  }
+});
+
+test('pd: sglang pools, the bootstrap port and both policies become flags, and no worker flag', () => {
+  const objs = pdSglang();
+  const f = flags(objs);
+  assert.equal(flag(objs, 'pd-mode'), 'sglang');
+  assert.deepEqual(f.get('prefill'), ['http://sglang-prefill-0.sglang-prefill:30000?bootstrap_port=9001',
+    'http://sglang-prefill-1.sglang-prefill:30000']);
+  assert.equal(flag(objs, 'prefill-bootstrap-port'), '8999');
+  assert.equal(flag(objs, 'prefill-policy'), 'cache_aware');
+  assert.deepEqual(f.get('decode'), ['http://sglang-decode-0.sglang-decode:30000',
+    'http://sglang-decode-1.sglang-decode:30000']);
+  assert.equal(flag(objs, 'decode-policy'), 'power_of_two');
+  for (const name of ['prefill-dns', 'decode-dns', 'pd-bypass-bytes', ...WORKER_FLAGS]) {
+    assert.ok(!f.has(name), `--${name} passed with pd.mode sglang`);
+  }
+});
+
+test('pd: vllm with DNS for both pools renders the DNS flags and bypass bytes, no bootstrap port', () => {
+  const objs = pdVllm();
+  const f = flags(objs);
+  assert.equal(flag(objs, 'pd-mode'), 'vllm');
+  assert.equal(flag(objs, 'prefill-dns'), 'vllm-prefill.llm.svc.cluster.local:8000');
+  assert.equal(flag(objs, 'decode-dns'), 'vllm-decode.llm.svc.cluster.local:8000');
+  assert.equal(flag(objs, 'prefill-policy'), 'consistent_hash');
+  assert.equal(flag(objs, 'decode-policy'), 'least_load');
+  assert.equal(flag(objs, 'pd-bypass-bytes'), '2048');
+  for (const name of ['prefill', 'decode', 'prefill-bootstrap-port', ...WORKER_FLAGS]) {
+    assert.ok(!f.has(name), `--${name} passed with pd.mode vllm and DNS pools`);
+  }
+});
+
+test('pd: off by default (also as an unquoted off): no PD flag, the workers as before', () => {
+  for (const objs of [defaults(), custom()]) {
+    for (const name of PD_FLAGS) assert.ok(!flags(objs).has(name), `--${name} passed with pd.mode off`);
+  }
+  const unquoted = valuesFile('pd-off.yaml', 'pd:\n  mode: off\nworkers:\n  dns: w:8000\n');
+  const f = flags(render({ files: [unquoted] }));
+  assert.deepEqual(f.get('workers-dns'), ['w:8000']);
+  assert.ok(!f.has('pd-mode'));
+});
+
+test('pd: a PD mode together with workers.urls or workers.dns fails to render with a message', () => {
+  renderFails({ files: [PD_SGLANG_VALUES], sets: ['workers.urls[0]=http://vllm-0.vllm:8000'] },
+    /pd\.mode sglang routes to pd\.prefill and pd\.decode: leave workers\.dns and workers\.urls empty/);
+  renderFails({ files: [PD_VLLM_VALUES], sets: ['workers.dns=vllm-headless.llm.svc.cluster.local:8000'] },
+    /pd\.mode vllm routes to pd\.prefill and pd\.decode: leave workers\.dns and workers\.urls empty/);
+});
+
+test('pd: a pool without urls or dns, bypassBytes with sglang, pools without a mode and PD keys in config are refused', () => {
+  renderFails({ sets: ['pd.mode=sglang', 'pd.decode.urls[0]=http://d:30000'] },
+    /pd\.mode sglang needs prefill workers: set pd\.prefill\.urls or pd\.prefill\.dns/);
+  renderFails({ sets: ['pd.mode=vllm', 'pd.prefill.dns=p:8000'] },
+    /pd\.mode vllm needs decode workers: set pd\.decode\.urls or pd\.decode\.dns/);
+  renderFails({ files: [PD_SGLANG_VALUES], sets: ['pd.bypassBytes=512'] }, /pd\.bypassBytes is for pd\.mode vllm/);
+  renderFails({ sets: ['pd.prefill.dns=p:8000', 'pd.decode.dns=d:8000'] },
+    /pd\.prefill and pd\.decode are used with pd\.mode sglang or vllm/);
+  renderFails({ sets: ['pd.mode=dynamo'] }, /pd\.mode/);
+  renderFails({ files: [PD_VLLM_VALUES], sets: ['pd.decode.policy=fastest'] }, /policy/);
+  renderFails({ sets: ['config.prefill-policy=random'] }, /config\.prefill-policy is set by the chart/);
+  renderFails({ sets: ['config.pd-mode=vllm'] }, /config\.pd-mode is set by the chart/);
+});
+
 test('custom: a chart-managed setting in config is refused with a message', () => {
   renderFails({ sets: ['config.port=1234'] }, /config\.port is set by the chart/);
 });
@@ -863,6 +962,12 @@ test('NOTES.txt: names the client Service, warns without workers, shows the toke
   assert.doesNotMatch(exposed, /WARNING/);
   assert.match(exposed, /--token "\$\(cat \/etc\/radixmesh\/admin\/admin-token\)"/);
   assert.match(renderNotes(['mesh.enabled=false', 'workers.urls={http://w:1}']), /Mesh disabled/);
+});
+
+test('NOTES.txt: with a PD mode names both pools and does not warn about missing workers', () => {
+  const notes = renderNotes(['pd.mode=vllm', 'pd.prefill.dns=p.llm:8000', 'pd.decode.urls={http://d-0:8000}']);
+  assert.doesNotMatch(notes, /WARNING/);
+  assert.match(notes, /Prefill\/decode \(vllm\): prefill workers from p\.llm:8000\s+\(policy cache_aware\), decode workers from http:\/\/d-0:8000\s+\(policy least_load\)/);
 });
 
 // ---------------------------------------------------------------- install and upgrade
@@ -1106,6 +1211,32 @@ test('daemon: accepts the access flags with the mounted keys file (--print-confi
   assert.equal(cfg['max-in-flight-per-worker'], 4);
   assert.equal(cfg['max-queue'], 16);
   assert.equal(cfg['queue-timeout-ms'], 2000);
+});
+
+test('daemon: accepts the sglang PD command line: both pools, the bootstrap ports, no workers (--print-config)', () => {
+  const cfg = daemonConfig(pdSglang(), 'rm-radixmesh-0');
+  assert.equal(cfg['pd-mode'], 'sglang');
+  assert.deepEqual(cfg.prefill, ['http://sglang-prefill-0.sglang-prefill:30000?bootstrap_port=9001',
+    'http://sglang-prefill-1.sglang-prefill:30000']);
+  assert.equal(cfg['prefill-bootstrap-port'], 8999);
+  assert.equal(cfg['prefill-policy'], 'cache_aware');
+  assert.deepEqual(cfg.decode, ['http://sglang-decode-0.sglang-decode:30000',
+    'http://sglang-decode-1.sglang-decode:30000']);
+  assert.equal(cfg['decode-policy'], 'power_of_two');
+  assert.equal(cfg['pd-bypass-bytes'], 0);
+  assert.deepEqual(cfg.worker, []);
+  assert.equal(cfg['workers-dns'], '');
+});
+
+test('daemon: accepts the vllm PD command line with DNS pools and bypass bytes (--print-config)', () => {
+  const cfg = daemonConfig(pdVllm(), 'rm-radixmesh-0');
+  assert.equal(cfg['pd-mode'], 'vllm');
+  assert.equal(cfg['prefill-dns'], 'vllm-prefill.llm.svc.cluster.local:8000');
+  assert.equal(cfg['decode-dns'], 'vllm-decode.llm.svc.cluster.local:8000');
+  assert.deepEqual([cfg.prefill, cfg.decode], [[], []]);
+  assert.equal(cfg['prefill-policy'], 'consistent_hash');
+  assert.equal(cfg['decode-policy'], 'least_load');
+  assert.equal(cfg['pd-bypass-bytes'], 2048);
 });
 
 test('daemon: starts in a release named radixmesh (service links would inject RADIXMESH_PORT=tcp://...)', () => {

@@ -80,6 +80,15 @@ with it.
 {{- if or .Values.admin.expose .Values.metrics.serviceMonitor.enabled }}true{{ end }}
 {{- end }}
 
+{{/*
+The prefill/decode protocol, "sglang" or "vllm", or empty when pd.mode is
+"off" (also an unquoted off, which YAML reads as false).
+*/}}
+{{- define "radixmesh.pdMode" -}}
+{{- $mode := .Values.pd.mode | toString }}
+{{- if has $mode (list "sglang" "vllm") }}{{ $mode }}{{ end }}
+{{- end }}
+
 {{/* Where the files the daemon reads are mounted (the root filesystem is read-only). */}}
 {{- define "radixmesh.configDir" -}}/etc/radixmesh/config{{- end }}
 {{- define "radixmesh.meshSecretDir" -}}/etc/radixmesh/mesh{{- end }}
@@ -116,5 +125,5 @@ Settings the chart sets itself, refused in .Values.config so that the
 ConfigMap never contradicts the command line (flags would win silently).
 */}}
 {{- define "radixmesh.managedKeys" -}}
-host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file api-keys-file api_keys_file api-keys-poll-ms api_keys_poll_ms forward-authorization forward_authorization rate-limit-rps rate_limit_rps rate-limit-burst rate_limit_burst max-in-flight-per-worker max_in_flight_per_worker max-queue max_queue queue-timeout-ms queue_timeout_ms mesh-tls-cert-file mesh_tls_cert_file mesh-tls-key-file mesh_tls_key_file mesh-tls-ca-file mesh_tls_ca_file tls-cert-file tls_cert_file tls-key-file tls_key_file tls-reload-interval-ms tls_reload_interval_ms upstream-ca-file upstream_ca_file config
+host port admin-host admin_host admin-port admin_port admin-token-file admin_token_file node-id node_id mesh-port mesh_port mesh-advertise mesh_advertise peer peers peers-dns peers_dns mesh-secret-file mesh_secret_file worker workers workers-dns workers_dns workers-file workers_file api-keys-file api_keys_file api-keys-poll-ms api_keys_poll_ms forward-authorization forward_authorization rate-limit-rps rate_limit_rps rate-limit-burst rate_limit_burst max-in-flight-per-worker max_in_flight_per_worker max-queue max_queue queue-timeout-ms queue_timeout_ms mesh-tls-cert-file mesh_tls_cert_file mesh-tls-key-file mesh_tls_key_file mesh-tls-ca-file mesh_tls_ca_file tls-cert-file tls_cert_file tls-key-file tls_key_file tls-reload-interval-ms tls_reload_interval_ms upstream-ca-file upstream_ca_file pd-mode pd_mode prefill prefills decode decodes prefill-dns prefill_dns decode-dns decode_dns prefill-bootstrap-port prefill_bootstrap_port prefill-policy prefill_policy decode-policy decode_policy pd-bypass-bytes pd_bypass_bytes config
 {{- end }}
