@@ -205,19 +205,7 @@ void Proxy::settle_prefill(PrefillLeg& leg, const ClientExchange& ex) const {
                                         .substr(leg.answer.size() -
                                                 std::min(leg.answer.size(), UsageTail::kTailBytes)))
               : std::nullopt;
-      if (usage) {
-        FeedbackInput in{ex.prepared.model,
-                         w.id(),
-                         ex.prepared.blocks,
-                         ex.prepared.parsed.canonical_bytes,
-                         leg.choice.decision.matched_blocks,
-                         leg.choice.decision_ts,
-                         *usage};
-        if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
-          in.kv_usage = report->kv_usage;
-        }
-        feedback_->on_response(in);
-      }
+      if (usage) feed_back(ex, w, leg.choice, *usage, now);
       break;
     }
     case Outcome::kRefused:
@@ -285,6 +273,36 @@ PdOutcome decode_outcome(const AttemptT& a, bool ended_by_prefill) {
 }
 
 }  // namespace
+
+Proxy::Settled Proxy::prefill_failure(const PrefillLeg& leg, const ClientExchange& ex,
+                                      int attempt_no, ProxyResult& result) const {
+  const Worker& w = leg.choice.worker();
+  const RetryDecision d =
+      decide_retry(leg.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
+  Settled s;
+  s.error = d.final_error;
+  s.message = (options_.expose_worker_address ? "prefill worker " + w.url()
+                                              : std::string("prefill worker")) +
+              ": " + std::string(to_string(leg.failure));
+  if (leg.status) s.message += " (status " + std::to_string(leg.status) + ")";
+  if (d.retry && leg.choice.candidates > 1) {
+    ++result.retries;
+    if (metrics_) metrics_->retry(ex.kind);
+    s.next = Settled::Next::kRetry;
+    return s;
+  }
+  s.next = Settled::Next::kAnswerError;
+  s.keep_alive = ex.keep_alive;
+  return s;
+}
+
+awaitable<void> Proxy::relay_refusal(PrefillLeg& leg, ClientExchange& ex,
+                                     ProxyResult& result) const {
+  const error_code ec = co_await write_json(ex.client, leg.status, std::move(leg.answer),
+                                            ex.keep_alive, ex.request.version());
+  result.status = leg.status;
+  result.keep_alive = ex.keep_alive && !ec;
+}
 
 awaitable<ProxyResult> Proxy::forward_sglang(ClientExchange& ex, RoutingScratch& scratch,
                                              UpstreamPool& pool) const {
@@ -357,28 +375,15 @@ awaitable<ProxyResult> Proxy::forward_sglang(ClientExchange& ex, RoutingScratch&
     if (prefill_ended_it) {
       dw.breaker().on_abandoned(a.choice.probe);
       if (leg.outcome == Outcome::kRefused) {  // the request's fault: the prefill's answer
-        const error_code ec = co_await write_json(ex.client, leg.status, std::move(leg.answer),
-                                                  ex.keep_alive, ex.request.version());
-        result.status = leg.status;
-        result.keep_alive = ex.keep_alive && !ec;
+        co_await relay_refusal(leg, ex, result);
         co_return result;
       }
       tried_prefill.push_back(pw.id());
-      const RetryDecision d =
-          decide_retry(leg.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
-      last_error = d.final_error;
-      last_message = (options_.expose_worker_address ? "prefill worker " + pw.url()
-                                                     : std::string("prefill worker")) +
-                     ": " + std::string(to_string(leg.failure));
-      if (leg.status) last_message += " (status " + std::to_string(leg.status) + ")";
-      if (d.retry && leg.choice.candidates > 1) {
-        ++result.retries;
-        if (metrics_) metrics_->retry(ex.kind);
-        continue;
-      }
-      co_await answer_error(
-          Settled{Settled::Next::kAnswerError, d.final_error, last_message, ex.keep_alive}, ex,
-          result);
+      const Settled s = prefill_failure(leg, ex, attempt_no, result);
+      last_error = s.error;
+      last_message = s.message;
+      if (s.next == Settled::Next::kRetry) continue;
+      co_await answer_error(s, ex, result);
       co_return result;
     }
 
@@ -450,30 +455,16 @@ awaitable<ProxyResult> Proxy::forward_vllm(ClientExchange& ex, RoutingScratch& s
           result.status = 499;
           result.keep_alive = false;
           co_return result;
-        case Outcome::kRefused: {
-          const error_code ec = co_await write_json(ex.client, leg.status, std::move(leg.answer),
-                                                    ex.keep_alive, ex.request.version());
-          result.status = leg.status;
-          result.keep_alive = ex.keep_alive && !ec;
+        case Outcome::kRefused:
+          co_await relay_refusal(leg, ex, result);
           co_return result;
-        }
         case Outcome::kFailed: {
           tried_prefill.push_back(pw.id());
-          const RetryDecision d =
-              decide_retry(leg.failure, attempt_no, options_.max_retries, /*bytes_sent=*/false);
-          last_error = d.final_error;
-          last_message = (options_.expose_worker_address ? "prefill worker " + pw.url()
-                                                         : std::string("prefill worker")) +
-                         ": " + std::string(to_string(leg.failure));
-          if (leg.status) last_message += " (status " + std::to_string(leg.status) + ")";
-          if (d.retry && leg.choice.candidates > 1) {
-            ++result.retries;
-            if (metrics_) metrics_->retry(ex.kind);
-            continue;
-          }
-          co_await answer_error(
-              Settled{Settled::Next::kAnswerError, d.final_error, last_message, ex.keep_alive}, ex,
-              result);
+          const Settled s = prefill_failure(leg, ex, attempt_no, result);
+          last_error = s.error;
+          last_message = s.message;
+          if (s.next == Settled::Next::kRetry) continue;
+          co_await answer_error(s, ex, result);
           co_return result;
         }
       }

@@ -307,6 +307,21 @@ awaitable<void> Proxy::answer_error(const Settled& s, ClientExchange& ex,
   result.keep_alive = s.keep_alive && !ec;
 }
 
+void Proxy::feed_back(const ClientExchange& ex, const Worker& w, const RouteChoice& choice,
+                      const ReportedUsage& usage, int64_t now) const {
+  FeedbackInput in{ex.prepared.model,
+                   w.id(),
+                   ex.prepared.blocks,
+                   ex.prepared.parsed.canonical_bytes,
+                   choice.decision.matched_blocks,
+                   choice.decision_ts,
+                   usage};
+  if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
+    in.kv_usage = report->kv_usage;
+  }
+  feedback_->on_response(in);
+}
+
 Proxy::Settled Proxy::settle(Attempt& a, const ClientExchange& ex, int attempt_no,
                              ProxyResult& result) const {
   using Kind = Attempt::Kind;
@@ -321,19 +336,7 @@ Proxy::Settled Proxy::settle(Attempt& a, const ClientExchange& ex, int attempt_n
       } else {
         w.breaker().on_success(a.choice.probe);
       }
-      if (feedback_ && a.feedback && a.usage) {
-        FeedbackInput in{ex.prepared.model,
-                         w.id(),
-                         ex.prepared.blocks,
-                         ex.prepared.parsed.canonical_bytes,
-                         a.choice.decision.matched_blocks,
-                         a.choice.decision_ts,
-                         *a.usage};
-        if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
-          in.kv_usage = report->kv_usage;
-        }
-        feedback_->on_response(in);
-      }
+      if (feedback_ && a.feedback && a.usage) feed_back(ex, w, a.choice, *a.usage, now);
       if (metrics_ && a.first_byte_at != Clock::time_point{}) {
         metrics_->first_byte(ex.kind,
                              std::chrono::duration<double>(a.first_byte_at - ex.started).count());

@@ -157,6 +157,14 @@ class Proxy {
   // short grace to answer before it is cancelled.
   awaitable<void> decode_leg(Attempt& a, ClientExchange& ex, UpstreamPool& pool,
                              bool can_retry) const;
+  // A failed prefill leg: retry (counted) or the error to answer.
+  Settled prefill_failure(const PrefillLeg& leg, const ClientExchange& ex, int attempt_no,
+                          ProxyResult& result) const;
+  // A prefill leg's 4xx, relayed to the client as the request's answer.
+  awaitable<void> relay_refusal(PrefillLeg& leg, ClientExchange& ex, ProxyResult& result) const;
+  // The worker's usage report of a request routed by `choice`, to the cache feedback.
+  void feed_back(const ClientExchange& ex, const Worker& w, const RouteChoice& choice,
+                 const ReportedUsage& usage, int64_t now) const;
   // Hears a prefill leg's outcome: breaker, metrics, feedback.
   void settle_prefill(PrefillLeg& leg, const ClientExchange& ex) const;
   // Where to splice the include_usage member into this request for `w`

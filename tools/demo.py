@@ -184,6 +184,28 @@ def row(label, r):
             f"{r['workers']['max_over_mean']:>9.2f} {req['ok']:>6}/{req['failed']:<4}")
 
 
+def run_all(build, args, logdir, setups):
+    """Runs each (label, run_setup keywords) in turn; their results by label."""
+    results = {}
+    for label, setup in setups:
+        t0 = time.monotonic()
+        print(f"-> {label}: starting workers and routers, running the workload ...", flush=True)
+        r = run_setup(build, args, label, routers=args.routers, logdir=logdir, **setup)
+        results[label] = r
+        print(f"   done in {time.monotonic() - t0:.1f}s: hit ratio {r['cache_hit_ratio']:.3f}, "
+              f"TTFT p50 {r['ttft_ms']['p50']:.1f} ms", flush=True)
+    return results
+
+
+def print_table(setups, results):
+    print()
+    print(f"{'set-up':<24} {'hit ratio':>9} {'TTFT p50':>9} {'TTFT p99':>9} {'req/s':>8} "
+          f"{'max/mean':>9} {'ok/failed':>11}")
+    print("-" * 86)
+    for label, _ in setups:
+        print(row(label, results[label]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -219,32 +241,19 @@ def main():
     logdir = build / "demo-logs"
     logdir.mkdir(parents=True, exist_ok=True)
     setups = [
-        ("round_robin", "round_robin", False),
-        ("cache_aware, no mesh", "cache_aware", False),
-        ("cache_aware + mesh", "cache_aware", True),
-        ("oracle (pinned)", None, False),
+        ("round_robin", dict(policy="round_robin", mesh=False)),
+        ("cache_aware, no mesh", dict(policy="cache_aware", mesh=False)),
+        ("cache_aware + mesh", dict(policy="cache_aware", mesh=True)),
+        ("oracle (pinned)", dict(policy=None, mesh=False, oracle=True)),
     ]
     print(f"radixmesh demo: {args.routers} routers, {args.workers} simulated workers, "
           f"{args.conversations} conversations x {args.turns} turns, each turn to a random router")
     print(f"(simulated prefill {args.prefill_us:g} us per uncached token; logs in {logdir})\n")
-    results = {}
-    for label, policy, mesh in setups:
-        t0 = time.monotonic()
-        print(f"-> {label}: starting workers and routers, running the workload ...", flush=True)
-        r = run_setup(build, args, label, policy, mesh, args.routers, logdir, oracle=policy is None)
-        results[label] = r
-        print(f"   done in {time.monotonic() - t0:.1f}s: hit ratio {r['cache_hit_ratio']:.3f}, "
-              f"TTFT p50 {r['ttft_ms']['p50']:.1f} ms", flush=True)
-
+    results = run_all(build, args, logdir, setups)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print()
-    print(f"{'set-up':<24} {'hit ratio':>9} {'TTFT p50':>9} {'TTFT p99':>9} {'req/s':>8} "
-          f"{'max/mean':>9} {'ok/failed':>11}")
-    print("-" * 86)
-    for label, _, _ in setups:
-        print(row(label, results[label]))
+    print_table(setups, results)
     rr = results["round_robin"]
     best = results["cache_aware + mesh"]
     local = results["cache_aware, no mesh"]
@@ -266,30 +275,19 @@ def pd_main(args):
     logdir.mkdir(parents=True, exist_ok=True)
     half = args.workers // 2
     setups = [
-        (f"plain, {args.workers} workers", None),
-        (f"PD {args.pd}, {half}+{args.workers - half}", args.pd),
+        (f"plain, {args.workers} workers", dict(policy="cache_aware", mesh=True)),
+        (f"PD {args.pd}, {half}+{args.workers - half}",
+         dict(policy="cache_aware", mesh=True, pd=args.pd)),
     ]
     print(f"radixmesh PD demo: {args.routers} meshed cache_aware routers, "
           f"{args.conversations} conversations x {args.turns} turns, each turn to a random router")
     print(f"(simulated prefill {args.prefill_us:g} us per uncached token, decode "
           f"{args.decode_us:g} us per token; logs in {logdir})\n")
-    results = {}
-    for label, pd in setups:
-        t0 = time.monotonic()
-        print(f"-> {label}: starting workers and routers, running the workload ...", flush=True)
-        r = run_setup(build, args, label, "cache_aware", True, args.routers, logdir, pd=pd)
-        results[label] = r
-        print(f"   done in {time.monotonic() - t0:.1f}s: hit ratio {r['cache_hit_ratio']:.3f}, "
-              f"TTFT p50 {r['ttft_ms']['p50']:.1f} ms", flush=True)
+    results = run_all(build, args, logdir, setups)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print()
-    print(f"{'set-up':<24} {'hit ratio':>9} {'TTFT p50':>9} {'TTFT p99':>9} {'req/s':>8} "
-          f"{'max/mean':>9} {'ok/failed':>11}")
-    print("-" * 86)
-    for label, _ in setups:
-        print(row(label, results[label]))
+    print_table(setups, results)
     failed = sum(r["requests"]["failed"] for r in results.values())
     return 1 if failed else 0
 
