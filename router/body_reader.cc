@@ -58,25 +58,34 @@ awaitable<BodyResult> read_sized_body(ByteStream& stream, beast::flat_buffer& bu
                                       uint64_t length, std::string& body, size_t padding,
                                       BodyReservation& reservation) {
   using Kind = BodyResult::Kind;
-  body.clear();
+  // The connection's storage keeps the size of its last body: bytes below
+  // body.size() are overwritten as they are, and resize() zero-fills only
+  // where this body is longer than any before it on the connection (a
+  // keep-alive client sending bodies of similar sizes pays it once).
   const size_t total = static_cast<size_t>(length);
   const size_t buffered = std::min<size_t>(buffer.size(), total);
   if (!grow_body_storage(body, buffered, total, padding, reservation))
     co_return result(Kind::kBudget);
-  body.append(static_cast<const char*>(buffer.data().data()), buffered);
+  if (body.size() < buffered) body.resize(buffered);
+  std::memcpy(body.data(), buffer.data().data(), buffered);
   buffer.consume(buffered);
-  while (body.size() < total) {
-    const size_t have = body.size();
+  size_t have = buffered;
+  while (have < total) {
     if (!grow_body_storage(body, have + 1, total, padding, reservation)) {
+      body.resize(have);
       co_return result(Kind::kBudget);
     }
     const size_t room = std::min({body.capacity() - padding - have, total - have, kMaxFill});
-    body.resize(have + room);  // zero-fills at most kMaxFill: about to be read over
+    if (body.size() < have + room) body.resize(have + room);  // zero-fills new ground only
     auto [ec, n] =
         co_await stream.async_read_some(net::buffer(body.data() + have, room), use_tuple);
-    body.resize(have + n);
-    if (ec) co_return result(Kind::kRead, ec);
+    have += n;
+    if (ec) {
+      body.resize(have);
+      co_return result(Kind::kRead, ec);
+    }
   }
+  body.resize(total);  // shorter than before: no fill
   co_return BodyResult{};
 }
 

@@ -56,9 +56,10 @@ bool grow_body_storage(std::string& body, size_t size, size_t limit, size_t padd
 // small-string buffer): what a reservation for it must cover.
 size_t storage_bytes(const std::string& s);
 
-// Reads a Content-Length body of `length` bytes into `body` (cleared first;
-// its capacity is kept): what `buffer` already holds, then straight from the
-// socket into the string.
+// Reads a Content-Length body of `length` bytes into `body` (what it held
+// is overwritten; its capacity is kept, and its size too until the end, so
+// that only bytes past the longest earlier body are zero-filled): what
+// `buffer` already holds, then straight from the socket into the string.
 awaitable<BodyResult> read_sized_body(ByteStream& stream, beast::flat_buffer& buffer,
                                       uint64_t length, std::string& body, size_t padding,
                                       BodyReservation& reservation);

@@ -318,7 +318,7 @@ awaitable<ProxyResult> Proxy::forward_sglang(ClientExchange& ex, RoutingScratch&
     co_return result;
   }
   const auto executor = co_await net::this_coro::executor;
-  std::vector<radix::WorkerId> tried_prefill, tried_decode;
+  TriedWorkers tried_prefill, tried_decode;
   RouterErrc last_error = RouterErrc::kNoHealthyWorker;
   std::string last_message;
   for (int attempt_no = 0;; ++attempt_no) {
@@ -419,7 +419,7 @@ awaitable<ProxyResult> Proxy::forward_vllm(ClientExchange& ex, RoutingScratch& s
                           ex, result);
     co_return result;
   }
-  std::vector<radix::WorkerId> tried_prefill, tried_decode;
+  TriedWorkers tried_prefill, tried_decode;
   RouterErrc last_error = RouterErrc::kNoHealthyWorker;
   std::string last_message;
   for (int attempt_no = 0;; ++attempt_no) {

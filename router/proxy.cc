@@ -419,7 +419,7 @@ awaitable<ProxyResult> Proxy::forward(ClientExchange ex, RoutingScratch& scratch
   // PD mode: what is not split (embeddings, ...) goes to a decode worker.
   const RoutingEngine& engine = pd_ ? pd_->decode() : engine_;
   ProxyResult result;
-  std::vector<radix::WorkerId> tried;
+  TriedWorkers tried;
   RouterErrc last_error = RouterErrc::kNoHealthyWorker;
   std::string last_message;
   for (int attempt_no = 0;; ++attempt_no) {

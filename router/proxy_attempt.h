@@ -3,8 +3,10 @@
 // Private to the proxy: nothing else includes this header.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "router/proxy.h"
@@ -13,6 +15,20 @@
 #include "router/usage_tail.h"
 
 namespace radixmesh::router {
+
+// The workers a request already tried (excluded from its next choice): at
+// most one per attempt, --max-retries being at most 16. No allocation.
+class TriedWorkers {
+ public:
+  void push_back(radix::WorkerId id) {
+    if (size_ < ids_.size()) ids_[size_++] = id;
+  }
+  operator std::span<const radix::WorkerId>() const { return {ids_.data(), size_}; }
+
+ private:
+  std::array<radix::WorkerId, 17> ids_{};
+  size_t size_ = 0;
+};
 
 struct Proxy::Attempt {
   enum class Kind { kDone, kFailed, kClientGone, kBrokenAfterBytes, kCutByRouter };

@@ -1,5 +1,9 @@
 #include "router/usage_tail.h"
 
+#include <string.h>
+
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace radixmesh::router {
@@ -9,12 +13,29 @@ bool is_ws(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+// The last occurrence of `key` (a quoted key, at least 2 bytes) in
+// text[0, end): memrchr for its second byte, then a compare, rather than
+// string_view::rfind's compare at every position (the tail is 4 KiB of a
+// stream; this runs on every response).
+size_t rfind_key(std::string_view text, std::string_view key, size_t end) {
+  const char second = key[1];
+  size_t limit = std::min(end, text.size());  // candidates' second byte lies below this
+  while (limit > 1) {
+    const void* hit = memrchr(text.data() + 1, second, limit - 1);
+    if (hit == nullptr) return std::string_view::npos;
+    const size_t k = static_cast<size_t>(static_cast<const char*>(hit) - text.data()) - 1;
+    if (k + key.size() <= end && text.compare(k, key.size(), key) == 0) return k;
+    limit = k + 1;
+  }
+  return std::string_view::npos;
+}
+
 // Position of the '{' that opens the value of the last `"key":` in text
 // whose object is complete; end of that object in *close. npos if none.
 size_t last_object_of(std::string_view text, std::string_view quoted_key, size_t* close) {
   size_t search_end = text.size();
   while (search_end > 0) {
-    const size_t k = text.rfind(quoted_key, search_end - 1);
+    const size_t k = rfind_key(text, quoted_key, search_end - 1 + quoted_key.size());
     if (k == std::string_view::npos) return std::string_view::npos;
     search_end = k;
     if (k > 0 && text[k - 1] == '\\') continue;  // inside a string

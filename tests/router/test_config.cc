@@ -410,9 +410,10 @@ TEST_CASE("config: PD mode refuses what it cannot route") {
         "fastest"},
        "--decode-policy: unknown policy"},
   };
-  for (const auto& [args, needle] : cases) {
+  for (const auto& c : cases) {
+    const std::string& needle = c.second;  // not a structured binding: CAPTURE's lambda takes it
     CAPTURE(needle);
-    const std::string message = parse_err(args);
+    const std::string message = parse_err(c.first);
     CHECK_MESSAGE(contains(message, needle), message);
   }
 }
