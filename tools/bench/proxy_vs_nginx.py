@@ -205,6 +205,8 @@ def main():
     ap.add_argument("--sizes", default="200,16384,32768")
     ap.add_argument("--targets", default="nginx_rr,nginx_hash,rm_round_robin,rm_cache_aware")
     ap.add_argument("--stream", action="store_true", help="CPU per streamed request instead")
+    ap.add_argument("--baseline", help="another build directory: its radixmesh runs too, as "
+                    "rm_*@base, interleaved with the others (before/after figures)")
     args = ap.parse_args()
     build = pathlib.Path(args.build)
     tmp = tempfile.mkdtemp(prefix="proxy-vs-nginx-")
@@ -226,12 +228,15 @@ def main():
                             PROXY_CPU)
             wait_ok(port, "/")
             targets[name], owners[name] = port, p.pid
-        for policy in ("round_robin", "cache_aware"):
+        builds = [("", build)] + ([("@base", pathlib.Path(args.baseline))] if args.baseline else [])
+        for (suffix, rbuild), policy in ((b, p) for b in builds
+                                         for p in ("round_robin", "cache_aware")):
             name = f"rm_{policy}"
             if name not in wanted:
                 continue
+            name += suffix
             port = free_port()
-            p = procs.start([build / "router/radixmesh", "--host", HOST, "--port", port,
+            p = procs.start([rbuild / "router/radixmesh", "--host", HOST, "--port", port,
                              "--admin-port", free_port(), "--threads", 1, "--policy", policy,
                              "--log-level", "warn", "--default-model", "sim-model",
                              *sum((["--worker", f"http://{HOST}:{b}"] for b in backend_ports), [])],
