@@ -387,8 +387,13 @@ awaitable<ProxyResult> Proxy::forward_sglang(ClientExchange& ex, RoutingScratch&
       co_return result;
     }
 
-    if (a.kind == Attempt::Kind::kFailed && a.choice.candidates > 1)
-      tried_decode.push_back(dw.id());
+    // A new pair: the decode that failed, and the prefill that had not
+    // answered by then (it may be the reason), each where its pool has another.
+    if (a.kind == Attempt::Kind::kFailed) {
+      if (a.choice.candidates > 1) tried_decode.push_back(dw.id());
+      if (leg.outcome != Outcome::kOk && leg.choice.candidates > 1)
+        tried_prefill.push_back(pw.id());
+    }
     const Settled s = settle(a, ex, attempt_no, result);
     switch (s.next) {
       case Settled::Next::kReturn:

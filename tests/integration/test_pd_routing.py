@@ -9,8 +9,11 @@ the pair was formed correctly; the workers' own counters say which worker
 did what.
 """
 import http.client
+import http.server
 import json
+import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -170,6 +173,55 @@ class SglangPdRouterTest(PdRouterCase):
         self.assertEqual(status, 200, body)
         self.assertNotEqual(body["system_fingerprint"], serving)
         self.assertTrue(self.router.alive())
+
+    def test_a_silent_prefill_is_left_out_of_the_new_pair(self):
+        # A prefill worker that passes its health checks but never answers a
+        # request, advertising a bootstrap port nothing listens on: its
+        # decode fails at once (502), and the retry must pair another
+        # prefill worker, not the silent one its session sticks to.
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        class Silent(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                body = b'{"object":"list","data":[{"id":"sim-model"}]}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                release.wait(30)  # read nothing, answer nothing
+
+            def log_message(self, *args):
+                pass
+        silent = http.server.ThreadingHTTPServer((harness.HOST, 0), Silent)
+        silent.daemon_threads = True
+        threading.Thread(target=silent.serve_forever, daemon=True).start()
+        self.addCleanup(silent.server_close)
+        self.addCleanup(silent.shutdown)
+        nowhere = harness.free_port()
+        good = self.prefills[0]
+        decode = self.decodes[0]
+        port, router = ru.start_router(
+            self, [], "--pd-mode", "sglang",
+            "--prefill", f"http://{harness.HOST}:{silent.server_address[1]}?bootstrap_port={nowhere}",
+            "--prefill", f"http://{harness.HOST}:{good[0]}?bootstrap_port={good[2]}",
+            "--decode", f"http://{harness.HOST}:{decode[0]}",
+            # Sessions stick to one prefill worker: a retry that paired the
+            # silent one again would fail again.
+            "--prefill-policy", "consistent_hash")
+        t0 = time.monotonic()
+        for i in range(8):
+            status, body, _ = harness.post_json(port, "/v1/chat/completions", ru.chat_body(
+                [{"role": "user", "content": prompt(15, i)}], max_tokens=1),
+                headers={"X-Session-Id": f"session-{i}"})
+            self.assertEqual(status, 200, body)
+        self.assertLess(time.monotonic() - t0, 20)  # no first-byte timeout waited out
+        self.assertEqual(chat_requests(good[0]), 8)
+        self.assertGreaterEqual(legs(router.admin_port, "prefill", "cancelled"), 1)  # it was tried
 
     def test_admin_lists_both_pools_and_explains_both_choices(self):
         status, _, data = harness.request(self.router.admin_port, "GET", "/admin/workers")
