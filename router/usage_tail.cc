@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace radixmesh::router {
 namespace {
@@ -74,34 +74,72 @@ size_t last_object_of(std::string_view text, std::string_view quoted_key, size_t
   return std::string_view::npos;
 }
 
-std::optional<uint64_t> uint_field(const nlohmann::json& o, const char* name) {
-  auto it = o.find(name);
-  if (it == o.end() || (!it->is_number_integer() && !it->is_number_unsigned())) return std::nullopt;
-  const auto v = it->get<int64_t>();
-  if (v < 0) return std::nullopt;
-  return static_cast<uint64_t>(v);
+// A non-negative integer member's value; nullopt for anything else.
+std::optional<uint64_t> uint_value(simdjson::ondemand::value v) {
+  int64_t n = 0;
+  if (v.get_int64().get(n) || n < 0) return std::nullopt;
+  return static_cast<uint64_t>(n);
 }
 
-std::optional<ReportedUsage> from_object(const nlohmann::json& o, bool sglang) {
-  if (!o.is_object()) return std::nullopt;
+// The cached_tokens member of a details object (last one wins).
+std::optional<uint64_t> cached_of(simdjson::ondemand::value v) {
+  simdjson::ondemand::object o;
+  if (v.get_object().get(o)) return std::nullopt;
+  std::optional<uint64_t> cached;
+  for (auto field : o) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return std::nullopt;
+    if (key == "cached_tokens") cached = uint_value(field.value());
+  }
+  return cached;
+}
+
+// The usage (or meta_info) object `text`, read with simdjson's on-demand
+// parser: no allocation once this thread's parser and buffer have grown
+// (one response at a time per io thread; they are scratch, not state).
+std::optional<ReportedUsage> parse_usage(std::string_view text, bool sglang) {
+  thread_local simdjson::ondemand::parser parser;
+  thread_local std::string padded;
+  padded.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(text);
+  simdjson::ondemand::document doc;
+  if (parser.iterate(padded.data(), padded.size(), padded.capacity()).get(doc)) {
+    return std::nullopt;
+  }
+  simdjson::ondemand::object o;
+  if (doc.get_object().get(o)) return std::nullopt;
+  // The last of each member counts, as for any JSON reader keeping one.
+  std::optional<uint64_t> prompt, input, cached, prompt_cached, input_cached;
+  for (auto field : o) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return std::nullopt;
+    if (key == "prompt_tokens") {
+      prompt = uint_value(field.value());
+    } else if (sglang && key == "cached_tokens") {
+      cached = uint_value(field.value());
+    } else if (!sglang && key == "input_tokens") {
+      input = uint_value(field.value());
+    } else if (!sglang && key == "prompt_tokens_details") {
+      prompt_cached = cached_of(field.value());
+    } else if (!sglang && key == "input_tokens_details") {
+      input_cached = cached_of(field.value());
+    }
+  }
   ReportedUsage u;
   if (sglang) {
-    const auto p = uint_field(o, "prompt_tokens");
-    if (!p) return std::nullopt;
-    u.prompt_tokens = *p;
-    u.cached_tokens = uint_field(o, "cached_tokens");
+    if (!prompt) return std::nullopt;
+    u.prompt_tokens = *prompt;
+    u.cached_tokens = cached;
     return u;
   }
-  const char* details = "prompt_tokens_details";
-  auto p = uint_field(o, "prompt_tokens");
-  if (!p) {
-    p = uint_field(o, "input_tokens");  // Responses API
-    details = "input_tokens_details";
-  }
-  if (!p) return std::nullopt;
-  u.prompt_tokens = *p;
-  if (auto d = o.find(details); d != o.end() && d->is_object()) {
-    u.cached_tokens = uint_field(*d, "cached_tokens");
+  if (prompt) {
+    u.prompt_tokens = *prompt;
+    u.cached_tokens = prompt_cached;
+  } else if (input) {  // Responses API
+    u.prompt_tokens = *input;
+    u.cached_tokens = input_cached;
+  } else {
+    return std::nullopt;
   }
   return u;
 }
@@ -118,10 +156,7 @@ std::optional<ReportedUsage> find_reported_usage(std::string_view text) {
   const size_t open = use_meta ? meta : usage;
   if (open == std::string_view::npos) return std::nullopt;
   const size_t close = use_meta ? meta_close : usage_close;
-  auto j = nlohmann::json::parse(text.substr(open, close - open + 1), nullptr,
-                                 /*allow_exceptions=*/false);
-  if (j.is_discarded()) return std::nullopt;
-  return from_object(j, use_meta);
+  return parse_usage(text.substr(open, close - open + 1), use_meta);
 }
 
 void UsageTail::feed(const char* data, size_t n) {
