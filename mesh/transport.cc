@@ -201,17 +201,26 @@ void Transport::on_authenticated(const std::shared_ptr<PeerConnection>& c) {
     return;
   }
   auto it = peers_.find(p.id);
-  if (it != peers_.end() && !it->second->closed()) {
-    if (!keep_new(*it->second, *c)) {
-      c->detach();
-      dialed_address_.erase(c);
-      c->close();
-      return;
-    }
+  if (it != peers_.end() && !it->second->closed() && !keep_new(*it->second, *c)) {
+    c->detach();
+    dialed_address_.erase(c);
+    c->close();
+    return;
+  }
+  if (it != peers_.end()) {
     auto old = it->second;
+    // A new incarnation is a restarted process: it knows nothing the old
+    // one was sent, so the peer goes down and up again (outbox, acks and the
+    // first-exchange snapshot start over), even when it came back before
+    // its old connection was seen closed.
+    const bool restarted = old->peer().incarnation != p.incarnation;
     old->detach();
     dialed_address_.erase(old);
     old->close();
+    if (restarted) {
+      peers_.erase(it);
+      handler_.on_peer_disconnected(p.id);
+    }
   }
   peers_[p.id] = c;
   handler_.on_peer_connected(p);
