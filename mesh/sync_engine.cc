@@ -162,16 +162,17 @@ void SyncEngine::tick(uint64_t now_ms) {
   for (auto& [peer, ps] : peers_) send_acks(peer, ps, /*all=*/true);
 
   // Load: complete report while anything is in flight (peers decay silence),
-  // one empty report when it drops to nothing, then silence.
+  // one empty report when it drops to nothing, then silence. "Drops" is
+  // against what peers were last told, by a round or a push: a request that
+  // started and ended between two rounds may have been told only by push.
   const LoadReport report = load_.local_report();
   const bool idle = report.entries.empty();
-  if (!idle || !last_load_idle_) {
+  if (!idle || !load_told_.empty()) {
     std::string load = encode(report);
     for (const auto& [peer, ps] : peers_) send(peer, FrameType::kLoadReport, load);
     last_load_payload_ = idle ? std::string() : std::move(load);
     note_load_sent(report);
   }
-  last_load_idle_ = idle;
   load_.expire();
 
   if (cfg_.digest_every_rounds > 0 && round_ % cfg_.digest_every_rounds == 0)

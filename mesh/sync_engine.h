@@ -244,7 +244,6 @@ class SyncEngine : public SyncHandler {
   uint64_t next_seq_ = 1;
   std::map<NodeId, PeerState> peers_;
   std::string last_load_payload_;  // empty while idle
-  bool last_load_idle_ = true;
   std::map<WorkerKey, uint64_t> load_told_;  // local counts peers were last told (non-zero)
 
   std::map<ParkKey, Parked> parked_;

@@ -146,6 +146,30 @@ TEST_CASE("load changes reach peers in the window, one entry per changed worker"
   CHECK(b.load.mesh_in_flight(k1) == 0);
 }
 
+TEST_CASE("a request told only by push and ended between rounds is cleared by the next round") {
+  // The end of a request asks for no window of its own (the router's
+  // follow-up flush carries it); if no flush carries it, the round must.
+  SyncCluster c(2, 26);
+  register_workers(c);
+  c.connect_all();
+  c.run_round();  // both idle: the round says nothing about load
+  const WorkerKey k0 = radix::WorkerDirectory::key_for_url(kW0);
+  auto& a = c.node(0);
+  auto& b = c.node(1);
+  a.load.local_started(k0);
+  a.engine.flush(c.now());  // the start, by push
+  c.settle(10);
+  REQUIRE(b.load.mesh_in_flight(k0) == 1);
+  a.load.local_finished(k0);  // ended before the next round, no flush
+  c.run_round();
+  c.settle(10);
+  CHECK(b.load.mesh_in_flight(k0) == 0);
+  // Then silence: an idle node that told its peers "nothing" says no more.
+  const uint64_t reports = sent(a, FrameType::kLoadReport);
+  c.run_rounds(3);
+  CHECK(sent(a, FrameType::kLoadReport) == reports);
+}
+
 TEST_CASE("a vanished peer's pushed load is forgotten and a late delta does not bring it back") {
   SyncCluster c(2, 25);
   register_workers(c);
