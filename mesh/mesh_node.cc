@@ -2,6 +2,7 @@
 
 #include "radix/address.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -78,6 +79,7 @@ void MeshNode::start(asio::io_context& io) {
       [this](const MemberInfo& m, std::optional<MemberState> old) { on_member_change(m, old); });
   if (sync_factory_) sync_ = sync_factory_(*this);
   flush_timer_.emplace(*strand_);
+  follow_up_timer_.emplace(*strand_);
   asio::post(*strand_, [this, alive = alive_] {
     if (!*alive) return;
     transport_->start_accepting();
@@ -112,8 +114,29 @@ void MeshNode::arm_flush() {
   flush_timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
     if (!*alive) return;
     flush_armed_ = false;
-    if (ec || stopped_ || !sync_) return;
-    if (sync_->flush(now_ms())) arm_flush();
+    if (ec) return;
+    run_flush();
+  });
+}
+
+void MeshNode::run_flush() {
+  if (stopped_ || !sync_) return;
+  if (sync_->flush(now_ms())) arm_flush();
+}
+
+void MeshNode::arm_follow_up_flush() {
+  if (follow_up_armed_ || stopped_ || !sync_ || cfg_.push_window_ms == 0) return;
+  follow_up_armed_ = true;
+  const uint64_t ms =
+      std::min(cfg_.follow_up_window_ms > 0 ? cfg_.follow_up_window_ms : cfg_.push_window_ms * 10,
+               std::max<uint64_t>(cfg_.gossip_interval_ms, 1));
+  follow_up_timer_->expires_after(std::chrono::milliseconds(ms));
+  follow_up_timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (!*alive) return;
+    follow_up_armed_ = false;
+    // A window already armed flushes sooner (and arms the next follow-up).
+    if (ec || flush_armed_) return;
+    run_flush();
   });
 }
 
@@ -276,6 +299,7 @@ std::vector<PeerView> MeshNode::peers() const {
 void MeshNode::do_stop() {
   if (stopped_) return;
   if (flush_timer_) flush_timer_->cancel();
+  if (follow_up_timer_) follow_up_timer_->cancel();
   membership_->leave(now_ms());  // queues kLeave on every live connection
   stopped_ = true;
 }

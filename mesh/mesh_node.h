@@ -66,6 +66,10 @@ struct MeshNodeConfig {
   // first change of a window (coalesced), between gossip rounds. 0: no push,
   // changes wait for the next round.
   uint64_t push_window_ms = 2;
+  // How late a follow-up flush may run after one that saw local load
+  // (arm_follow_up_flush): what ends requests (in-flight -1) rides it, or
+  // the next push window if that comes sooner. 0: push_window_ms x 10.
+  uint64_t follow_up_window_ms = 0;
   uint64_t dns_interval_ms = 30000;
   uint64_t incarnation = 0;            // 0: wall clock ms at start
   size_t max_queue_bytes = 16u << 20;  // per peer
@@ -117,6 +121,10 @@ class MeshNode : public PeerSender, private Transport::Handler {
   // strand push_window_ms from now (one timer per window however many calls
   // arrive meanwhile). No-op when push is disabled or the node is stopped.
   void request_flush();
+  // Mesh strand only (from the sync handler's flush): flush again at most
+  // follow_up_window_ms from now, unless a flush runs sooner anyway. For
+  // changes that do not ask for a window of their own (requests ending).
+  void arm_follow_up_flush();
   // Any thread, never blocks: re-reads the TLS files on the mesh strand now
   // (SIGHUP). No-op without TLS.
   void reload_tls();
@@ -140,6 +148,7 @@ class MeshNode : public PeerSender, private Transport::Handler {
   void do_stop();
   uint64_t now_ms() const;
   void arm_flush();                 // mesh strand
+  void run_flush();                 // mesh strand: sync_->flush, and the next window if asked
   void reload_tls_now(bool force);  // mesh strand
 
   MeshNodeConfig cfg_;
@@ -160,6 +169,8 @@ class MeshNode : public PeerSender, private Transport::Handler {
   std::atomic<bool> flush_requested_{false};              // a post to arm the timer is under way
   std::optional<boost::asio::steady_timer> flush_timer_;  // mesh strand
   bool flush_armed_ = false;                              // mesh strand
+  std::optional<boost::asio::steady_timer> follow_up_timer_;  // mesh strand
+  bool follow_up_armed_ = false;                              // mesh strand
 
   mutable std::mutex view_mu_;
   std::vector<PeerView> view_;  // guarded by view_mu_: copy for peers()

@@ -23,9 +23,12 @@
 //  5. flush is called between ticks, at most once per push window, after
 //     something asked the node for one (MeshNode::request_flush: the delta
 //     journal's first change of a window, or the router's LoadChangeSignal
-//     on an in-flight change). It returns true to be called again one window
-//     later without a new request (the engine alone: local load non-zero; the
-//     router's hook returns false, its load changes ask for their own flush).
+//     on an in-flight +1), or by a follow-up timer
+//     (MeshNode::arm_follow_up_flush). It returns true to be called again one
+//     window later without a new request (the engine alone: local load
+//     non-zero); the router's hook returns false: its +1s ask for their own
+//     window and, while load is in flight, it arms a follow-up flush that
+//     carries the -1s (router/load_change_signal.h).
 #pragma once
 
 #include <cstdint>

@@ -10,8 +10,9 @@
 // Threads: the guard is owned by one exchange; the count it touches is
 // atomic. Movable, not copyable; a moved-from guard does nothing.
 //
-// Mesh: with a LoadChangeSignal each +1 / -1 also notifies it, so the mesh
-// pushes the change one window later (router/load_change_signal.h).
+// Mesh: with a LoadChangeSignal each +1 also notifies it, so the mesh pushes
+// the change one window later; a -1 rides the next flush, at most a follow-up
+// window later (router/load_change_signal.h).
 //
 // Admission (--max-in-flight-per-worker): try_acquire() never takes the count
 // over the cap, and a SlotListener hears each release.
@@ -81,8 +82,7 @@ class InFlightGuard {
       worker_->sub_in_flight();
       const radix::WorkerId id = worker_->id();
       worker_.reset();
-      if (signal_) signal_->notify();
-      signal_.reset();
+      signal_.reset();  // no wake-up: see router/load_change_signal.h
       if (listener_) listener_->slot_freed(id);
       listener_.reset();
     }

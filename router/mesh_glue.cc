@@ -43,8 +43,14 @@ class TickHook : public mesh::SyncHandler {
     if (signal_) signal_->rearm();  // before the sample: a later change wakes again
     before_tick_();
     const bool load_moving = engine_->flush(now_ms);
-    return signal_ ? false : load_moving;
+    if (!signal_) return load_moving;
+    // Requests in flight here will end, and an end does not ask for a window
+    // of its own (router/load_change_signal.h): a follow-up flush sends it if
+    // no request starting sooner has.
+    if (load_moving && follow_up_) follow_up_();
+    return false;
   }
+  void set_follow_up(std::function<void()> f) { follow_up_ = std::move(f); }
   mesh::SyncEngine* engine() { return engine_.get(); }
 
  private:
@@ -52,6 +58,7 @@ class TickHook : public mesh::SyncHandler {
   std::function<void()> before_tick_;
   std::function<void(bool)> load_changed_;
   LoadChangeSignal* signal_;
+  std::function<void()> follow_up_;  // mesh strand: MeshNode::arm_follow_up_flush
 };
 
 int64_t steady_ms() {
@@ -129,6 +136,7 @@ void MeshGlue::start(radix::TreeCatalog& trees, WorkerRegistry& registry,
     auto hook = std::make_unique<TickHook>(
         std::move(engine), [this] { sample_local_load(); },
         [this](bool force) { refresh_mesh_load(force); }, signal);
+    hook->set_follow_up([this] { node_->arm_follow_up_flush(); });
     engine_ = hook->engine();
     return hook;
   });

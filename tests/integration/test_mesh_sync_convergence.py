@@ -4,7 +4,8 @@ Three routers in one mesh front the same three workers. A conversation whose
 turns land on different routers ends up in every router's tree (equal
 per-model digests in GET /admin/trees) within a few gossip rounds; the later
 turn's delta carries only its new blocks (anchors). A router that joins late
-converges by snapshot. Load of one router is visible to the others.
+converges by snapshot. Load of one router is visible to the others, its end
+too, between gossip rounds.
 """
 import threading
 import time
@@ -12,7 +13,7 @@ import unittest
 
 from harness import Cleanup, post_json, wait_until
 from mesh_util import (GOSSIP_MS, MODEL, MeshRouter, converged, metric, start_mesh,
-                       start_sims, text)
+                       start_sims, text, wait_alive)
 
 
 class MeshSyncTest(Cleanup, unittest.TestCase):
@@ -102,6 +103,48 @@ class MeshSyncTest(Cleanup, unittest.TestCase):
         self.assertEqual(max(mesh for mesh, _ in seen), 4, seen)
         # And sees them end.
         wait_until(lambda: explain_loads()[0] == 0, timeout=5.0, what="mesh load back to 0")
+
+    def test_a_request_ending_reaches_peers_between_gossip_rounds(self):
+        # Default 1 s gossip: a request's end is not pushed on its own (no
+        # window of its own, docs/mesh-protocol.md, push); it must still reach
+        # the peer within the follow-up window (20 ms at the defaults), not at
+        # the next round.
+        r0 = MeshRouter(self, "r0", self.workers, label="meshend", gossip_ms=None)
+        r1 = MeshRouter(self, "r1", self.workers, seeds=[r0.address], label="meshend",
+                        gossip_ms=None)
+        wait_alive([r0, r1], timeout=15.0)
+
+        def mesh_load_on_r1():
+            status, body, _ = post_json(
+                r1.admin_port, "/admin/route/explain?endpoint=chat",
+                {"model": MODEL, "messages": [{"role": "user", "content": "probe"}]})
+            self.assertEqual(status, 200, body)
+            return sum(w["mesh_in_flight"] for w in body["workers"])
+
+        lags = []
+        for i in range(3):
+            done = []
+
+            def generate():
+                # 3,000 tokens at 0.1 ms each: ~0.3 s in flight.
+                status, _, _ = post_json(r0.port, "/v1/chat/completions",
+                                         {"model": MODEL, "max_tokens": 3000,
+                                          "messages": [{"role": "user",
+                                                        "content": text(200, 900 + i)}]},
+                                         timeout=30)
+                done.append((status, time.monotonic()))
+
+            t = threading.Thread(target=generate)
+            t.start()
+            wait_until(lambda: mesh_load_on_r1() == 1 or done, timeout=10.0,
+                       what="r1 sees r0's request")
+            t.join(timeout=30)
+            self.assertEqual([s for s, _ in done], [200])
+            wait_until(lambda: mesh_load_on_r1() == 0, timeout=5.0, interval=0.01,
+                       what="r1 sees it end")
+            lags.append(time.monotonic() - done[0][1])
+        # The 1 s round alone would leave all three below 0.3 s 2.7 % of the time.
+        self.assertLess(max(lags), 0.3, lags)
 
 
 if __name__ == "__main__":

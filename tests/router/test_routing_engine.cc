@@ -236,7 +236,7 @@ TEST_CASE("without a cap, a worker whose breaker refuses is not counted in fligh
   int wakes = 0;
   signal->set_wake([&] {
     ++wakes;
-    signal->rearm();  // every +1 / -1 wakes: wakes counts the changes
+    signal->rearm();  // every +1 wakes: wakes counts the starts
   });
   RoutingEngine engine(f.registry, f.trees, thief, f.clock, Fixture::routing_options(), {}, signal);
   auto req = f.prepare(chat("s", "u"));
@@ -246,7 +246,7 @@ TEST_CASE("without a cap, a worker whose breaker refuses is not counted in fligh
   CHECK(c->worker().id() != w0.id());
   CHECK(w0.in_flight() == 0);
   CHECK(c->worker().in_flight() == 1);
-  CHECK(wakes == 1);  // w1's +1 only: no +1 / -1 on w0
+  CHECK(wakes == 1);  // w1's +1 only: no +1 on w0
 }
 
 TEST_CASE("1000 registered workers: repeated prompts keep their worker (decision time printed)") {
@@ -479,3 +479,4 @@ TEST_CASE("explain lists every candidate with its routable flag; the index names
   CHECK(chosen.id != loaded);  // least loaded of the two routable ones
   CHECK(chosen.in_flight == 0);
 }
+

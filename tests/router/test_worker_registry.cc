@@ -180,7 +180,7 @@ TEST_CASE("concurrent guards never let the count drift") {
   CHECK(a->in_flight() == 0);
 }
 
-TEST_CASE("in-flight changes wake the mesh once until it samples again") {
+TEST_CASE("in-flight starts wake the mesh once until it samples again; ends never do") {
   auto reg = make_registry();
   auto a = reg.add("http://127.0.0.1:1").value();
   auto signal = std::make_shared<LoadChangeSignal>();
@@ -198,17 +198,20 @@ TEST_CASE("in-flight changes wake the mesh once until it samples again") {
     InFlightGuard moved(std::move(g));
     CHECK(wakes == 1);
     signal->rearm();  // the mesh sampled the counts
-    h.reset();        // a request ending wakes it again
+    h.reset();        // a request ending rides the mesh's follow-up flush
+    CHECK(wakes == 1);
+    CHECK(a->in_flight() == 1);
+    h.reset();  // idempotent
+    CHECK(a->in_flight() == 1);
+    InFlightGuard k(a, signal);  // a start after the sample wakes again
     CHECK(wakes == 2);
-    CHECK(seen_at_wake == 1);
-    h.reset();  // idempotent: no change, no wake
-    signal->rearm();
-    CHECK(wakes == 2);
-  }  // `moved` ends
-  CHECK(wakes == 3);
+    CHECK(seen_at_wake == 2);
+  }  // `moved` and `k` end: no wake
+  CHECK(wakes == 2);
   CHECK(a->in_flight() == 0);
   // set_wake({}) stops the wakes (the mesh is stopping).
+  signal->rearm();
   signal->set_wake({});
   InFlightGuard late(a, signal);
-  CHECK(wakes == 3);
+  CHECK(wakes == 2);
 }
