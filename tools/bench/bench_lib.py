@@ -108,6 +108,34 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sched_seconds(pid, thread=None):
+    """CPU of every thread of a process so far (or of the threads named
+    `thread`), from the scheduler's nanosecond accounting
+    (/proc/PID/task/TID/sched, se.sum_exec_runtime in ms): finer than the
+    10 ms ticks of cpu_seconds."""
+    total = 0.0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if thread and (task / "comm").read_text().strip() != thread:
+                continue
+            for line in (task / "sched").read_text().splitlines():
+                if line.startswith("se.sum_exec_runtime"):
+                    total += float(line.split(":")[1]) / 1000.0
+        except OSError:
+            pass  # a thread that just ended
+    return total
+
+
+def metric_sum(admin_port, name, match=""):
+    """Sum of a metric's samples on a router's /metrics whose line contains
+    `match` (e.g. a label pair); 0 when absent."""
+    total = 0.0
+    for line in http_get(admin_port, "/metrics")[1].decode().splitlines():
+        if line.startswith(name) and match in line and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 class Cluster:
     """Simulated workers and routers of one configuration; a context manager
     that stops everything it started."""

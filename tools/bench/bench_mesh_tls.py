@@ -30,29 +30,13 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_lib import (LOADGEN, ROUTER, SIM, Cluster, ensure_built, http_get, loadavg,  # noqa: E402
-                       log)
+                       log, sched_seconds)
 
 WORKER = {"prefill_us": 50, "decode_us": 2000, "kv_tokens": 32768}
 FLAGS = ["--workload", "multiturn", "--system-prompts", 4, "--system-bytes", 4096,
          "--turn-bytes", 512, "--max-tokens", 16, "--stream", "--conversations", 64,
          "--turns", 6, "--concurrency", 32, "--think-ms", 0, "--seed", 4, "--duration", 120,
          "--expect-workers", 8]
-
-
-def sched_seconds(pid, thread=None):
-    """CPU of every thread of a process so far (or of the threads named
-    `thread`), from the scheduler's ns counter."""
-    total = 0.0
-    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
-        try:
-            if thread and (task / "comm").read_text().strip() != thread:
-                continue
-            for line in (task / "sched").read_text().splitlines():
-                if line.startswith("se.sum_exec_runtime"):
-                    total += float(line.split(":")[1]) / 1000.0
-        except OSError:
-            pass  # a thread that just ended
-    return total
 
 
 def make_certs(d):
