@@ -127,9 +127,8 @@ void MeshNode::run_flush() {
 void MeshNode::arm_follow_up_flush() {
   if (follow_up_armed_ || stopped_ || !sync_ || cfg_.push_window_ms == 0) return;
   follow_up_armed_ = true;
-  const uint64_t ms =
-      std::min(cfg_.follow_up_window_ms > 0 ? cfg_.follow_up_window_ms : cfg_.push_window_ms * 10,
-               std::max<uint64_t>(cfg_.gossip_interval_ms, 1));
+  const uint64_t ms = std::min(cfg_.push_window_ms * kFollowUpWindows,
+                               std::max<uint64_t>(cfg_.gossip_interval_ms, 1));
   follow_up_timer_->expires_after(std::chrono::milliseconds(ms));
   follow_up_timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
     if (!*alive) return;

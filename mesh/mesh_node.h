@@ -66,10 +66,6 @@ struct MeshNodeConfig {
   // first change of a window (coalesced), between gossip rounds. 0: no push,
   // changes wait for the next round.
   uint64_t push_window_ms = 2;
-  // How late a follow-up flush may run after one that saw local load
-  // (arm_follow_up_flush): what ends requests (in-flight -1) rides it, or
-  // the next push window if that comes sooner. 0: push_window_ms x 10.
-  uint64_t follow_up_window_ms = 0;
   uint64_t dns_interval_ms = 30000;
   uint64_t incarnation = 0;            // 0: wall clock ms at start
   size_t max_queue_bytes = 16u << 20;  // per peer
@@ -122,8 +118,10 @@ class MeshNode : public PeerSender, private Transport::Handler {
   // arrive meanwhile). No-op when push is disabled or the node is stopped.
   void request_flush();
   // Mesh strand only (from the sync handler's flush): flush again at most
-  // follow_up_window_ms from now, unless a flush runs sooner anyway. For
-  // changes that do not ask for a window of their own (requests ending).
+  // kFollowUpWindows push windows (and one gossip round) from now, unless a
+  // flush runs sooner anyway. For changes that do not ask for a window of
+  // their own (requests ending, router/load_change_signal.h).
+  static constexpr uint64_t kFollowUpWindows = 10;
   void arm_follow_up_flush();
   // Any thread, never blocks: re-reads the TLS files on the mesh strand now
   // (SIGHUP). No-op without TLS.

@@ -479,4 +479,3 @@ TEST_CASE("explain lists every candidate with its routable flag; the index names
   CHECK(chosen.id != loaded);  // least loaded of the two routable ones
   CHECK(chosen.in_flight == 0);
 }
-

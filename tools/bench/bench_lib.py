@@ -128,10 +128,11 @@ def sched_seconds(pid, thread=None):
 
 def metric_sum(admin_port, name, match=""):
     """Sum of a metric's samples on a router's /metrics whose line contains
-    `match` (e.g. a label pair); 0 when absent."""
+    `match` (e.g. a label pair); 0 when absent. Only that metric: a longer
+    name that starts with it does not count."""
     total = 0.0
     for line in http_get(admin_port, "/metrics")[1].decode().splitlines():
-        if line.startswith(name) and match in line and not line.startswith("#"):
+        if line.startswith((name + "{", name + " ")) and match in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 
