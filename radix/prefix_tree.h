@@ -95,6 +95,11 @@ struct MatchResult {
   uint32_t matched_blocks = 0;       // deepest depth any tenant holds
   std::vector<TenantReach> tenants;  // every worker with >= 1 matched block,
                                      // deepest first, then by worker id
+  // The prompt goes on past the match and the tree holds a different
+  // continuation there: the request branches off a cached path (a new
+  // conversation on a shared system prompt, a new question on a shared
+  // document) instead of extending one (the next turn of a conversation).
+  bool branches = false;
 };
 
 // From the mesh: `worker` holds chain(anchor) + blocks, stamped ts.

@@ -32,8 +32,15 @@ void TreeShard::match(std::span<const BlockHash> chain, MatchResult& out) const 
   const uint32_t k = present_prefix(chain);
   out.matched_blocks = k;
   out.tenants.clear();
+  out.branches = false;
   if (k == 0) return;
   uint32_t id = node_at(chain[k - 1], k - 1);
+  if (k < chain.size()) {
+    // Tenants hold whole edges, so a match that stops inside an edge, or at
+    // the end of one with children, stops where cached blocks go elsewhere.
+    const Node& end = nodes_[id];
+    out.branches = k - end.depth < end.edge.size() || end.first_child != kNil;
+  }
   uint32_t reach = k;
   // Walking up, a worker first seen at the deepest node it holds; by the
   // prefix property a node's workers include its child's, so only workers

@@ -364,6 +364,29 @@ TEST_CASE("digest: equal contents give equal digests whatever the insertion orde
   CHECK(t1.digest() != t2.digest());
 }
 
+TEST_CASE("prefix tree: match tells a branch off a cached path from an extension of one") {
+  PrefixTree tree(opts(), nullptr);
+  const auto conversation = chain_of({1, 2, 3, 4, 5});  // system prompt a b c, turn d e
+  tree.insert(conversation, 1, at(1));
+  // The next turn extends the cached path: it ends where the cache ends.
+  auto m = tree.match(chain_of({1, 2, 3, 4, 5, 6, 7}));
+  CHECK(m.matched_blocks == 5);
+  CHECK_FALSE(m.branches);
+  // A new conversation on the system prompt leaves it inside the edge.
+  m = tree.match(chain_of({1, 2, 3, 8, 9}));
+  CHECK(m.matched_blocks == 3);
+  CHECK(m.branches);
+  // Once split there, it stops at a node with children: still a branch.
+  tree.insert(chain_of({1, 2, 3, 8, 9}), 2, at(2));
+  m = tree.match(chain_of({1, 2, 3, 7}));
+  CHECK(m.matched_blocks == 3);
+  CHECK(m.branches);
+  // A prompt the tree holds whole, or one sharing nothing, branches off nothing.
+  CHECK_FALSE(tree.match(chain_of({1, 2, 3})).branches);
+  CHECK_FALSE(tree.match(chain_of({1, 2, 3, 4, 5})).branches);
+  CHECK_FALSE(tree.match(chain_of({6, 7})).branches);
+}
+
 TEST_CASE("concurrent match and insert from 4 threads stay consistent") {
   auto o = opts(8);
   o.max_blocks_per_worker = 3000;
