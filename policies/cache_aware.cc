@@ -48,9 +48,16 @@ Decision CacheAwarePolicy::choose(const RequestView& request, std::span<const Wo
           ? 0.0
           : std::min(1.0, static_cast<double>(best) / static_cast<double>(request.blocks.size()));
   if (best > 0 && fraction >= p_.cache_threshold) {
-    auto pick = least_loaded_within(workers, rng, p_.load_slack, [&](size_t i) {
-      return lookup.blocks_for(workers[i].id) == best;
-    });
+    const auto holds_best = [&](size_t i) { return lookup.blocks_for(workers[i].id) == best; };
+    // A new copy of the prefix is worth its prefill only while the caches
+    // have room: once any worker is full, a copy displaces another prefix.
+    if (match->branches && !any_full(workers) &&
+        lowest_load_if(workers, holds_best).value_or(0) * range.healthy >
+            range.total + p_.branch_slack * range.healthy) {
+      return decide(workers, least_loaded(workers, rng, p_.load_slack), Reason::kBranchLeastLoaded,
+                    lookup);
+    }
+    auto pick = least_loaded_within(workers, rng, p_.load_slack, holds_best);
     return decide(workers, pick, Reason::kCacheHit, lookup);
   }
   return decide(workers, least_loaded(workers, rng, p_.load_slack), Reason::kCacheMissLeastLoaded,

@@ -6,6 +6,10 @@
 //   best = max blocks held by a candidate (tenants outside the candidates are
 //          ignored; no match or a 0-block prompt means best = 0)
 //   if best > 0 AND best / len(blocks) >= threshold:
+//       if the prompt branches off the cached path (match.branches) AND no
+//          candidate's cache is full (any_full) AND every holder of best is
+//          more than branch_slack above the mean load:
+//           least loaded                              (kBranchLeastLoaded)
 //       least loaded among the candidates holding best blocks   (kCacheHit)
 //   else:
 //       least loaded                                  (kCacheMissLeastLoaded)
@@ -27,6 +31,11 @@ struct CacheAwareParams {
   double cache_threshold = 0.3;
   uint64_t balance_abs_threshold = 8;
   double balance_rel_threshold = 1.5;
+  // A new branch off a cached prefix (a new conversation on a shared system
+  // prompt) follows the prefix only to a holder at most this many requests
+  // above the mean load: new conversations spread before they pile up, so the
+  // imbalance rule rarely has to move running ones (docs/policies.md).
+  uint64_t branch_slack = 2;
   // "Least loaded" takes any worker within this many requests of the lowest
   // load, at random (least_loaded_within). 0: exact minimum, ties by free budget.
   uint64_t load_slack = 0;

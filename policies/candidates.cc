@@ -9,11 +9,18 @@ size_t count_healthy(std::span<const WorkerView> workers) {
       std::count_if(workers.begin(), workers.end(), [](const WorkerView& w) { return w.healthy; }));
 }
 
+bool any_full(std::span<const WorkerView> workers) {
+  return std::any_of(workers.begin(), workers.end(), [](const WorkerView& w) {
+    return w.healthy && (w.evicting || kv_tenths(w) >= 9);
+  });
+}
+
 LoadRange load_range(std::span<const WorkerView> workers) {
   LoadRange r;
   for (const WorkerView& w : workers) {
     if (!w.healthy) continue;
     const uint64_t l = load(w);
+    r.total += l;
     if (r.healthy++ == 0) {
       r.min = r.max = l;
     } else {

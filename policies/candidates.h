@@ -42,14 +42,32 @@ inline uint64_t free_budget(const WorkerView& w) {
 
 size_t count_healthy(std::span<const WorkerView> workers);
 
+// True when a healthy worker's cache is full: it is evicting
+// (WorkerView::evicting) or reports KV usage of 0.9 or more.
+bool any_full(std::span<const WorkerView> workers);
+
 // Min and max load over the healthy workers, and how many there are
 // ({0, 0, 0} when there are none): one pass for policies that need both.
 struct LoadRange {
   uint64_t min = 0;
   uint64_t max = 0;
+  uint64_t total = 0;  // sum over the healthy workers
   size_t healthy = 0;
 };
 LoadRange load_range(std::span<const WorkerView> workers);
+
+// The lowest load among the healthy workers for which keep(i) is true
+// (nullopt when there is none).
+template <typename Keep>
+std::optional<uint64_t> lowest_load_if(std::span<const WorkerView> workers, Keep&& keep) {
+  std::optional<uint64_t> lowest;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    if (!workers[i].healthy || !keep(i)) continue;
+    const uint64_t l = load(workers[i]);
+    if (!lowest || l < *lowest) lowest = l;
+  }
+  return lowest;
+}
 
 // The healthy worker with the lowest load among those for which keep(i) is
 // true; ties -> least KV usage (kv_tenths); then most free budget; remaining
@@ -94,12 +112,7 @@ template <typename Keep>
 std::optional<size_t> least_loaded_within(std::span<const WorkerView> workers, Random& rng,
                                           uint64_t slack, Keep&& keep) {
   if (slack == 0) return least_loaded_if(workers, rng, keep);
-  std::optional<uint64_t> lowest;
-  for (size_t i = 0; i < workers.size(); ++i) {
-    if (!workers[i].healthy || !keep(i)) continue;
-    const uint64_t l = load(workers[i]);
-    if (!lowest || l < *lowest) lowest = l;
-  }
+  const std::optional<uint64_t> lowest = lowest_load_if(workers, keep);
   if (!lowest) return std::nullopt;
   std::optional<size_t> best;
   uint64_t seen = 0;

@@ -75,12 +75,16 @@ struct WorkerView {
                                         // computed it once; 0: the policy hashes url itself
   std::optional<double> kv_usage;       // worker-reported 0..1, if known: breaks
                                         // ties between equally loaded workers
+  bool evicting = false;                // it evicted prompts the tree predicted it held, in
+                                        // the last few seconds (cache feedback): its cache is
+                                        // full, a new prefix there pushes out another
 };
 
 enum class Reason {
   kCacheHit,              // cache_aware: best match >= threshold
   kCacheMissLeastLoaded,  // cache_aware: below threshold, no match or 0 blocks
   kImbalanceLeastLoaded,  // cache_aware: load imbalanced, match ignored
+  kBranchLeastLoaded,     // cache_aware: a new branch off a prefix whose holders are busy
   kRoundRobin,
   kRandom,
   kPowerOfTwo,
@@ -122,6 +126,9 @@ struct PolicyConfig {
   // cache_aware: load is imbalanced when max - min > abs AND max > rel * min.
   size_t balance_abs_threshold = 8;
   double balance_rel_threshold = 1.5;
+  // cache_aware: a new branch off a cached prefix goes to its holders only
+  // if one is at most this many requests above the mean load (and no cache is full).
+  uint64_t branch_slack = 2;
   // cost: score = overlap_weight * reusable fraction - load_weight * load/max.
   double cost_overlap_weight = 1.0;
   double cost_load_weight = 0.5;

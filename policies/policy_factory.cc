@@ -30,6 +30,8 @@ std::string_view to_string(Reason reason) {
       return "cache_miss_least_loaded";
     case Reason::kImbalanceLeastLoaded:
       return "imbalance_least_loaded";
+    case Reason::kBranchLeastLoaded:
+      return "branch_least_loaded";
     case Reason::kRoundRobin:
       return "round_robin";
     case Reason::kRandom:
@@ -68,7 +70,7 @@ Result<std::unique_ptr<Policy>> make_policy(const PolicyConfig& c) {
     }
     return std::unique_ptr<Policy>(std::make_unique<CacheAwarePolicy>(
         CacheAwareParams{c.cache_threshold, static_cast<uint64_t>(c.balance_abs_threshold),
-                         c.balance_rel_threshold, c.load_slack}));
+                         c.balance_rel_threshold, c.branch_slack, c.load_slack}));
   }
   if (n == "cost") {
     if (!finite_in(c.cost_overlap_weight, 0.0, 1e9) || !finite_in(c.cost_load_weight, 0.0, 1e9)) {

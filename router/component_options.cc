@@ -18,6 +18,7 @@ policies::PolicyConfig policy_config(const RouterConfig& c, const std::string& n
   p.cache_threshold = c.cache_threshold;
   p.balance_abs_threshold = at_least<size_t>(c.balance_abs_threshold, 0);
   p.balance_rel_threshold = c.balance_rel_threshold;
+  p.branch_slack = at_least<uint64_t>(c.branch_slack, 0);
   p.cost_overlap_weight = c.cost_overlap_weight;
   p.cost_load_weight = c.cost_load_weight;
   p.consistent_hash_load_factor = c.consistent_hash_load_factor;

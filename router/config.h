@@ -80,6 +80,7 @@ struct RouterConfig {
   double cache_threshold = 0.3;        // cache_aware: matched/len needed to follow the cache
   int64_t balance_abs_threshold = 8;   // cache_aware: max-min in-flight to call it imbalanced
   double balance_rel_threshold = 1.5;  // ... and max > rel * min
+  int64_t branch_slack = 2;            // cache_aware: branch follows its prefix up to N above mean
   double cost_overlap_weight = 1.0;    // cost policy weights
   double cost_load_weight = 0.5;
   double consistent_hash_load_factor = 1.25;  // bounded load: ceil(f * mean)

@@ -83,6 +83,7 @@ std::vector<OptionSpec> build_table() {
     {"cache-threshold", "Routing", "X", "cache_aware: matched fraction needed to follow the cache", &C::cache_threshold, 0, 1},
     {"balance-abs-threshold", "Routing", "N", "cache_aware: in-flight spread (max-min) that counts as imbalance", &C::balance_abs_threshold, 0, kMaxI64},
     {"balance-rel-threshold", "Routing", "X", "cache_aware: imbalance also needs max > X * min", &C::balance_rel_threshold, 1, 1e9},
+    {"branch-slack", "Routing", "N", "cache_aware: a prompt that branches off a cached prefix (a new conversation on a shared system prompt) follows it only to a holder at most N requests above the mean load, while no worker's cache is full", &C::branch_slack, 0, kMaxI64},
     {"cost-overlap-weight", "Routing", "X", "cost policy: weight of the reusable fraction", &C::cost_overlap_weight, 0, 1e9},
     {"cost-load-weight", "Routing", "X", "cost policy: weight of the normalised load", &C::cost_load_weight, 0, 1e9},
     {"cache-feedback", "Routing", "", "trim the tree when a worker reports fewer cached tokens than predicted (on; --cache-feedback=false: off)", &C::cache_feedback},

@@ -252,3 +252,75 @@ TEST_CASE("cache_aware: decisions are deterministic for a seeded Random") {
   CHECK(run(42) == run(42));
   CHECK(run(42) != run(43));
 }
+
+TEST_CASE("cache_aware: a new branch off a busy prefix spreads; the next turn stays") {
+  PolicyConfig cfg;
+  cfg.cache_threshold = 0.5;
+  cfg.balance_abs_threshold = 8;
+  cfg.branch_slack = 2;
+  auto p = make(cfg);
+  Xoshiro256 rng(11);
+  Prompt prompt(10);
+  Cluster c(3);
+  // Worker 0 holds 8 of 10 blocks and is 3 requests above the mean load of 2
+  // (gap to the least loaded 5 <= 8: not an imbalance).
+  c.set_loads({5, 0, 1});
+  auto extension = match_of({{0, 8}});
+  auto branch = match_of({{0, 8}});
+  branch.branches = true;
+
+  Decision d = p->choose(prompt.view(), c.span(), &extension, rng);
+  CHECK(*d.index == 0);  // the next turn of a conversation follows its worker
+  CHECK(d.reason == Reason::kCacheHit);
+
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 1);  // a new conversation goes where it queues least
+  CHECK(d.reason == Reason::kBranchLeastLoaded);
+
+  // Within the slack of the mean (3 <= 4/3 + 2) the branch follows the prefix.
+  c.set_loads({3, 0, 1});
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 0);
+  CHECK(d.reason == Reason::kCacheHit);
+
+  // Any holder within the slack will do: the least loaded of them takes it.
+  branch = match_of({{0, 8}, {2, 8}});
+  branch.branches = true;
+  c.set_loads({5, 0, 2});
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 2);
+  CHECK(d.reason == Reason::kCacheHit);
+
+  // Once any worker's cache is full (it evicts what it was sent, or reports
+  // 90 % KV usage), a new copy of a prefix would displace another: branches
+  // follow their prefix again.
+  branch = match_of({{0, 8}});
+  branch.branches = true;
+  c.set_loads({5, 0, 0});
+  c[2].evicting = true;
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 0);
+  CHECK(d.reason == Reason::kCacheHit);
+  // An unhealthy worker's mark does not count (mean 2.5 of the other two).
+  c[2].healthy = false;
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 1);
+  CHECK(d.reason == Reason::kBranchLeastLoaded);
+  c[2].healthy = true;
+  c[2].evicting = false;
+  c[0].kv_usage = 0.95;
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 0);
+  CHECK(d.reason == Reason::kCacheHit);
+  c[0].kv_usage = 0.5;
+  d = p->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(d.reason == Reason::kBranchLeastLoaded);
+  c[0].kv_usage.reset();
+
+  // The slack is a setting: a large one keeps SGLang's rule.
+  cfg.branch_slack = 1000;
+  c.set_loads({5, 0, 1});
+  d = make(cfg)->choose(prompt.view(), c.span(), &branch, rng);
+  CHECK(*d.index == 0);
+  CHECK(d.reason == Reason::kCacheHit);
+}

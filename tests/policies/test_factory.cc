@@ -73,10 +73,11 @@ TEST_CASE("needs_match: only the policies that read the tree ask for it") {
 
 TEST_CASE("to_string(Reason): distinct snake_case labels") {
   std::set<std::string_view> seen;
-  for (Reason r : {Reason::kCacheHit, Reason::kCacheMissLeastLoaded, Reason::kImbalanceLeastLoaded,
-                   Reason::kRoundRobin, Reason::kRandom, Reason::kPowerOfTwo, Reason::kLeastLoad,
-                   Reason::kConsistentHash, Reason::kConsistentHashOverflow,
-                   Reason::kNoSessionKeyLeastLoaded, Reason::kCostScore, Reason::kNoCandidates}) {
+  for (Reason r :
+       {Reason::kCacheHit, Reason::kCacheMissLeastLoaded, Reason::kImbalanceLeastLoaded,
+        Reason::kBranchLeastLoaded, Reason::kRoundRobin, Reason::kRandom, Reason::kPowerOfTwo,
+        Reason::kLeastLoad, Reason::kConsistentHash, Reason::kConsistentHashOverflow,
+        Reason::kNoSessionKeyLeastLoaded, Reason::kCostScore, Reason::kNoCandidates}) {
     auto s = to_string(r);
     CHECK(!s.empty());
     CHECK(s.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos);
