@@ -313,6 +313,7 @@ nlohmann::json AdminApi::explanation_json(const RoutingEngine& engine, const Exp
       {"model", ex.model},
       {"policy", std::string(engine.policy().name())},
       {"total_blocks", ex.total_blocks},
+      {"branches", ex.branches},
       {"chosen", ex.chosen_url.empty() ? nlohmann::json(nullptr) : nlohmann::json(ex.chosen_url)},
       {"reason", std::string(policies::to_string(d.reason))},
       {"matched_blocks", d.matched_blocks},

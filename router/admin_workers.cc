@@ -79,6 +79,7 @@ nlohmann::json AdminApi::worker_json(const Worker& w, const WorkerRegistry& pool
           {"models", models.models},
           {"tree_blocks", tree_blocks},
           {"budget_blocks", budget_blocks(w)},
+          {"evicting", w.evicting(now)},
           {"reported_load", reported_load_json(w, now)}};
 }
 

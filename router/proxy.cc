@@ -307,7 +307,7 @@ awaitable<void> Proxy::answer_error(const Settled& s, ClientExchange& ex,
   result.keep_alive = s.keep_alive && !ec;
 }
 
-void Proxy::feed_back(const ClientExchange& ex, const Worker& w, const RouteChoice& choice,
+void Proxy::feed_back(const ClientExchange& ex, Worker& w, const RouteChoice& choice,
                       const ReportedUsage& usage, int64_t now) const {
   FeedbackInput in{ex.prepared.model,
                    w.id(),
@@ -319,7 +319,7 @@ void Proxy::feed_back(const ClientExchange& ex, const Worker& w, const RouteChoi
   if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
     in.kv_usage = report->kv_usage;
   }
-  feedback_->on_response(in);
+  if (feedback_->on_response(in) == FeedbackOutcome::kTrimmed) w.note_cache_trim(now);
 }
 
 Proxy::Settled Proxy::settle(Attempt& a, const ClientExchange& ex, int attempt_no,

@@ -163,7 +163,7 @@ class Proxy {
   // A prefill leg's 4xx, relayed to the client as the request's answer.
   awaitable<void> relay_refusal(PrefillLeg& leg, ClientExchange& ex, ProxyResult& result) const;
   // The worker's usage report of a request routed by `choice`, to the cache feedback.
-  void feed_back(const ClientExchange& ex, const Worker& w, const RouteChoice& choice,
+  void feed_back(const ClientExchange& ex, Worker& w, const RouteChoice& choice,
                  const ReportedUsage& usage, int64_t now) const;
   // Hears a prefill leg's outcome: breaker, metrics, feedback.
   void settle_prefill(PrefillLeg& leg, const ClientExchange& ex) const;

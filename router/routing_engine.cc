@@ -115,6 +115,7 @@ size_t RoutingEngine::refresh(CandidateSet& set, const radix::PrefixTree* tree,
       v.running.reset();
       v.kv_usage.reset();
     }
+    v.evicting = w->evicting(now);
     v.tree_blocks = tree ? tree->worker_blocks(v.id) : 0;
     if (options_.budgets) {
       v.budget_blocks = std::min(options_.budgets->get(v.id), options_.max_blocks_per_worker);
@@ -226,6 +227,7 @@ Result<Explanation> RoutingEngine::explain(RoutingScratch& scratch,
   Explanation out;
   out.model = request.model;
   out.total_blocks = request.blocks.size();
+  out.branches = match.branches;
   const policies::RequestView view{request.model, request.blocks, request.parsed.prompt_chars,
                                    request.session_key};
   out.decision =

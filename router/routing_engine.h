@@ -146,6 +146,7 @@ struct ExplainEntry {
 struct Explanation {
   std::string model;
   size_t total_blocks = 0;
+  bool branches = false;        // the prompt branches off a cached path (MatchResult::branches)
   policies::Decision decision;  // index: into `workers` (every candidate, routable or not)
   std::string chosen_url;       // empty when none
   std::vector<ExplainEntry> workers;

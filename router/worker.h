@@ -103,6 +103,20 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   std::optional<WorkerLoad> load_report(int64_t now_ms, int64_t stale_after_ms) const;
   int64_t load_report_at_ms() const { return load_at_ms_.load(std::memory_order_relaxed); }
 
+  // The cache feedback found that the worker had evicted prompts the tree
+  // said it held (router/cache_feedback.h, kTrimmed). A worker that evicts
+  // has a full cache: a new shared prefix sent there pushes out someone
+  // else's (policies::WorkerView::evicting). It counts as evicting for
+  // kEvictingForMs after the last trim: a full cache evicts on most requests,
+  // so under pressure the mark never lapses, and a worker whose traffic moved
+  // elsewhere takes new prefixes again 10 s later.
+  static constexpr int64_t kEvictingForMs = 10'000;
+  void note_cache_trim(int64_t at_ms) { trimmed_at_ms_.store(at_ms, std::memory_order_relaxed); }
+  bool evicting(int64_t now_ms) const {
+    const int64_t t = trimmed_at_ms_.load(std::memory_order_relaxed);
+    return t != 0 && now_ms - t < kEvictingForMs;
+  }
+
   CircuitBreaker& breaker() { return breaker_; }
   const CircuitBreaker& breaker() const { return breaker_; }
 
@@ -110,7 +124,9 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   // it for usage (router/stream_usage.h): the router stops asking it.
   bool stream_usage_off() const { return stream_usage_off_.load(std::memory_order_relaxed); }
   // True for the call that turned it off (to log and count it once).
-  bool turn_stream_usage_off() { return !stream_usage_off_.exchange(true, std::memory_order_relaxed); }
+  bool turn_stream_usage_off() {
+    return !stream_usage_off_.exchange(true, std::memory_order_relaxed);
+  }
 
  private:
   const radix::WorkerId id_;
@@ -120,6 +136,7 @@ class alignas(64) Worker : public std::enable_shared_from_this<Worker> {
   std::atomic<uint32_t> in_flight_{0};
   std::atomic<uint64_t> load_word_{0};  // 0: nothing reported
   std::atomic<int64_t> load_at_ms_{0};
+  std::atomic<int64_t> trimmed_at_ms_{0};
   CircuitBreaker breaker_;  // its hot atomics come first
   std::atomic<uint32_t> pool_leased_{0};
   std::atomic<bool> stream_usage_off_{false};

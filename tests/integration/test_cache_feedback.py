@@ -64,6 +64,11 @@ class CacheFeedbackTest(harness.Cleanup, unittest.TestCase):
         harness.wait_until(
             lambda: all(worker_blocks(r.admin_port, victim) == 0 for r in routers),
             timeout=15, what="every router forgets the flushed worker")
+        # The router that trimmed marks the victim as evicting (its cache
+        # lost what it was sent), and only the victim.
+        status, _, data = harness.request(r1.admin_port, "GET", "/admin/workers")
+        evicting = {w["url"]: w["evicting"] for w in json.loads(data)["workers"]}
+        self.assertEqual(evicting, {u: u == victim for u in urls})
         # The other workers' tenancy is untouched.
         others = [u for u in urls if u != victim and u in holder.values()]
         for u in others:

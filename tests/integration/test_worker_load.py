@@ -138,6 +138,53 @@ class WorkerLoadTest(harness.Cleanup, unittest.TestCase):
                            what="the dead worker's report to go stale")
         self.assertIsNotNone(self._reported(admin, sims[0][0]))
 
+    def test_a_new_conversation_leaves_a_busy_holder_and_the_next_turn_stays(self):
+        sims = ru.start_sims(self, 2, "--prefill-us-per-token", "0",
+                             "--decode-us-per-token", "20000", "--concurrency", "8")
+        port, router = ru.start_router(self, sims, "--metrics-interval-ms", "100")
+        admin = admin_port(router)
+        system = {"role": "system", "content": ru.words(400, 71)}
+        turn0 = [system, {"role": "user", "content": ru.words(60, 72)}]
+        status, hdrs, body = ru.chat(port, turn0, max_tokens=1)
+        self.assertEqual(status, 200, body)
+        holder = hdrs["x-worker-id"]
+        holder_port = [p for p, _, wid in sims if wid == holder][0]
+
+        def explain(messages):
+            status, _, data = harness.request(admin, "POST", "/admin/route/explain",
+                                              {"model": "sim-model", "messages": messages})
+            self.assertEqual(status, 200, data)
+            ex = json.loads(data)
+            ex["chosen_id"] = [wid for p, _, wid in sims if ex["chosen"].endswith(f":{p}")][0]
+            return ex
+
+        next_turn = turn0 + [{"role": "assistant", "content": "ok"},
+                             {"role": "user", "content": ru.words(60, 73)}]
+        new_conversation = [system, {"role": "user", "content": ru.words(60, 74)}]
+        # Idle: both follow the system prompt's holder.
+        ex = explain(new_conversation)
+        self.assertTrue(ex["branches"])
+        self.assertEqual((ex["reason"], ex["chosen_id"]), ("cache_hit", holder))
+
+        # Six requests the router never sees keep the holder busy: 6 running
+        # against 0 is not an imbalance (gap <= 8), but more than the branch
+        # slack (2) above the mean load (3).
+        with OutsideLoad(holder_port, clients=6, max_tokens=100):
+            harness.wait_until(
+                lambda: (r := self._reported(admin, holder_port)) and r["running"] >= 6,
+                timeout=15, what="the holder's 6 running requests in /admin/workers")
+            ex = explain(next_turn)
+            self.assertFalse(ex["branches"])
+            self.assertEqual((ex["reason"], ex["chosen_id"]), ("cache_hit", holder))
+            ex = explain(new_conversation)
+            self.assertTrue(ex["branches"])
+            self.assertEqual(ex["reason"], "branch_least_loaded")
+            self.assertNotEqual(ex["chosen_id"], holder)
+            # Routed for real, the new conversation lands there too.
+            status, hdrs, body = ru.chat(port, new_conversation, max_tokens=1)
+            self.assertEqual(status, 200, body)
+            self.assertNotEqual(hdrs["x-worker-id"], holder)
+
 
 if __name__ == "__main__":
     unittest.main()
