@@ -13,6 +13,7 @@ rounds; the table is the median per (build, configuration) and the range.
 Per run: hit ratio, next-turn stickiness, TTFT p50/p99, the share of
 decisions the imbalance rule made (radixmesh_policy_decisions_total
 {reason="imbalance_least_loaded"} over all decisions, summed over routers),
+the share the branch rule made (reason="branch_least_loaded"),
 router CPU per request from the scheduler's nanosecond accounting of every
 router thread over the loadgen run, and mesh frames sent per request (all
 types, all routers: radixmesh_mesh_frames_sent_total).
@@ -21,6 +22,10 @@ types, all routers: radixmesh_mesh_frames_sent_total).
   tools/bench/bench_conversation.py --rounds 4 --baseline /path/to/old/build
   tools/bench/bench_conversation.py --rounds 10 --system-prompts 2 \
       --setups r1,r3
+  tools/bench/bench_conversation.py --rounds 4 --baseline-flags=--branch-slack=1000000
+
+--baseline-flags runs the same build a second time as the baseline, with
+those router flags added (comma-separated): an A/B of a setting.
 
 Loopback only; every process is stopped when its configuration ends; each
 loadgen run is bounded (--duration 120, subprocess timeout).
@@ -49,11 +54,11 @@ def flags(system_prompts):
             "--seed", 4, "--duration", 120, "--expect-workers", 8]
 
 
-def run_one(build, outdir, tag, system_prompts, n, mesh):
+def run_one(build, outdir, tag, system_prompts, n, mesh, extra=()):
     name = f"{tag}-s{system_prompts}-r{n}-{'mesh' if mesh else 'solo'}"
     with Cluster(build, outdir / "logs" / name) as c:
         c.add_workers(8, **WORKER)
-        targets = c.add_routers(n, mesh=mesh, gossip_ms=1000)
+        targets = c.add_routers(n, mesh=mesh, gossip_ms=1000, extra=extra)
         samples = outdir / f"samples-{name}.jsonl"
         la = loadavg()
         cpu0 = sum(sched_seconds(r["proc"].pid) for r in c.routers)
@@ -61,12 +66,15 @@ def run_one(build, outdir, tag, system_prompts, n, mesh):
         cpu = sum(sched_seconds(r["proc"].pid) for r in c.routers) - cpu0
         imbalance = sum(metric_sum(r["admin"], DECISIONS, 'reason="imbalance_least_loaded"')
                         for r in c.routers)
+        branch = sum(metric_sum(r["admin"], DECISIONS, 'reason="branch_least_loaded"')
+                     for r in c.routers)
         decisions = sum(metric_sum(r["admin"], DECISIONS) for r in c.routers)
         frames = sum(metric_sum(r["admin"], FRAMES) for r in c.routers)
     s = summary(res)
     return {"hit": s["hit_ratio"], "sticky": stickiness(samples),
             "p50": s["ttft_p50_ms"], "p99": s["ttft_p99_ms"],
             "imbalance": round(imbalance / max(1.0, decisions), 4),
+            "branch": round(branch / max(1.0, decisions), 4),
             "cpu_us": round(cpu * 1e6 / max(1, res["requests"]["ok"])),
             "frames": round(frames / max(1, res["requests"]["ok"]), 2),
             "rps": s["throughput_rps"], "load": la}
@@ -83,6 +91,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--baseline", help="a second build dir, run interleaved with --build")
+    ap.add_argument("--baseline-flags", help="comma-separated router flags: the same build, "
+                    "run again as the baseline with these added")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--system-prompts", default="4,2")
     ap.add_argument("--setups", default=",".join(c[0] for c in CONFIGS),
@@ -91,7 +101,11 @@ def main():
     args = ap.parse_args()
     outdir = pathlib.Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
-    builds = [("new", args.build)] + ([("base", args.baseline)] if args.baseline else [])
+    builds = [("new", args.build, ())]
+    if args.baseline:
+        builds.append(("base", args.baseline, ()))
+    if args.baseline_flags:
+        builds.append(("base-flags", args.build, tuple(args.baseline_flags.split(","))))
     prompts = [int(x) for x in args.system_prompts.split(",")]
     keys = args.setups.split(",")
     unknown = set(keys) - {c[0] for c in CONFIGS}
@@ -102,28 +116,29 @@ def main():
     for rnd in range(args.rounds):
         for sp in prompts:
             for label, n, mesh in setups:
-                for tag, build in builds:
-                    r = run_one(build, outdir, f"{tag}{rnd}", sp, n, mesh)
+                for tag, build, extra in builds:
+                    r = run_one(build, outdir, f"{tag}{rnd}", sp, n, mesh, extra)
                     runs.setdefault((tag, sp, label), []).append(r)
                     log(f"round {rnd} {tag} sys {sp} {label}: hit {r['hit']:.3f} sticky "
                         f"{r['sticky']} p50 {r['p50']:.1f} p99 {r['p99']:.1f} imbalance "
-                        f"{r['imbalance']:.3f} cpu {r['cpu_us']} us/req frames {r['frames']}/req "
+                        f"{r['imbalance']:.3f} branch {r['branch']:.3f} cpu {r['cpu_us']} us/req frames {r['frames']}/req "
                         f"{r['rps']:.0f} req/s "
                         f"(load {r['load']:.1f})")
     (outdir / "runs.json").write_text(json.dumps(
         [{"build": t, "system_prompts": sp, "config": c, "runs": v}
          for (t, sp, c), v in runs.items()], indent=1))
     print("| system prompts | build | set-up | hit ratio | next-turn stickiness | TTFT p50 ms "
-          "| TTFT p99 ms | imbalance decisions | router CPU µs/req | mesh frames sent/req |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| TTFT p99 ms | imbalance decisions | branch decisions | router CPU µs/req "
+          "| mesh frames sent/req |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for sp in prompts:
         for label, _, _ in setups:
-            for tag, _ in builds:
+            for tag, _, _ in builds:
                 v = runs[(tag, sp, label)]
                 col = lambda k: [x[k] for x in v if x[k] is not None]  # noqa: E731
                 print(f"| {sp} | {tag} | {label} | {fmt(col('hit'), 3)} | {fmt(col('sticky'), 3)} "
                       f"| {fmt(col('p50'), 1)} | {fmt(col('p99'), 1)} | "
-                      f"{fmt(col('imbalance'), 3)} | {fmt(col('cpu_us'), 0)} | {fmt(col('frames'), 2)} |")
+                      f"{fmt(col('imbalance'), 3)} | {fmt(col('branch'), 3)} | {fmt(col('cpu_us'), 0)} | {fmt(col('frames'), 2)} |")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def shared(groups, questions, prefix, conc, seed):
             "--concurrency", conc, "--seed", seed, "--duration", 120, "--expect-workers", 8]
 
 
-def pressure(build, outdir, quick, seed):
+def pressure(build, outdir, quick, seed, common=(), default_only=False):
     rows = []
     configs = [("3 routers, no mesh", False, []),
                ("3 meshed routers, open loop (before)", True, OLD),
@@ -51,10 +51,12 @@ def pressure(build, outdir, quick, seed):
                ("3 meshed routers, budget by hand, open loop", True,
                 OLD + ["--max-blocks-per-worker", 512])]
     flags = shared(16, 12 if quick else 24, 12288, 32, seed)
+    if default_only:
+        configs = [c for c in configs if c[0].endswith("default flags")]
     for name, mesh, extra in configs:
         with Cluster(build, outdir / "logs" / f"pressure-{len(rows)}") as c:
             c.add_workers(8, prefill_us=50, decode_us=2000, kv_tokens=8192)
-            targets = c.add_routers(3, mesh=mesh, extra=extra)
+            targets = c.add_routers(3, mesh=mesh, extra=[*extra, *common])
             la = loadavg()
             res = c.loadgen(flags, targets=targets)
         row = {"config": name, "seed": seed, "loadavg_1m": la, **summary(res)}
@@ -161,6 +163,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", default="5", help="pressure: comma-separated workload seeds")
     ap.add_argument("--out", default="/tmp/radixmesh-bench-feedback")
+    ap.add_argument("--default-only", action="store_true",
+                    help="pressure: only the default-flags row (A/B series of a setting)")
+    ap.add_argument("--router-flags", default="",
+                    help="pressure: comma-separated flags added to every router (an A/B of a setting)")
     a = ap.parse_args()
     outdir = pathlib.Path(a.out)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +174,9 @@ def main():
     if a.only in (None, "pressure"):
         result["pressure"] = []
         for seed in (int(s) for s in a.seeds.split(",")):
-            result["pressure"] += pressure(a.build, outdir, a.quick, seed)
+            result["pressure"] += pressure(a.build, outdir, a.quick, seed,
+                                           tuple(f for f in a.router_flags.split(",") if f),
+                                           a.default_only)
         print("\n| set-up | seed | hit ratio | TTFT p50 ms | TTFT p99 ms | load avg |")
         print("|---|---:|---:|---:|---:|---:|")
         for r in result["pressure"]:

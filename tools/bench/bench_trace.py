@@ -60,7 +60,10 @@ def main():
     ap.add_argument("--out", default="/tmp/radixmesh-bench-trace")
     ap.add_argument("--routers", action="store_true", help="1 router vs 3 and 5 meshed routers")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--router-flags", default="",
+                    help="comma-separated flags added to every router (an A/B of a setting)")
     a = ap.parse_args()
+    a.extra = tuple(f for f in a.router_flags.split(",") if f)
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     trace = out / "trace.jsonl"
@@ -73,7 +76,7 @@ def main():
     for policy in ("cache_aware", "round_robin"):
         with Cluster(a.build, out / "logs" / policy) as c:
             c.add_workers(8, prefill_us=50, decode_us=2000, kv_tokens=65536)
-            targets = c.add_routers(1, policy=policy)
+            targets = c.add_routers(1, policy=policy, extra=a.extra)
             la = loadavg()
             res = c.loadgen(["--trace", trace, "--trace-speedup", a.speedup, "--stream",
                              "--duration", 120, "--expect-workers", 8], targets=targets)
@@ -95,7 +98,7 @@ def compare_routers(a, out, trace):
         for name, n, mesh in configs:
             with Cluster(a.build, out / "logs" / f"{rnd}-{n}-{mesh}") as c:
                 c.add_workers(8, prefill_us=50, decode_us=2000, kv_tokens=65536)
-                targets = c.add_routers(n, mesh=mesh, gossip_ms=1000)
+                targets = c.add_routers(n, mesh=mesh, gossip_ms=1000, extra=a.extra)
                 la = loadavg()
                 res = c.loadgen(["--trace", trace, "--trace-speedup", a.speedup, "--stream",
                                  "--duration", 120, "--expect-workers", 8, "--seed", 7 + rnd],
