@@ -300,11 +300,14 @@ TEST_CASE("with background snapshot builds and merges, a late node still converg
   c.link_up(late, 0);
   c.link_up(late, 1);
   // Completions run at the next frame or tick: poll in bounded real time.
-  for (int i = 0; i < 200 && !c.converged("m"); ++i) {
+  // The merge fills the tree on the worker thread and its completion (which
+  // counts the snapshot) runs at a later tick, so wait for both.
+  const auto snapshots = [&] { return c.node(late).engine.stats().snapshots_received.load(); };
+  for (int i = 0; i < 200 && !(c.converged("m") && snapshots() >= 1); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     c.run_round();
   }
   CHECK(c.converged("m"));
-  CHECK(c.node(late).engine.stats().snapshots_received.load() >= 1);
+  CHECK(snapshots() >= 1);
   for (const auto& p : prompts) CHECK(c.node(late).holders("m", p) == c.node(0).holders("m", p));
 }
