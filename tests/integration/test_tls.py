@@ -362,12 +362,14 @@ class UpstreamTls(TlsCase):
         def scrapes():
             return metric_value(self.metrics(admin), "radixmesh_worker_load_scrapes_total",
                                 f'worker="{url}",result="ok"') or 0
-        harness.wait_until(lambda: scrapes() >= 5, timeout=10, what="5 load scrapes over TLS")
+        harness.wait_until(lambda: scrapes() >= 10, timeout=15, what="10 load scrapes over TLS")
         self.assertIsNotNone(metric_value(self.metrics(admin), "radixmesh_worker_reported_waiting",
                                           f'worker="{url}"'))
-        # Keep-alive: the poller's scrapes reuse one connection (plus the
-        # health checker's two at start-up).
-        self.assertLessEqual(front.accepted, 3)
+        # Keep-alive: the poller's scrapes reuse their connection (plus the
+        # health checker's two at start-up). A scrape that outlives its
+        # 200 ms bound on a loaded machine closes it, so allow a few new
+        # ones; without keep-alive there would be one per scrape (12+).
+        self.assertLessEqual(front.accepted, 5)
 
     def test_insecure_flag_accepts_an_unverifiable_worker(self):
         sims = router_util.start_sims(self, 1)
