@@ -11,7 +11,7 @@ size_t count_healthy(std::span<const WorkerView> workers) {
 
 bool any_full(std::span<const WorkerView> workers) {
   return std::any_of(workers.begin(), workers.end(), [](const WorkerView& w) {
-    return w.healthy && (w.evicting || kv_tenths(w) >= 9);
+    return w.healthy && (w.evicting || (w.kv_usage && *w.kv_usage >= kFullKvUsage));
   });
 }
 

@@ -42,8 +42,12 @@ inline uint64_t free_budget(const WorkerView& w) {
 
 size_t count_healthy(std::span<const WorkerView> workers);
 
+// KV usage at which a worker's cache counts as full: what it loses then is
+// eviction (also the cache feedback's capacity estimate, router/cache_feedback.h).
+inline constexpr double kFullKvUsage = 0.9;
+
 // True when a healthy worker's cache is full: it is evicting
-// (WorkerView::evicting) or reports KV usage of 0.9 or more.
+// (WorkerView::evicting) or reports KV usage of kFullKvUsage or more.
 bool any_full(std::span<const WorkerView> workers);
 
 // Min and max load over the healthy workers, and how many there are

@@ -48,6 +48,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "policies/candidates.h"
 #include "radix/block_hash_types.h"
 #include "radix/hlc.h"
 #include "radix/tree_catalog.h"
@@ -88,7 +89,7 @@ class CacheFeedback {
                 radix::WorkerBudgets* budgets = nullptr);
 
   // Capacity estimator constants.
-  static constexpr double kFullKv = 0.9;      // KV usage at which losses mean eviction
+  static constexpr double kFullKv = policies::kFullKvUsage;  // losses then mean eviction
   static constexpr double kShrink = 0.9;      // new budget = kShrink * what the tree claimed
   static constexpr size_t kGrowDivisor = 32;  // a confirmed hit adds budget / 32
   static constexpr size_t kMinBudget = 16;    // blocks: never estimate below this
