@@ -25,8 +25,8 @@
 // Push: set_wake() installs a callback run on the recording thread by the
 // first change after a drain — once per push window, not once per change.
 // It runs under the journal's mutex (so set_wake({}) is a barrier before the
-// callee goes away) and must only post: the mesh node's callback posts a
-// timer arm onto the mesh executor. Nothing on the request path waits for
+// callee goes away) and must not block: the mesh node's callback arms the
+// window's timer on the mesh executor. Nothing on the request path waits for
 // the mesh.
 //
 // Threads: on_* and note_worker_event are called from router threads and

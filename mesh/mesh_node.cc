@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/host_name.hpp>
@@ -80,6 +81,10 @@ void MeshNode::start(asio::io_context& io) {
   if (sync_factory_) sync_ = sync_factory_(*this);
   flush_timer_.emplace(*strand_);
   follow_up_timer_.emplace(*strand_);
+  {
+    std::lock_guard lock(window_mu_);
+    window_timer_.emplace(io);
+  }
   asio::post(*strand_, [this, alive = alive_] {
     if (!*alive) return;
     transport_->start_accepting();
@@ -101,10 +106,19 @@ bool MeshNode::send(const NodeId& to, FrameType type, std::string payload) {
 
 void MeshNode::request_flush() {
   if (cfg_.push_window_ms == 0 || !strand_ || flush_requested_.exchange(true)) return;
-  asio::post(*strand_, [this, alive = alive_] {
-    flush_requested_.store(false);
-    if (*alive) arm_flush();
-  });
+  // The caller's thread arms the window's timer itself: the mesh thread
+  // sleeps until the window ends instead of waking now only to arm it (a
+  // timer scheduled from another thread wakes nobody: the reactor only
+  // re-arms its timerfd). One wake-up of the mesh thread per window.
+  std::lock_guard lock(window_mu_);
+  if (!window_timer_) return;  // stopped
+  window_timer_->expires_after(std::chrono::milliseconds(cfg_.push_window_ms));
+  window_timer_->async_wait(
+      asio::bind_executor(*strand_, [this, alive = alive_](boost::system::error_code ec) {
+        // Cleared before the flush drains: a change during it opens the next window.
+        flush_requested_.store(false);
+        if (*alive && !ec) run_flush();
+      }));
 }
 
 void MeshNode::arm_flush() {
@@ -125,16 +139,17 @@ void MeshNode::run_flush() {
 }
 
 void MeshNode::arm_follow_up_flush() {
-  if (follow_up_armed_ || stopped_ || !sync_ || cfg_.push_window_ms == 0) return;
-  follow_up_armed_ = true;
+  if (stopped_ || !sync_ || cfg_.push_window_ms == 0) return;
+  // Restarted by every flush that asks for it: under load the next window
+  // carries what is left, and the follow-up fires only once changes stop.
   const uint64_t ms = std::min(cfg_.push_window_ms * kFollowUpWindows,
                                std::max<uint64_t>(cfg_.gossip_interval_ms, 1));
+  const uint64_t generation = ++follow_up_generation_;
   follow_up_timer_->expires_after(std::chrono::milliseconds(ms));
-  follow_up_timer_->async_wait([this, alive = alive_](boost::system::error_code ec) {
-    if (!*alive) return;
-    follow_up_armed_ = false;
-    // A window already armed flushes sooner (and arms the next follow-up).
-    if (ec || flush_armed_) return;
+  follow_up_timer_->async_wait([this, alive = alive_, generation](boost::system::error_code ec) {
+    if (!*alive || ec || generation != follow_up_generation_) return;
+    // A window already armed flushes sooner (and asks again if needed).
+    if (flush_armed_ || flush_requested_.load()) return;
     run_flush();
   });
 }
@@ -299,6 +314,10 @@ void MeshNode::do_stop() {
   if (stopped_) return;
   if (flush_timer_) flush_timer_->cancel();
   if (follow_up_timer_) follow_up_timer_->cancel();
+  {
+    std::lock_guard lock(window_mu_);
+    window_timer_.reset();  // cancels a pending window; request_flush() no-ops from now
+  }
   membership_->leave(now_ms());  // queues kLeave on every live connection
   stopped_ = true;
 }

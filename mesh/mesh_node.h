@@ -115,12 +115,15 @@ class MeshNode : public PeerSender, private Transport::Handler {
 
   // Any thread, never blocks: the sync engine's flush() runs on the mesh
   // strand push_window_ms from now (one timer per window however many calls
-  // arrive meanwhile). No-op when push is disabled or the node is stopped.
+  // arrive meanwhile, armed by the calling thread so the mesh thread wakes
+  // only when the window ends). No-op when push is disabled or the node is
+  // stopped.
   void request_flush();
-  // Mesh strand only (from the sync handler's flush): flush again at most
-  // kFollowUpWindows push windows (and one gossip round) from now, unless a
-  // flush runs sooner anyway. For changes that do not ask for a window of
-  // their own (requests ending, router/load_change_signal.h).
+  // Mesh strand only (from the sync handler's flush): flush again
+  // kFollowUpWindows push windows (at most one gossip round) after the
+  // latest call, unless a flush runs sooner anyway; each call restarts the
+  // wait. For changes that do not ask for a window of their own (requests
+  // ending, router/load_change_signal.h).
   static constexpr uint64_t kFollowUpWindows = 10;
   void arm_follow_up_flush();
   // Any thread, never blocks: re-reads the TLS files on the mesh strand now
@@ -164,11 +167,13 @@ class MeshNode : public PeerSender, private Transport::Handler {
   std::string advertise_;
   uint64_t incarnation_ = 0;
   bool started_ = false, stopped_ = false;
-  std::atomic<bool> flush_requested_{false};              // a post to arm the timer is under way
-  std::optional<boost::asio::steady_timer> flush_timer_;  // mesh strand
-  bool flush_armed_ = false;                              // mesh strand
+  std::atomic<bool> flush_requested_{false};  // a window's timer is armed (request_flush)
+  std::mutex window_mu_;                      // guards window_timer_ (any thread)
+  std::optional<boost::asio::steady_timer> window_timer_;     // reset at stop
+  std::optional<boost::asio::steady_timer> flush_timer_;      // mesh strand
+  bool flush_armed_ = false;                                  // mesh strand
   std::optional<boost::asio::steady_timer> follow_up_timer_;  // mesh strand
-  bool follow_up_armed_ = false;                              // mesh strand
+  uint64_t follow_up_generation_ = 0;  // mesh strand: the latest follow-up wait
 
   mutable std::mutex view_mu_;
   std::vector<PeerView> view_;  // guarded by view_mu_: copy for peers()

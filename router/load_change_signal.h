@@ -4,15 +4,15 @@
 // few ms per router whatever the traffic).
 //
 // notify() is called by InFlightGuard on every +1. Only the first change
-// since the mesh last sampled the counts runs the wake function (a post to
-// the mesh thread, MeshNode::request_flush); the rest are one atomic
+// since the mesh last sampled the counts runs the wake function
+// (MeshNode::request_flush: arms the window's timer); the rest are one atomic
 // exchange. The mesh thread calls rearm() right before it samples: a change
 // after that wakes again, one before it is in the sample (the exchanges
 // order the two threads: acq_rel on both sides).
 //
 // A -1 (a request ending) does not notify. Every flush that samples load in
-// flight here arms a follow-up flush (MeshNode::arm_follow_up_flush, 10 push
-// windows: 20 ms at the defaults), and the end rides whichever flush comes
+// flight here restarts a follow-up flush (MeshNode::arm_follow_up_flush, 10
+// push windows: 20 ms at the defaults), and the end rides whichever flush comes
 // first: under load the next request's window, within milliseconds; when idle,
 // the follow-up. Why: a request's start and end each cost a frame to every
 // peer and a wake-up of every peer's mesh thread, and the end was half of the

@@ -16,8 +16,9 @@
 //   7. shutdown: glue->stop()   graceful leave, then the thread ends
 //
 // Push (--mesh-push-window-ms): the journal's first change of a window calls
-// MeshNode::request_flush (a post; nothing on the request path waits), and
-// the node runs the engine's flush one window later on the mesh thread.
+// MeshNode::request_flush (which arms the window's timer from the calling
+// thread; nothing on the request path waits), and the node runs the
+// engine's flush one window later on the mesh thread.
 //
 // Local load: before every gossip round and every push flush the mesh
 // thread copies each worker's in-flight count from the registry into the

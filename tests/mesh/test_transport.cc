@@ -542,3 +542,86 @@ TEST_CASE("a flood of silent reconnecting connections does not keep a new peer o
         0);
   CHECK(s.handshakes_pending <= 64);
 }
+
+namespace {
+
+// Records when the node ran its push flushes; asks for a follow-up flush
+// (as the router's load hook does while requests are in flight) when told to.
+struct FlushRecorder : RecordingSync {
+  MeshNode* node = nullptr;
+  std::vector<std::chrono::steady_clock::time_point> flushes;
+  int follow_ups_to_ask = 0;
+  bool flush(uint64_t) override {
+    flushes.push_back(std::chrono::steady_clock::now());
+    if (follow_ups_to_ask > 0 && node) {
+      --follow_ups_to_ask;
+      node->arm_follow_up_flush();
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("push flushes: a window armed from a router thread, one flush per window, follow-ups") {
+  using Ms = std::chrono::milliseconds;
+  asio::io_context io;
+  MeshNodeConfig cfg;
+  cfg.node_id = "solo";
+  cfg.bind_host = "127.0.0.1";
+  cfg.secret = "k";
+  cfg.push_window_ms = 300;
+  cfg.gossip_interval_ms = 60000;  // the follow-up is 10 windows, not capped by a round
+  cfg.stop_timeout = Ms(100);
+  FlushRecorder* rec = nullptr;
+  MeshNode node(cfg, [&](PeerSender&) {
+    auto s = std::make_unique<FlushRecorder>();
+    rec = s.get();
+    return s;
+  });
+  node.start(io);
+  REQUIRE(rec != nullptr);
+  rec->node = &node;
+  rec->follow_ups_to_ask = 2;
+  auto run_until = [&](const std::function<bool()>& pred, int max_ms) {
+    const auto end = std::chrono::steady_clock::now() + Ms(max_ms);
+    while (std::chrono::steady_clock::now() < end) {
+      io.restart();
+      io.run_for(Ms(5));
+      if (pred()) return true;
+    }
+    return false;
+  };
+  // Changes on a thread that does not run the mesh's io_context, as the
+  // router's request threads make them: several calls, one window.
+  auto request_from_another_thread = [&] {
+    const auto asked = std::chrono::steady_clock::now();
+    std::thread t([&] {
+      for (int i = 0; i < 3; ++i) node.request_flush();
+    });
+    t.join();
+    return asked;
+  };
+  run_until([] { return false; }, 50);  // started
+
+  const auto asked = request_from_another_thread();
+  REQUIRE(run_until([&] { return rec->flushes.size() == 1; }, 5000));
+  CHECK(rec->flushes[0] - asked >= Ms(295));
+  run_until([] { return false; }, 1000);
+  CHECK(rec->flushes.size() == 1);
+
+  // Both flushes ask for a follow-up; it comes 10 windows (3 s) after the
+  // latest, not the first: each ask restarts the wait.
+  request_from_another_thread();
+  REQUIRE(run_until([&] { return rec->flushes.size() == 2; }, 5000));
+  REQUIRE(run_until([&] { return rec->flushes.size() == 3; }, 10000));
+  CHECK(rec->flushes[2] - rec->flushes[1] >= Ms(2990));
+  run_until([] { return false; }, 200);
+  CHECK(rec->flushes.size() == 3);
+
+  // Stopped: a change is dropped, never flushed.
+  node.stop();
+  node.request_flush();
+  run_until([] { return false; }, 400);
+  CHECK(rec->flushes.size() == 3);
+}
