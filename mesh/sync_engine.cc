@@ -89,7 +89,7 @@ void SyncEngine::on_frame(const NodeId& from, FrameType type, std::string_view p
       handle_batch(from, *b);
       if (auto it = peers_.find(from); it != peers_.end()) {
         it->second.acks.push_back(b->seq);
-        send_acks(from, it->second, /*all=*/false);
+        send_acks(from, it->second, AckWhen::kReceipt);
       } else {
         send(from, FrameType::kDeltaAck, encode(DeltaAck{{b->seq}}));
       }
@@ -159,7 +159,7 @@ void SyncEngine::tick(uint64_t now_ms) {
   now_ms_ = now_ms;
   ++round_;
   send_round_batches(/*resend=*/true);
-  for (auto& [peer, ps] : peers_) send_acks(peer, ps, /*all=*/true);
+  for (auto& [peer, ps] : peers_) send_acks(peer, ps, AckWhen::kTick);
 
   // Load: complete report while anything is in flight (peers decay silence),
   // one empty report when it drops to nothing, then silence. "Drops" is
@@ -187,7 +187,7 @@ bool SyncEngine::flush(uint64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
   SyncStats::bump(stats_.flushes);
   send_round_batches(/*resend=*/false);
-  for (auto& [peer, ps] : peers_) send_acks(peer, ps, /*all=*/false);
+  for (auto& [peer, ps] : peers_) send_acks(peer, ps, AckWhen::kFlush);
   const bool load_moving = push_load_delta();
   flush_snapshots();
   return load_moving;
@@ -261,12 +261,13 @@ uint64_t SyncEngine::wall_now() const {
   return cfg_.wall_ms ? cfg_.wall_ms() : radix::system_physical_ms();
 }
 
-void SyncEngine::send_acks(const NodeId& peer, PeerState& ps, bool all) {
+void SyncEngine::send_acks(const NodeId& peer, PeerState& ps, AckWhen when) {
   if (ps.acks.empty()) return;
   const uint64_t now = wall_now();
-  if (!all && ps.acks.size() < kMaxGatheredAcks && ps.acked_wall_ms != 0 &&
-      now < ps.acked_wall_ms + cfg_.ack_gap_ms)
-    return;
+  if (when != AckWhen::kTick && ps.acks.size() < kMaxGatheredAcks && ps.acked_wall_ms != 0) {
+    const uint64_t gap = when == AckWhen::kFlush ? cfg_.ack_gap_ms : cfg_.ack_idle_gap_ms;
+    if (now < ps.acked_wall_ms + gap) return;
+  }
   DeltaAck a;
   a.seqs = std::move(ps.acks);
   ps.acks.clear();

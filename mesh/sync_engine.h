@@ -6,7 +6,7 @@
 //
 // Per gossip round (tick):
 //   0. acknowledge every batch applied since the last DeltaAck (gathered,
-//      see ack_gap_ms);
+//      riding this node's own flushes between ticks: see ack_gap_ms);
 //   1. drain the DeltaJournal into DeltaBatches (seq numbered, encoded once)
 //      and queue each in every up peer's PeerOutbox; send what is due
 //      (new batches, and unacknowledged ones after a timeout). A batch leaves
@@ -89,11 +89,17 @@ namespace radixmesh::mesh {
 
 struct SyncEngineConfig {
   uint32_t digest_every_rounds = 10;
-  // Acknowledgements to one peer are gathered: the first batch after a quiet
-  // spell is acknowledged at once, later ones at most every ack_gap_ms (one
-  // DeltaAck listing every seq), the rest at the next flush or tick. Must stay
+  // Acknowledgements to one peer are gathered (one DeltaAck listing every
+  // seq) and ride this node's own traffic: they leave with its next push
+  // flush at most every ack_gap_ms, and with every tick. A DeltaAck of its
+  // own on receipt only for the first batch from a peer, when
+  // ack_idle_gap_ms passed since the last one (a receiver with no traffic of
+  // its own), or when kMaxGatheredAcks are waiting. Why: an ack in a frame
+  // of its own wakes the peer's mesh thread once more; riding a batch costs
+  // nothing (docs/benchmarks.md, "One wake-up per window"). Both must stay
   // well below outbox.resend_after_ms.
   uint64_t ack_gap_ms = 50;
+  uint64_t ack_idle_gap_ms = 500;
   PeerOutboxConfig outbox;
   SnapshotAssemblerConfig assembler;
   size_t snapshot_chunk_bytes = kMaxSnapshotChunkData;
@@ -200,8 +206,9 @@ class SyncEngine : public SyncHandler {
   void send_digests(const NodeId& peer);
   void handle_digest(const NodeId& from, const Digest& d);
   void handle_ack(const NodeId& from, const DeltaAck& a);
-  // Sends the gathered acks to one peer (all: regardless of ack_gap_ms).
-  void send_acks(const NodeId& peer, PeerState& ps, bool all);
+  // Sends the gathered acks to one peer when `when` allows (see ack_gap_ms).
+  enum class AckWhen { kReceipt, kFlush, kTick };
+  void send_acks(const NodeId& peer, PeerState& ps, AckWhen when);
   uint64_t wall_now() const;
 
   // sync_apply.cc: deltas, anchors, worker events.
@@ -243,7 +250,7 @@ class SyncEngine : public SyncHandler {
   uint64_t round_ = 0;
   uint64_t next_seq_ = 1;
   std::map<NodeId, PeerState> peers_;
-  std::string last_load_payload_;  // empty while idle
+  std::string last_load_payload_;            // empty while idle
   std::map<WorkerKey, uint64_t> load_told_;  // local counts peers were last told (non-zero)
 
   std::map<ParkKey, Parked> parked_;

@@ -272,25 +272,45 @@ TEST_CASE(
   CHECK(f8.bytes_per_insert_per_peer < 1.5 * f3.bytes_per_insert_per_peer);
 }
 
-TEST_CASE("acknowledgements to a pushing peer are gathered, and every batch is acknowledged") {
+TEST_CASE("acknowledgements to a pushing peer are gathered and ride the receiver's own flushes") {
   SyncCluster c(2, 26);
   register_workers(c);
   c.connect_all();
   c.run_round();
   std::mt19937_64 rng(8);
-  for (int w = 0; w < 20; ++w) {  // 20 windows in 40 ms: one batch each
+  // n0 pushes a batch every 2 ms for 200 ms; n1, with no traffic of its own,
+  // acknowledges the first at once and then waits for its round (or 500 ms):
+  // an ack in a frame of its own would wake n0's mesh thread once more.
+  for (int w = 0; w < 100; ++w) {
     c.node(0).insert("m", chain(rng, 3), kW0);
     c.node(0).engine.flush(c.now());
     c.settle(2);
   }
   c.settle(10);
-  CHECK(c.node(0).engine.stats().batches_sent.load() == 20);
-  const uint64_t acks = sent(c.node(1), FrameType::kDeltaAck);
-  CHECK(acks >= 1);
-  CHECK(acks <= 2);  // the first at once, the rest after the 50 ms gap
+  CHECK(c.node(0).engine.stats().batches_sent.load() == 100);
+  CHECK(sent(c.node(1), FrameType::kDeltaAck) == 1);
   size_t waiting = 0;
   for (const auto& p : c.node(0).engine.peer_info()) waiting += p.outbox_batches;
-  CHECK(waiting > 0);
+  CHECK(waiting == 99);
+
+  // Now n1 flushes too (its own traffic, every 2 ms): the acks leave with
+  // those flushes, gathered, at most every 50 ms.
+  const uint64_t acks_before = sent(c.node(1), FrameType::kDeltaAck);
+  for (int w = 0; w < 100; ++w) {
+    c.node(0).insert("m", chain(rng, 3), kW0);
+    c.node(0).engine.flush(c.now());
+    c.node(1).insert("m", chain(rng, 3), kW1);
+    c.node(1).engine.flush(c.now());
+    c.settle(2);
+  }
+  c.settle(10);
+  const uint64_t riding = sent(c.node(1), FrameType::kDeltaAck) - acks_before;
+  CHECK(riding >= 3);
+  CHECK(riding <= 5);  // 200 ms / 50 ms gap
+  waiting = 0;
+  for (const auto& p : c.node(0).engine.peer_info()) waiting += p.outbox_batches;
+  CHECK(waiting < 30);  // at most the last gap's batches
+
   c.node(1).engine.tick(c.now());  // the round acknowledges the rest
   c.settle(10);
   for (const auto& p : c.node(0).engine.peer_info()) CHECK(p.outbox_batches == 0);
