@@ -15,8 +15,9 @@ decisions the imbalance rule made (radixmesh_policy_decisions_total
 {reason="imbalance_least_loaded"} over all decisions, summed over routers),
 the share the branch rule made (reason="branch_least_loaded"),
 router CPU per request from the scheduler's nanosecond accounting of every
-router thread over the loadgen run, and mesh frames sent per request (all
-types, all routers: radixmesh_mesh_frames_sent_total).
+router thread over the loadgen run (and of the mesh's own thread, rm-mesh,
+alone), and mesh frames sent per request (all types, all routers:
+radixmesh_mesh_frames_sent_total).
 
   tools/bench/bench_conversation.py --rounds 5
   tools/bench/bench_conversation.py --rounds 4 --baseline /path/to/old/build
@@ -45,6 +46,7 @@ CONFIGS = [("r1", "1 router", 1, False), ("r3-solo", "3 routers, no mesh", 3, Fa
            ("r3", "3 meshed", 3, True), ("r5", "5 meshed", 5, True)]
 DECISIONS = "radixmesh_policy_decisions_total"
 FRAMES = "radixmesh_mesh_frames_sent_total"
+MESH_THREAD = "rm-mesh"  # the mesh's own thread (router/mesh_glue.cc)
 
 
 def flags(system_prompts):
@@ -62,8 +64,10 @@ def run_one(build, outdir, tag, system_prompts, n, mesh, extra=()):
         samples = outdir / f"samples-{name}.jsonl"
         la = loadavg()
         cpu0 = sum(sched_seconds(r["proc"].pid) for r in c.routers)
+        mesh0 = sum(sched_seconds(r["proc"].pid, MESH_THREAD) for r in c.routers)
         res = c.loadgen(flags(system_prompts), targets=targets, samples=samples)
         cpu = sum(sched_seconds(r["proc"].pid) for r in c.routers) - cpu0
+        mesh_cpu = sum(sched_seconds(r["proc"].pid, MESH_THREAD) for r in c.routers) - mesh0
         imbalance = sum(metric_sum(r["admin"], DECISIONS, 'reason="imbalance_least_loaded"')
                         for r in c.routers)
         branch = sum(metric_sum(r["admin"], DECISIONS, 'reason="branch_least_loaded"')
@@ -76,6 +80,7 @@ def run_one(build, outdir, tag, system_prompts, n, mesh, extra=()):
             "imbalance": round(imbalance / max(1.0, decisions), 4),
             "branch": round(branch / max(1.0, decisions), 4),
             "cpu_us": round(cpu * 1e6 / max(1, res["requests"]["ok"])),
+            "mesh_cpu_us": round(mesh_cpu * 1e6 / max(1, res["requests"]["ok"])),
             "frames": round(frames / max(1, res["requests"]["ok"]), 2),
             "rps": s["throughput_rps"], "load": la}
 
@@ -121,7 +126,8 @@ def main():
                     runs.setdefault((tag, sp, label), []).append(r)
                     log(f"round {rnd} {tag} sys {sp} {label}: hit {r['hit']:.3f} sticky "
                         f"{r['sticky']} p50 {r['p50']:.1f} p99 {r['p99']:.1f} imbalance "
-                        f"{r['imbalance']:.3f} branch {r['branch']:.3f} cpu {r['cpu_us']} us/req frames {r['frames']}/req "
+                        f"{r['imbalance']:.3f} branch {r['branch']:.3f} cpu {r['cpu_us']} us/req (mesh thread "
+                        f"{r['mesh_cpu_us']}) frames {r['frames']}/req "
                         f"{r['rps']:.0f} req/s "
                         f"(load {r['load']:.1f})")
     (outdir / "runs.json").write_text(json.dumps(
@@ -129,8 +135,8 @@ def main():
          for (t, sp, c), v in runs.items()], indent=1))
     print("| system prompts | build | set-up | hit ratio | next-turn stickiness | TTFT p50 ms "
           "| TTFT p99 ms | imbalance decisions | branch decisions | router CPU µs/req "
-          "| mesh frames sent/req |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| of which mesh thread | mesh frames sent/req |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for sp in prompts:
         for label, _, _ in setups:
             for tag, _, _ in builds:
@@ -138,7 +144,7 @@ def main():
                 col = lambda k: [x[k] for x in v if x[k] is not None]  # noqa: E731
                 print(f"| {sp} | {tag} | {label} | {fmt(col('hit'), 3)} | {fmt(col('sticky'), 3)} "
                       f"| {fmt(col('p50'), 1)} | {fmt(col('p99'), 1)} | "
-                      f"{fmt(col('imbalance'), 3)} | {fmt(col('branch'), 3)} | {fmt(col('cpu_us'), 0)} | {fmt(col('frames'), 2)} |")
+                      f"{fmt(col('imbalance'), 3)} | {fmt(col('branch'), 3)} | {fmt(col('cpu_us'), 0)} | {fmt(col('mesh_cpu_us'), 0)} | {fmt(col('frames'), 2)} |")
 
 
 if __name__ == "__main__":
