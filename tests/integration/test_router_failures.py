@@ -170,6 +170,33 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
             first_health = data.find(b'{"status":"ok"}')
             self.assertGreater(first_health, data.find(b"chat.completion"))
 
+    def test_a_pipelined_request_right_after_a_large_body_is_answered(self):
+        # The body outgrows the head's 4 KiB read-ahead, so the rest of it is
+        # read straight into the body's storage: the pipelined requests that
+        # arrive right behind it must be neither lost nor taken as body.
+        sims = ru.start_sims(self, 1, "--prefill-us-per-token", "0", "--decode-us-per-token", "0")
+        port, _ = ru.start_router(self, sims)
+        for size in (20000, 20000 + 17, 70000):
+            body = json.dumps(ru.chat_body([{"role": "user", "content": "x" * size}])).encode()
+            req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\n"
+                   b"Content-Type: application/json\r\n"
+                   b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            health = b"GET /health HTTP/1.1\r\nHost: r\r\n\r\n"
+            with socket.create_connection((harness.HOST, port), timeout=10) as s:
+                s.sendall(req + health + req + health)
+                data = b""
+                deadline = time.monotonic() + 10
+                while data.count(b"HTTP/1.1 200") < 4 and time.monotonic() < deadline:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.assertEqual(data.count(b"HTTP/1.1 200"), 4, (size, data[:2000]))
+                self.assertEqual(data.count(b"chat.completion"), 2, size)
+                self.assertEqual(data.count(b'{"status":"ok"}'), 2, size)
+                self.assertNotIn(b"HTTP/1.1 400", data)
+        self.assert_still_serving(port)
+
     def read_response(self, s, timeout=10):
         """One HTTP/1.1 response with a Content-Length body, from socket s."""
         data = b""
