@@ -159,13 +159,7 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         with socket.create_connection((harness.HOST, port), timeout=10) as s:
             s.sendall(req + b"GET /health HTTP/1.1\r\nHost: r\r\n\r\n" + req)
-            data = b""
-            deadline = time.monotonic() + 10
-            while data.count(b"HTTP/1.1 200") < 3 and time.monotonic() < deadline:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = self.read_until_ok(s, 3)
             self.assertEqual(data.count(b"HTTP/1.1 200"), 3, data[:2000])
             first_health = data.find(b'{"status":"ok"}')
             self.assertGreater(first_health, data.find(b"chat.completion"))
@@ -184,18 +178,24 @@ class RouterFailureTest(harness.Cleanup, unittest.TestCase):
             health = b"GET /health HTTP/1.1\r\nHost: r\r\n\r\n"
             with socket.create_connection((harness.HOST, port), timeout=10) as s:
                 s.sendall(req + health + req + health)
-                data = b""
-                deadline = time.monotonic() + 10
-                while data.count(b"HTTP/1.1 200") < 4 and time.monotonic() < deadline:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = self.read_until_ok(s, 4)
                 self.assertEqual(data.count(b"HTTP/1.1 200"), 4, (size, data[:2000]))
                 self.assertEqual(data.count(b"chat.completion"), 2, size)
                 self.assertEqual(data.count(b'{"status":"ok"}'), 2, size)
                 self.assertNotIn(b"HTTP/1.1 400", data)
         self.assert_still_serving(port)
+
+    def read_until_ok(self, s, n, timeout=10):
+        """What socket s sends until n "200" status lines arrived, it closed,
+        or timeout seconds passed."""
+        data = b""
+        deadline = time.monotonic() + timeout
+        while data.count(b"HTTP/1.1 200") < n and time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
 
     def read_response(self, s, timeout=10):
         """One HTTP/1.1 response with a Content-Length body, from socket s."""
