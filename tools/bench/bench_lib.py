@@ -9,6 +9,7 @@ wait is bounded in time. Only 127.0.0.1 is used. Python 3 stdlib only.
 import json
 import os
 import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -63,17 +64,36 @@ def ensure_built(build, targets):
 _HANDED_OUT = set()
 
 
+def _ephemeral_low():
+    try:
+        return int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports come from below the kernel's ephemeral range: a port the OS offers
+# for bind(0) is one it may also give any outbound connection of a suite
+# running beside this one before the process under test binds it.
+_PORT_LOW = 10000
+_PORT_HIGH = max(_PORT_LOW + 1000, _ephemeral_low())
+_PORT_RNG = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port():
-    """A free loopback port, never one handed out before by this process
-    (the OS may offer a just-closed port again)."""
-    for _ in range(100):
+    """A free loopback port outside the ephemeral range, never one handed out
+    before by this process (the OS may offer a just-closed port again)."""
+    for _ in range(200):
+        port = _PORT_RNG.randrange(_PORT_LOW, _PORT_HIGH)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
-    raise RuntimeError("no fresh loopback port after 100 tries")
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free loopback port after 200 tries")
 
 
 def http_get(port, path, timeout=2.0):
