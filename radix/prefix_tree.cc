@@ -211,6 +211,12 @@ void PrefixTree::apply(const EvictRecord& record) {
   record_hold(elapsed_ns(t0));
 }
 
+std::vector<EvictRecord> PrefixTree::tombstones() const {
+  std::vector<EvictRecord> out;
+  for (const auto& e : tombstones_->entries()) out.push_back(EvictRecord{e.worker, e.from, e.ts});
+  return out;
+}
+
 size_t PrefixTree::evict(WorkerId worker, BlockHash from, Hlc ts) {
   if (from == 0) return 0;
   note_ts(ts);

@@ -211,6 +211,9 @@ class PrefixTree : public MemoryPool {
   // first violation, or "" when all hold. Takes each shard shared.
   std::string check_invariants() const;
 
+  // Snapshot encode support: the live tombstones, as the evictions that made
+  // them (at most Options::max_tombstones).
+  std::vector<EvictRecord> tombstones() const;
   // Snapshot merge support (radix/snapshot_codec.cc): apply() of a full
   // chain from the root (anchor already resolved); no observer.
   Status merge_chain(std::span<const BlockHash> chain, WorkerId worker, Hlc ts);

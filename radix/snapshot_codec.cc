@@ -79,11 +79,19 @@ struct WorkerRow {
   std::string_view url;
 };
 
-// Parses and validates the whole payload; calls on_node(chain, tenants) per
-// node when given. Fills the summary.
-template <typename OnNode>
-Status parse_payload(std::string_view payload, SnapshotSummary& sum, std::vector<WorkerRow>& rows,
-                     OnNode&& on_node) {
+// A tombstone as decoded: worker is an index into the worker table.
+struct TombstoneRow {
+  uint64_t worker;
+  BlockHash from;
+  Hlc ts;
+};
+
+// Parses and validates the whole payload of a blob of `version`; calls
+// on_node(chain, tenants) per node and on_tombstone(row) per tombstone.
+// Fills the summary.
+template <typename OnNode, typename OnTombstone>
+Status parse_payload(std::string_view payload, uint16_t version, SnapshotSummary& sum,
+                     std::vector<WorkerRow>& rows, OnNode&& on_node, OnTombstone&& on_tombstone) {
   Reader r(payload);
   uint64_t n = 0;
   std::string_view sv;
@@ -132,6 +140,21 @@ Status parse_payload(std::string_view payload, SnapshotSummary& sum, std::vector
     Status st = on_node(chain, tenants);
     if (!st.ok()) return st;
   }
+  if (version >= 2) {
+    uint64_t count = 0;
+    if (!r.varint(count) || count > r.remaining() / 17) return corrupt("tombstone count");
+    for (uint64_t i = 0; i < count; ++i) {
+      TombstoneRow t{};
+      uint64_t ts = 0;
+      if (!r.varint(t.worker) || t.worker >= rows.size() || !r.u64(t.from) || !r.u64(ts)) {
+        return corrupt("tombstone");
+      }
+      if (t.from == 0) return corrupt("reserved block hash in a tombstone");
+      t.ts = Hlc{ts};
+      sum.tombstones++;
+      on_tombstone(t);
+    }
+  }
   if (r.remaining() != 0) return corrupt("trailing bytes");
   return Ok{};
 }
@@ -146,7 +169,7 @@ Result<std::string> unpack(std::string_view blob, size_t max_decoded_bytes, Snap
   const uint64_t compressed = get_u64_at(p + 16);
   const uint64_t checksum = get_u64_at(p + 24);
   if (magic != kSnapshotMagic) return corrupt("bad magic");
-  if (version != kSnapshotVersion) {
+  if (version < kSnapshotMinVersion || version > kSnapshotVersion) {
     return make_error(ErrorCode::kUnsupported, "snapshot version " + std::to_string(version));
   }
   if (decoded > max_decoded_bytes || decoded > static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE)) {
@@ -192,6 +215,19 @@ Result<std::string> encode_snapshot(const PrefixTree& tree, const WorkerDirector
     ++count;
     return true;
   });
+  // Read after the nodes: an eviction made meanwhile either removed an entry
+  // not yet visited or leaves its tombstone here to remove it on the receiver.
+  std::string tombs;
+  uint64_t tomb_count = 0;
+  for (const auto& t : tree.tombstones()) {
+    if (workers.url_of(t.worker).empty()) continue;  // worker gone: nothing to void
+    auto [it, fresh] = table.try_emplace(t.worker, static_cast<uint32_t>(order.size()));
+    if (fresh) order.push_back(t.worker);
+    put_varint(tombs, it->second);
+    put_u64(tombs, t.from);
+    put_u64(tombs, t.ts.value);
+    ++tomb_count;
+  }
   std::string payload;
   payload.reserve(nodes.size() + 64 * order.size() + 64);
   put_varint(payload, tree.model().size());
@@ -206,6 +242,8 @@ Result<std::string> encode_snapshot(const PrefixTree& tree, const WorkerDirector
   }
   put_varint(payload, count);
   payload.append(nodes);
+  put_varint(payload, tomb_count);
+  payload.append(tombs);
   if (payload.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
     return make_error(ErrorCode::kTooLarge, "snapshot payload too large for one LZ4 block");
   }
@@ -231,8 +269,9 @@ Result<SnapshotSummary> inspect_snapshot(std::string_view blob, size_t max_decod
   auto payload = unpack(blob, max_decoded_bytes, sum);
   if (!payload.ok()) return payload.error();
   std::vector<WorkerRow> rows;
-  Status st =
-      parse_payload(*payload, sum, rows, [](const auto&, const auto&) -> Status { return Ok{}; });
+  Status st = parse_payload(
+      *payload, sum.version, sum, rows, [](const auto&, const auto&) -> Status { return Ok{}; },
+      [](const TombstoneRow&) {});
   if (!st.ok()) return st.error();
   return sum;
 }
@@ -243,9 +282,11 @@ Status merge_snapshot(std::string_view blob, PrefixTree& tree, WorkerDirectory& 
   auto payload = unpack(blob, max_decoded_bytes, sum);
   if (!payload.ok()) return payload.error();
   std::vector<WorkerRow> rows;
+  std::vector<TombstoneRow> tombstones;
   // Validate everything before touching the tree or the directory.
-  Status st =
-      parse_payload(*payload, sum, rows, [](const auto&, const auto&) -> Status { return Ok{}; });
+  Status st = parse_payload(
+      *payload, sum.version, sum, rows, [](const auto&, const auto&) -> Status { return Ok{}; },
+      [&](const TombstoneRow& t) { tombstones.push_back(t); });
   if (!st.ok()) return st;
   if (sum.model != tree.model()) {
     return make_error(
@@ -258,16 +299,20 @@ Status merge_snapshot(std::string_view blob, PrefixTree& tree, WorkerDirectory& 
     if (!id.ok()) return id.error();
     local.push_back(*id);
   }
+  // Evictions first: they remove what the sender no longer holds and void
+  // the older entries below.
+  for (const auto& t : tombstones) tree.apply(EvictRecord{local[t.worker], t.from, t.ts});
   SnapshotSummary again;
   return parse_payload(
-      *payload, again, rows,
+      *payload, sum.version, again, rows,
       [&](const std::vector<BlockHash>& chain, const std::vector<TenantEntry>& tenants) -> Status {
         for (const auto& t : tenants) {
           // Refused (too old) entries are skipped; the rest still merge.
           (void)tree.merge_chain(chain, local[t.worker], t.ts);
         }
         return Ok{};
-      });
+      },
+      [](const TombstoneRow&) {});
 }
 
 }  // namespace radixmesh::radix

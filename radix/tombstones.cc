@@ -57,6 +57,14 @@ size_t Tombstones::cut(WorkerId worker, std::span<const BlockHash> chain, Hlc ts
   return chain.size();
 }
 
+std::vector<Tombstones::Entry> Tombstones::entries() const {
+  std::lock_guard lock(mu_);
+  std::vector<Entry> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, ts] : entries_) out.push_back(Entry{key.worker, key.from, Hlc{ts}});
+  return out;
+}
+
 Hlc Tombstones::floor(WorkerId worker) const {
   if (floors_.load(std::memory_order_relaxed) == 0) return Hlc{0};
   std::lock_guard lock(mu_);

@@ -21,6 +21,7 @@
 #include <set>
 #include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "radix/block_hash_types.h"
 #include "radix/hlc.h"
@@ -40,6 +41,13 @@ class Tombstones {
   size_t cut(WorkerId worker, std::span<const BlockHash> chain, Hlc ts) const;
   // Records for `worker` stamped <= floor(worker) are refused.
   Hlc floor(WorkerId worker) const;
+  // A copy of every live entry (snapshots carry them: radix/snapshot_codec.h).
+  struct Entry {
+    WorkerId worker;
+    BlockHash from;
+    Hlc ts;
+  };
+  std::vector<Entry> entries() const;
   size_t size() const { return size_.load(std::memory_order_relaxed); }
   // Estimate from the container layouts; lock-free (read on every insert).
   size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }

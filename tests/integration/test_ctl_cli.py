@@ -147,6 +147,8 @@ class CtlTest(RouterFixture, unittest.TestCase):
         info = json.loads(r.stdout)
         self.assertEqual(info["model"], MODEL)
         self.assertEqual(info["blocks"], stats["blocks"])
+        self.assertEqual(info["version"], 2)
+        self.assertEqual(info["tombstones"], stats["tombstones"])
         self.assertIn(MODEL, self.ctl("snapshot", "inspect", path).stdout)
         self.assertEqual(self.jctl("snapshot", "save", path, "--model", MODEL)["file"], path)
         bad = os.path.join(self.tmp.name, "bad.bin")

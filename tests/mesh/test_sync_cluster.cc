@@ -311,3 +311,43 @@ TEST_CASE("with background snapshot builds and merges, a late node still converg
   CHECK(snapshots() >= 1);
   for (const auto& p : prompts) CHECK(c.node(late).holders("m", p) == c.node(0).holders("m", p));
 }
+
+// A restarted node is up with some peers before others. n1 evicts a prefix
+// while n3 is up only with n0, and n0 builds n3's snapshot before n1's
+// eviction reaches it: n3 gets the entry by snapshot and never the eviction
+// as a delta (n3 was not up for n1 when it left). Snapshots carry
+// tombstones, so the next repair removes the entry on n3; a union of
+// entries alone never would, and the trees would stay apart for good.
+TEST_CASE("an eviction a restarted node missed reaches it through a snapshot's tombstones") {
+  SyncCluster c(3, 31);
+  register_workers(c);
+  c.connect_all();
+  std::mt19937_64 rng(37);
+  auto gone = chain(rng, 6), kept = chain(rng, 6);
+  c.node(1).insert("m", gone, kWorkers[0]);
+  c.node(1).insert("m", kept, kWorkers[1]);
+  c.run_rounds(2);
+  REQUIRE(c.converged("m"));
+
+  c.cut(0, 1);  // n1's eviction reaches n0 only after n3's snapshot is built
+  size_t restarted = c.add_node();
+  c.link_up(restarted, 0);
+  c.run_rounds(3);
+  REQUIRE(c.node(restarted).holders("m", gone) == std::set<std::string>{kWorkers[0]});
+  auto tree = *c.node(1).trees.get_or_create("m");
+  REQUIRE(tree->evict(c.node(1).worker(kWorkers[0]), gone.front(), c.node(1).clock.now()) > 0);
+  c.run_rounds(2);
+  c.heal();
+  c.run_rounds(3);  // the eviction is resent to n0
+  CHECK(c.node(0).holders("m", gone).empty());
+  CHECK(c.node(restarted).holders("m", gone) == std::set<std::string>{kWorkers[0]});
+
+  c.link_up(restarted, 1);
+  c.link_up(restarted, 2);
+  c.run_rounds(8);
+  CHECK(c.converged("m"));
+  for (size_t i = 0; i < c.size(); ++i) {
+    CHECK(c.node(i).holders("m", gone).empty());
+    CHECK(c.node(i).holders("m", kept) == std::set<std::string>{kWorkers[1]});
+  }
+}

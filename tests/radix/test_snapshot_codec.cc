@@ -168,14 +168,14 @@ namespace {
 
 // Wraps an arbitrary payload the way the encoder does (valid header and
 // checksum), to reach the payload parser with hostile content.
-std::string wrap(const std::string& payload) {
+std::string wrap(const std::string& payload, uint16_t version = kSnapshotVersion) {
   std::string body(static_cast<size_t>(LZ4_compressBound(static_cast<int>(payload.size()))), '\0');
   const int n = LZ4_compress_default(payload.data(), body.data(), static_cast<int>(payload.size()),
                                      static_cast<int>(body.size()));
   body.resize(static_cast<size_t>(n));
   std::string out(32, '\0');
-  const uint64_t words[4] = {uint64_t{kSnapshotMagic} | (uint64_t{kSnapshotVersion} << 32),
-                             payload.size(), body.size(), XXH3_64bits(body.data(), body.size())};
+  const uint64_t words[4] = {uint64_t{kSnapshotMagic} | (uint64_t{version} << 32), payload.size(),
+                             body.size(), XXH3_64bits(body.data(), body.size())};
   std::memcpy(out.data(), words, sizeof(words));
   return out + body;
 }
@@ -236,4 +236,95 @@ TEST_CASE("snapshot payloads with valid checksums but hostile content are reject
     }
   }
   CHECK(rejected > 1000);
+}
+
+TEST_CASE("a snapshot carries the sender's tombstones: what it evicted goes on the receiver too") {
+  Fixture f;
+  // The receiver still holds a chain the sender's worker has since dropped,
+  // plus one the worker cached again after the eviction (a newer stamp).
+  const auto& gone = f.chains[3];
+  const auto& again = f.chains[4];
+  const WorkerId w = f.ids[0];
+  WorkerDirectory dir2;
+  PrefixTree receiver(opts(&dir2), nullptr);
+  const WorkerId w2 = *dir2.intern(f.dir.url_of(w));
+  receiver.insert(gone, w2, at(100));
+  receiver.insert(again, w2, at(100));
+  f.tree->insert(gone, w, at(100));
+  f.tree->insert(again, w, at(100));
+  REQUIRE(f.tree->evict(w, gone.front(), at(101)) > 0);
+  REQUIRE(f.tree->evict(w, again.front(), at(101)) > 0);
+  f.tree->insert(again, w, at(102));
+
+  auto blob = encode_snapshot(*f.tree, f.dir);
+  REQUIRE(blob.ok());
+  auto sum = inspect_snapshot(*blob, kCap);
+  REQUIRE(sum.ok());
+  CHECK(sum->version == kSnapshotVersion);
+  CHECK(sum->tombstones == 2);
+  // Blocks of `chain` the receiver's tree says w2 holds.
+  auto held = [&](const std::vector<BlockHash>& chain) {
+    for (const auto& t : receiver.match(chain).tenants)
+      if (t.worker == w2) return t.blocks;
+    return uint32_t{0};
+  };
+  REQUIRE(held(gone) == gone.size());
+  REQUIRE(merge_snapshot(*blob, receiver, dir2, kCap).ok());
+  CHECK(receiver.check_invariants() == "");
+  CHECK(held(gone) == 0);
+  CHECK(held(again) == again.size());
+  // Merging the same snapshot again changes nothing.
+  const uint64_t d = receiver.digest();
+  REQUIRE(merge_snapshot(*blob, receiver, dir2, kCap).ok());
+  CHECK(receiver.digest() == d);
+  // The whole tree now agrees with the sender's, and the receiver keeps the
+  // tombstones: an old insert of the evicted chain arriving later is void.
+  CHECK(receiver.digest() == f.tree->digest());
+  CHECK(receiver.stats().tombstones >= 2);
+  CHECK(receiver.apply(InsertRecord{w2, 0, gone, at(100)}).ok());
+  CHECK(held(gone) == 0);
+}
+
+TEST_CASE("a version 1 snapshot (no tombstones) still merges; bad tombstones are refused") {
+  Fixture f;
+  const WorkerId w = f.ids[1];
+  f.tree->insert(f.chains[0], w, at(200));
+  REQUIRE(f.tree->evict(w, f.chains[0].front(), at(201)) > 0);
+  auto blob = encode_snapshot(*f.tree, f.dir);
+  REQUIRE(blob.ok());
+  std::string payload = unwrap(*blob);
+  // The v2 payload ends with: varint 1, varint worker index, u64 from, u64 ts.
+  REQUIRE(payload.size() > 18);
+  REQUIRE(payload[payload.size() - 18] == 1);
+  const std::string nodes_only = payload.substr(0, payload.size() - 18);
+
+  WorkerDirectory dir2;
+  PrefixTree v1(opts(&dir2), nullptr);
+  REQUIRE(merge_snapshot(wrap(nodes_only + std::string(1, '\0')), v1, dir2, kCap).ok());
+  const uint64_t v2_digest = v1.digest();
+  PrefixTree old(opts(&dir2), nullptr);
+  auto sum = inspect_snapshot(wrap(nodes_only, 1), kCap);
+  REQUIRE(sum.ok());
+  CHECK(sum->version == 1);
+  CHECK(sum->tombstones == 0);
+  REQUIRE(merge_snapshot(wrap(nodes_only, 1), old, dir2, kCap).ok());
+  CHECK(old.digest() == v2_digest);
+  CHECK(old.stats().tombstones == 0);
+  // Version 1 has no tombstone section: the v2 payload is trailing bytes.
+  CHECK(merge_snapshot(wrap(payload, 1), old, dir2, kCap).error().code == ErrorCode::kCorrupt);
+
+  auto code_with_tail = [&](const std::string& tail) {
+    WorkerDirectory d(8);
+    PrefixTree t(opts(&d), nullptr);
+    auto st = merge_snapshot(wrap(nodes_only + tail), t, d, kCap);
+    CHECK(t.stats().blocks == 0);  // nothing merged from a refused blob
+    CHECK(t.stats().tombstones == 0);
+    return st.ok() ? ErrorCode::kInternal : st.error().code;
+  };
+  std::string u64s(16, '\x01');
+  CHECK(code_with_tail(std::string("\x01\x7f", 2) + u64s) == ErrorCode::kCorrupt);  // worker index
+  CHECK(code_with_tail(std::string("\x01\x00", 2) + std::string(8, '\0') + u64s.substr(8)) ==
+        ErrorCode::kCorrupt);                                                       // block hash 0
+  CHECK(code_with_tail(std::string("\x05\x00", 2) + u64s) == ErrorCode::kCorrupt);  // count
+  CHECK(code_with_tail(std::string("\x01\x00", 2) + u64s.substr(4)) == ErrorCode::kCorrupt);
 }

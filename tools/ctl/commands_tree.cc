@@ -182,6 +182,7 @@ void cmd_snapshot(const CtlContext& c) {
                       {"nodes", s->nodes},
                       {"blocks", s->blocks},
                       {"tenant_entries", s->tenant_entries},
+                      {"tombstones", s->tombstones},
                       {"workers", s->worker_urls}};
   if (c.json) return c.print_json(j);
   Table t({"FIELD", "VALUE"});
@@ -192,6 +193,7 @@ void cmd_snapshot(const CtlContext& c) {
   t.add({"nodes", std::to_string(s->nodes)});
   t.add({"blocks", std::to_string(s->blocks)});
   t.add({"tenant entries", std::to_string(s->tenant_entries)});
+  t.add({"tombstones", std::to_string(s->tombstones)});
   std::string workers;
   for (const auto& w : s->worker_urls) workers += (workers.empty() ? "" : ", ") + w;
   t.add({"workers", workers.empty() ? "(none)" : workers});
