@@ -236,7 +236,7 @@ void MeshNode::dial_seeds() {
     if (m.state == MemberState::kAlive) dial_member(m);
 }
 
-asio::awaitable<void> MeshNode::resolve_dns(MeshNode* self, std::shared_ptr<bool> alive) {
+asio::awaitable<void> MeshNode::resolve_dns(MeshNode* self, std::shared_ptr<Alive> alive) {
   const auto spec = radix::parse_host_port(self->cfg_.seeds_dns);
   if (!spec) co_return;  // validated with the configuration
   asio::ip::tcp::resolver resolver(*self->strand_);
@@ -253,7 +253,7 @@ asio::awaitable<void> MeshNode::resolve_dns(MeshNode* self, std::shared_ptr<bool
   }
 }
 
-asio::awaitable<void> MeshNode::timer_loop(MeshNode* self, std::shared_ptr<bool> alive) {
+asio::awaitable<void> MeshNode::timer_loop(MeshNode* self, std::shared_ptr<Alive> alive) {
   const uint64_t gossip = self->cfg_.membership.probe_interval_ms;
   const auto step = std::chrono::milliseconds(std::clamp<uint64_t>(gossip / 10, 10, 100));
   asio::steady_timer timer(*self->strand_);
@@ -327,16 +327,18 @@ void MeshNode::stop() {
   auto done = std::make_shared<std::promise<void>>();
   auto fut = done->get_future();
   if (strand_->running_in_this_thread()) {
-    do_stop();
-    transport_->stop();
+    if (!stop_claimed_.exchange(true)) {
+      do_stop();
+      transport_->stop();
+    }
     *alive_ = false;
     return;
   }
   asio::co_spawn(
       *strand_,
-      [](MeshNode* self, std::shared_ptr<bool> alive,
+      [](MeshNode* self, std::shared_ptr<Alive> alive,
          std::shared_ptr<std::promise<void>> done) -> asio::awaitable<void> {
-        if (*alive && !self->stopped_) {
+        if (*alive && !self->stop_claimed_.exchange(true)) {
           self->do_stop();
           asio::steady_timer t(*self->strand_, kLeaveFlush);
           co_await t.async_wait(kAwait);
@@ -346,10 +348,19 @@ void MeshNode::stop() {
       }(this, alive_, done),
       asio::detached);
   if (fut.wait_for(cfg_.stop_timeout) != std::future_status::ready) {
-    // The io_context is not running (any more): nothing else touches the
-    // transport, so it is safe to close it from here.
-    stopped_ = true;
-    if (transport_) transport_->stop();
+    if (!stop_claimed_.exchange(true)) {
+      // The strand did not take the stop in time: the io_context is not
+      // running (any more), so nothing else touches the transport and it is
+      // safe to close it from here. The coroutine, if it ever runs, sees the
+      // claim and does nothing.
+      stopped_ = true;
+      if (transport_) transport_->stop();
+    } else {
+      // The strand is running the leave right now (a slow machine): let it
+      // finish rather than close the transport under it. Bounded: a strand
+      // that stops running mid-leave leaves the rest to the destructors.
+      (void)fut.wait_for(4 * cfg_.stop_timeout);
+    }
   }
   *alive_ = false;
 }

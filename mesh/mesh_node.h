@@ -139,8 +139,9 @@ class MeshNode : public PeerSender, private Transport::Handler {
   void on_peer_frame(const NodeId& from, FrameType type, std::string_view payload) override;
   void on_peer_disconnected(const NodeId& peer) override;
 
-  static boost::asio::awaitable<void> timer_loop(MeshNode* self, std::shared_ptr<bool> alive);
-  static boost::asio::awaitable<void> resolve_dns(MeshNode* self, std::shared_ptr<bool> alive);
+  using Alive = std::atomic<bool>;
+  static boost::asio::awaitable<void> timer_loop(MeshNode* self, std::shared_ptr<Alive> alive);
+  static boost::asio::awaitable<void> resolve_dns(MeshNode* self, std::shared_ptr<Alive> alive);
   void on_member_change(const MemberInfo& m, std::optional<MemberState> old);
   void update_up(const NodeId& id);
   void dial_seeds();  // and alive members without a connection
@@ -160,13 +161,18 @@ class MeshNode : public PeerSender, private Transport::Handler {
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<SyncHandler> sync_;
   std::unique_ptr<TlsCredentials> tls_;  // null without TLS
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // False once stopped; handlers that outlive stop() check it (any thread).
+  std::shared_ptr<Alive> alive_ = std::make_shared<Alive>(true);
   std::set<NodeId> up_;  // peers the sync engine was told are up
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
   uint16_t port_ = 0;
   std::string advertise_;
   uint64_t incarnation_ = 0;
-  bool started_ = false, stopped_ = false;
+  bool started_ = false;
+  std::atomic<bool> stopped_{false};  // written on the strand; read by request_flush too
+  // Whoever sets it first runs the stop: the strand's leave coroutine, or
+  // stop() itself when the strand did not take it within stop_timeout.
+  std::atomic<bool> stop_claimed_{false};
   std::atomic<bool> flush_requested_{false};  // a window's timer is armed (request_flush)
   std::mutex window_mu_;                      // guards window_timer_ (any thread)
   std::optional<boost::asio::steady_timer> window_timer_;     // reset at stop
