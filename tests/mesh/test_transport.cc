@@ -217,7 +217,7 @@ TEST_CASE("unknown frame types from an authenticated peer are skipped, not fatal
   auto recv = [&]() {
     std::array<uint8_t, kFrameHeaderSize> h{};
     std::string p;
-    bool got = false;
+    std::atomic<bool> got{false};  // written by the reader thread
     std::thread reader([&] {
       asio::read(s, asio::buffer(h));
       auto hp = parse_header(h.data());
@@ -225,7 +225,7 @@ TEST_CASE("unknown frame types from an authenticated peer are skipped, not fatal
       asio::read(s, asio::buffer(p));
       got = true;
     });
-    c.run_until([&] { return got; }, 3000);
+    c.run_until([&] { return got.load(); }, 3000);
     reader.join();
     return std::make_pair(static_cast<FrameType>(h[5]), p);
   };
@@ -255,7 +255,7 @@ TEST_CASE(
   auto recv = [&]() {
     std::array<uint8_t, kFrameHeaderSize> h{};
     std::string p;
-    bool got = false;
+    std::atomic<bool> got{false};  // written by the reader thread
     std::thread reader([&] {
       asio::read(s, asio::buffer(h));
       auto hp = parse_header(h.data());
@@ -263,7 +263,7 @@ TEST_CASE(
       asio::read(s, asio::buffer(p));
       got = true;
     });
-    c.run_until([&] { return got; }, 3000);
+    c.run_until([&] { return got.load(); }, 3000);
     reader.join();
     return std::make_pair(static_cast<FrameType>(h[5]), p);
   };

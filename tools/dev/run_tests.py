@@ -12,7 +12,7 @@ Suites:
                tests/alerts/*.test.yaml, and `promtool check metrics` on the
                /metrics of a live router (mesh on) and simulated worker (one
                count each)
-  tsan         the concurrency test cases of radix and policies again, built
+  tsan         the concurrency test cases of radix, policies and mesh again, built
                with clang ThreadSanitizer (build-tsan/); router's too with
                --sanitize-router
   asan         every unit executable again, built with clang under
@@ -249,14 +249,21 @@ def run_tsan(tally, with_router=False):
     print("== tsan build", flush=True)
     if not setup_build(tsan, TSAN_SETUP, tally, "tsan", start):
         return
-    targets = ["tests/radix/unit_radix", "tests/policies/unit_policies"]
+    # Per target, the cases that cross threads. The mesh's: the node's stop
+    # handshake and the push window armed from a router thread, and the
+    # snapshot worker.
+    cases = {"tests/radix/unit_radix": "*concurren*",
+             "tests/policies/unit_policies": "*concurren*",
+             "tests/mesh/unit_mesh": "graceful stop*,push flushes: a window armed*,"
+                                     "the snapshot worker runs jobs off-thread*"}
     if with_router:
-        targets.append("tests/router/unit_router")
+        cases["tests/router/unit_router"] = "*concurren*"
+    targets = list(cases)
     if not ninja_targets(tsan, targets, tally, "tsan", start):
         return
     env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1")
     for t in targets:
-        run_doctest(tsan / t, tally, extra_args=["--test-case=*concurren*"],
+        run_doctest(tsan / t, tally, extra_args=[f"--test-case={cases[t]}"],
                     label=f"tsan {pathlib.Path(t).name}", env=env)
 
 
