@@ -1,10 +1,22 @@
 // ClientWatch: notices a client that leaves while the router waits on a
 // worker, and cancels the upstream exchange it names (router/proxy.h).
 //
+// A watch is a 1-byte MSG_PEEK receive on the client socket. Most exchanges
+// end within a millisecond, and Asio tries every receive at once (a
+// recvfrom that answers EAGAIN: one system call per request for nothing),
+// so a WatchArmer, one per io thread, arms a request's watch only once the
+// request has waited on its worker for kWatchDelay to 2 x kWatchDelay. A
+// client that leaves is then noticed within that much more time, which is
+// nothing against the generation it saves. Without an armer the watch is
+// armed at once.
+//
 // Threads: used on the client connection's io thread only.
 #pragma once
 
 #include <array>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
 #include <memory>
 
 #include "router/byte_stream.h"
@@ -12,52 +24,71 @@
 
 namespace radixmesh::router {
 
-// Watches the client socket while the worker computes. Readable means the
-// client closed (EOF/reset: cancel the upstream exchange) or sent its next
-// pipelined request (stop watching; it is read after this response).
+// How long an exchange waits on its worker before its client is watched.
+inline constexpr std::chrono::milliseconds kWatchDelay{2};
+
+// What the watch found. Readable means the client closed (EOF/reset: cancel
+// the upstream exchange) or sent its next pipelined request (stop watching;
+// it is read after this response).
 struct ClientWatch {
   ByteStream* upstream = nullptr;  // cancelled when the client leaves
-  bool active = true;
   bool client_gone = false;
-  std::array<unsigned char, kPeekBytes> peeked{};  // MSG_PEEK target: stays in the socket
 };
 
-// A 1-byte MSG_PEEK receive rather than async_wait(wait_read): Asio starts a
-// wait with an epoll_ctl per request, while a receive on a socket already
-// registered for input only queues (or tries one recv first). Over TLS it
-// peeks a record header: a close_notify counts as leaving (byte_stream.h).
-inline void arm_watch(ByteStream& client, std::shared_ptr<ClientWatch> watch) {
-  const bool tls = client.is_tls();
-  unsigned char* target = watch->peeked.data();
-  client.socket().async_receive(
-      net::buffer(target, tls ? kPeekBytes : 1), tcp::socket::message_peek,
-      [watch = std::move(watch), tls](error_code ec, size_t n) {
-        if (!watch->active || ec == net::error::operation_aborted) return;
-        // Pipelined data: not a disconnect.
-        if (!ec && !peek_means_gone(tls, watch->peeked.data(), n)) return;
-        watch->client_gone = true;  // EOF, reset, close_notify or another error
-        if (watch->upstream) watch->upstream->cancel();
-      });
-}
+class WatchArmer;
+
+using WatchHook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 // Ends the watch when the attempt ends, however it ends.
-class WatchScope {
+class WatchScope : public WatchHook {
  public:
-  WatchScope(ByteStream& client) : client_(client), watch_(std::make_shared<ClientWatch>()) {
-    arm_watch(client_, watch_);
-  }
-  ~WatchScope() {
-    watch_->active = false;
-    watch_->upstream = nullptr;
-    error_code ignored;
-    client_.socket().cancel(ignored);  // only the watch is pending here
-  }
-  ClientWatch& operator*() { return *watch_; }
-  ClientWatch* operator->() { return watch_.get(); }
+  // `armer` null: armed at once.
+  WatchScope(ByteStream& client, WatchArmer* armer);
+  ~WatchScope();
+  WatchScope(const WatchScope&) = delete;
+  WatchScope& operator=(const WatchScope&) = delete;
+
+  ClientWatch& operator*() { return watch_; }
+  ClientWatch* operator->() { return &watch_; }
+
+  // Starts the peek (WatchArmer, or the constructor). Once.
+  void arm();
 
  private:
+  // What the receive's handler may touch after the scope is gone: `scope`
+  // is cleared by the destructor. Allocated only for a watch that is armed.
+  struct Armed {
+    WatchScope* scope;
+    std::array<unsigned char, kPeekBytes> peeked{};  // MSG_PEEK target: stays in the socket
+  };
   ByteStream& client_;
-  std::shared_ptr<ClientWatch> watch_;
+  ClientWatch watch_;
+  std::shared_ptr<Armed> armed_;
+};
+
+// Per io thread: scopes waiting to be armed, in two generations; a timer
+// every kWatchDelay while any waits arms the older one.
+class WatchArmer {
+ public:
+  explicit WatchArmer(net::any_io_executor ex, std::chrono::milliseconds delay = kWatchDelay)
+      : timer_(std::move(ex)), delay_(delay) {}
+  WatchArmer(const WatchArmer&) = delete;
+  WatchArmer& operator=(const WatchArmer&) = delete;
+
+  void enlist(WatchScope& scope);
+  size_t waiting() const { return young_.size() + old_.size(); }
+
+ private:
+  using List = boost::intrusive::list<WatchScope, boost::intrusive::constant_time_size<false>>;
+  void schedule();
+  void tick();
+
+  net::steady_timer timer_;
+  std::chrono::milliseconds delay_;
+  bool scheduled_ = false;
+  List young_;  // enlisted since the last tick
+  List old_;    // armed at the next tick
 };
 
 }  // namespace radixmesh::router

@@ -90,7 +90,7 @@ awaitable<void> Proxy::prefill_exchange(PrefillLeg& leg, UpstreamPool& pool) con
   using Outcome = PrefillLeg::Outcome;
   const std::shared_ptr<Worker> worker = leg.choice.guard.worker();
   std::optional<WatchScope> watch;
-  if (leg.client) watch.emplace(*leg.client);
+  if (leg.client) watch.emplace(*leg.client, nullptr);
   auto stopped = [&] {
     return (leg.link && leg.link->cancel_prefill) || (watch && (*watch)->client_gone);
   };

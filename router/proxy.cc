@@ -87,7 +87,7 @@ awaitable<void> Proxy::attempt(Attempt& a, ClientExchange& ex, UpstreamPool& poo
                                bool can_retry) const {
   using Kind = Attempt::Kind;
   const std::shared_ptr<Worker> worker = a.choice.guard.worker();
-  WatchScope watch(ex.client);
+  WatchScope watch(ex.client, ex.watches);
 
   // Two rounds at most: the second only when a pooled connection turned out
   // to be closed by the worker before it saw our request.

@@ -40,6 +40,7 @@
 #include "router/admission_queue.h"
 #include "router/byte_stream.h"
 #include "router/cache_feedback.h"
+#include "router/client_watch.h"
 #include "router/data_plane_metrics.h"
 #include "router/net.h"
 #include "router/pd_routing.h"
@@ -95,6 +96,7 @@ struct ClientExchange {
   Clock::time_point started;
   bool keep_alive = true;
   std::string_view client_address;  // for X-Forwarded-For; empty: unknown
+  WatchArmer* watches = nullptr;    // the io thread's; null: watch at once
 };
 
 class Proxy {

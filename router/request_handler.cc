@@ -210,7 +210,7 @@ awaitable<bool> RequestHandler::handle(ByteStream& stream,
       } else {
         ProxyResult r = co_await proxy_.forward(
             ClientExchange{stream, request, session.buffers, session.prepared, kind, started,
-                           keep_alive, session.peer_text},
+                           keep_alive, session.peer_text, &thread.watches},
             thread.scratch, thread.pool);
         status = r.status;
         reusable = r.keep_alive;

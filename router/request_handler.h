@@ -43,8 +43,9 @@ namespace radixmesh::router {
 struct IoThreadState {
   IoThreadState(net::any_io_executor ex, UpstreamPool::Options pool_options,
                 radix::ParseLimits limits, uint64_t seed)
-      : pool(ex, pool_options), scratch(limits, seed) {}
+      : pool(ex, pool_options), watches(ex), scratch(limits, seed) {}
   UpstreamPool pool;
+  WatchArmer watches;  // client watches armed only for exchanges that wait
   RoutingScratch scratch;
   SessionSet sessions;
 };
