@@ -32,9 +32,12 @@ inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 using Clock = std::chrono::steady_clock;
 
+inline int64_t to_ms(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 inline int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
+  return to_ms(Clock::now());
 }
 
 // Errors that end a connection normally: the peer closed, we cancelled or

@@ -137,7 +137,7 @@ Result<RouteChoice> RoutingEngine::choose(RoutingScratch& scratch, const Prepare
   if (set.workers.empty()) {
     return make_error(ErrorCode::kUnavailable, "no worker is registered");
   }
-  const int64_t now = now_ms();
+  const int64_t now = to_ms(started);  // one clock read for both
   const std::shared_ptr<radix::PrefixTree> tree = tree_for(request.model);
   size_t routable = refresh(set, tree.get(), exclude, now);
   const uint32_t cap = options_.max_in_flight_per_worker;
