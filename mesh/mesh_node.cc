@@ -324,6 +324,10 @@ void MeshNode::do_stop() {
 
 void MeshNode::stop() {
   if (!started_ || !strand_) return;
+  if (stop_claimed_.load()) {  // stopped already, or stopping on another thread
+    *alive_ = false;
+    return;
+  }
   auto done = std::make_shared<std::promise<void>>();
   auto fut = done->get_future();
   if (strand_->running_in_this_thread()) {
