@@ -29,10 +29,6 @@ radix::PrefixTree::Options tree_options(const TreeSettings& c,
   return o;
 }
 
-std::chrono::milliseconds ms(int64_t v) {
-  return std::chrono::milliseconds(v);
-}
-
 // Raises the open-files soft limit to the hard one and picks the data-plane
 // connection cap (router/fd_budget.h); logs both.
 uint64_t connection_cap(const ListenSettings& c, const Logger& log) {

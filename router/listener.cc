@@ -39,7 +39,7 @@ constexpr int kClientNotSentLowat = 128 * 1024;
 // session coroutine.
 // On a TLS port the handshake comes first (and holds the ticket too: a
 // connection that never finishes it counts under the cap until its deadline).
-awaitable<error_code> serve(tcp::socket socket, ConnectionGate::Ticket ticket,
+awaitable<error_code> serve(tcp::socket socket, [[maybe_unused]] ConnectionGate::Ticket ticket,
                             const RequestHandler& handler, IoThreadState& thread,
                             SessionOptions options, const TlsAcceptor* tls) {
   const int lowat = kClientNotSentLowat;

@@ -315,7 +315,8 @@ void Proxy::feed_back(const ClientExchange& ex, Worker& w, const RouteChoice& ch
                    ex.prepared.parsed.canonical_bytes,
                    choice.decision.matched_blocks,
                    choice.decision_ts,
-                   usage};
+                   usage,
+                   std::nullopt};
   if (auto report = w.load_report(now, engine_.options().load_stale_after_ms)) {
     in.kv_usage = report->kv_usage;
   }
