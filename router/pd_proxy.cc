@@ -74,6 +74,7 @@ struct Proxy::PrefillLeg {
   std::string_view tail_members;  // empty: the body as it is (vLLM's copy)
   std::shared_ptr<LegLink> link;  // SGLang: shared with the decode leg
   ByteStream* client = nullptr;   // vLLM: watched while the prefill runs
+  WatchArmer* watches = nullptr;  // the io thread's (router/client_watch.h)
   // What happened.
   Outcome outcome = Outcome::kFailed;
   AttemptFailure failure = AttemptFailure::kReset;
@@ -90,7 +91,7 @@ awaitable<void> Proxy::prefill_exchange(PrefillLeg& leg, UpstreamPool& pool) con
   using Outcome = PrefillLeg::Outcome;
   const std::shared_ptr<Worker> worker = leg.choice.guard.worker();
   std::optional<WatchScope> watch;
-  if (leg.client) watch.emplace(*leg.client, nullptr);
+  if (leg.client) watch.emplace(*leg.client, leg.watches);
   auto stopped = [&] {
     return (leg.link && leg.link->cancel_prefill) || (watch && (*watch)->client_gone);
   };
@@ -450,6 +451,7 @@ awaitable<ProxyResult> Proxy::forward_vllm(ClientExchange& ex, RoutingScratch& s
     } else {
       leg.body = *prefill_body;
       leg.client = &ex.client;
+      leg.watches = ex.watches;
       build_head(leg.head, ex, pw, prefill_body->size());
       co_await prefill_exchange(leg, pool);
       settle_prefill(leg, ex);
