@@ -21,7 +21,7 @@ import unittest
 
 import harness
 from harness import HOST, Cleanup, post_json, wait_until
-from mesh_util import MODEL, converged, metric, start_mesh, start_sims, text, wait_alive
+from mesh_util import MODEL, converged, metric, start_mesh, start_sims, text, tree, wait_alive
 
 def has_mesh():
     """True when the router binary has the mesh wired in (its metrics exist)."""
@@ -105,8 +105,18 @@ class ChaosMeshTest(Cleanup, unittest.TestCase):
         # sync_engine.h): the bound allows two repairs, plus a margin. (This
         # test found the restart that came back before its old connection
         # was seen closed and never converged: mesh/transport.cc.)
-        wait_until(lambda: converged([r0, r1, r2]), timeout=100.0,
-                   what="trees converge after the restart")
+        try:
+            wait_until(lambda: converged([r0, r1, r2]), timeout=100.0,
+                       what="trees converge after the restart")
+        except TimeoutError:
+            for r in (r0, r1, r2):  # what the next look at this needs
+                t = tree(r.admin_port, MODEL) or {}
+                print(f"\n[chaos] {r.name}: " + ", ".join(
+                    f"{k}={t.get(k)}" for k in ("digest", "blocks", "nodes", "tombstones")) +
+                    "; " + ", ".join(f"{m}={metric(r.admin_port, 'radixmesh_mesh_' + m)}" for m in (
+                        "anchors_requested_total", "snapshots_received_total",
+                        "snapshots_sent_total")), flush=True)
+            raise
         print(f"\n[chaos] kill -9 + restart: converged {time.monotonic() - t0:.2f}s after "
               f"rejoin; {load.ok} requests ok on the survivors", flush=True)
         self.assertEqual(load.errors, [], "clients of the surviving routers saw errors")
